@@ -1,0 +1,152 @@
+"""One Diagnostic type for every error and warning cdpc reports, and the table of codes.
+
+Every code used anywhere in the package must be listed in CODES and documented in
+docs/errors.md; tests/test_docs.py fails when one is not.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+ERROR = "error"
+WARNING = "warning"
+
+# code -> one-line title. Grouped: 0xx load, 1xx model, 2xx references, 3xx snippets,
+# 4xx privacy/destinations, 5xx data and run, 6xx check and governance, 9xx environment.
+CODES: dict[str, str] = {
+    "CDP001": "YAML syntax error",
+    "CDP002": "file is not valid UTF-8",
+    "CDP003": "file has no documents",
+    "CDP004": "duplicate key in a mapping",
+    "CDP005": "document is not a mapping with a `kind`",
+    "CDP006": "unknown kind",
+    "CDP007": "no project definition",
+    "CDP008": "more than one project definition",
+    "CDP101": "unknown key",
+    "CDP102": "missing required key",
+    "CDP103": "value has the wrong type or form",
+    "CDP104": "invalid name",
+    "CDP105": "invalid version (expected semver MAJOR.MINOR.PATCH)",
+    "CDP106": "duplicate definition name",
+    "CDP107": "invalid duration",
+    "CDP108": "invalid field type",
+    "CDP201": "unknown contract",
+    "CDP202": "unknown field",
+    "CDP203": "unknown attribute",
+    "CDP204": "unknown segment",
+    "CDP205": "unknown purpose",
+    "CDP206": "unknown identifier type",
+    "CDP207": "identity source has no primary_key",
+    "CDP208": "source is not an identity source",
+    "CDP209": "more than one identity definition",
+    "CDP210": "event_time required",
+    "CDP211": "segment include/exclude cycle",
+    "CDP212": "attribute cycle",
+    "CDP213": "duplicate purpose",
+    "CDP214": "column name collision",
+    "CDP215": "rule does not apply to this field type",
+    "CDP216": "invalid regular expression",
+    "CDP301": "SQL snippet does not parse",
+    "CDP302": "SQL snippet is not a single expression",
+    "CDP303": "name not allowed in this snippet",
+    "CDP304": "function not supported on every target",
+    "CDP305": "aggregate expected",
+    "CDP306": "aggregate not allowed here",
+    "CDP401": "purpose does not list the destination's channel",
+    "CDP402": "purpose not allowed by the segment",
+    "CDP403": "field derived from PHI would be sent",
+    "CDP404": "identifier or PII-derived field not hashed on an ads channel",
+    "CDP501": "raw data file missing",
+    "CDP502": "raw data column missing",
+    "CDP503": "raw data file unreadable",
+    "CDP504": "duplicate primary key or unique value",
+    "CDP505": "data older than freshness error_after",
+    "CDP506": "data older than freshness warn_after",
+    "CDP507": "segment size outside expected_size",
+    "CDP508": "rows rejected by the contract",
+    "CDP601": "generated/ is stale",
+    "CDP602": "breaking contract change without a MAJOR bump",
+    "CDP603": "change without the required version bump",
+    "CDP604": "approval missing for a changed definition",
+    "CDP605": "approver not in governance.approvers",
+    "CDP606": "version went backwards",
+    "CDP901": "bad environment",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    file: str = ""
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if not self.file:
+            return "<project>"
+        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    location: Location = field(default_factory=Location)
+    hint: str = ""
+    severity: str = ERROR
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:  # a programming error, caught by the test suite
+            raise ValueError(f"undocumented diagnostic code {self.code}")
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def sort_key(self) -> tuple:
+        return (self.location, self.code, self.message)
+
+    def render(self) -> str:
+        prefix = "" if self.is_error else "warning: "
+        text = f"{self.location}: {self.code} {prefix}{self.message}"
+        return text + (f"\n    hint: {self.hint}" if self.hint else "")
+
+    def to_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "file": self.location.file,
+            "line": self.location.line,
+            "col": self.location.col,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class DiagnosticError(Exception):
+    """Raised by a stage that cannot go on; carries every diagnostic found so far."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__("\n".join(d.render() for d in self.diagnostics))
+
+
+def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    unique = {(d.location, d.code, d.message): d for d in diagnostics}
+    return sorted(unique.values(), key=Diagnostic.sort_key)
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.is_error for d in diagnostics)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """A hint naming the closest candidate, or listing the few there are."""
+    options = sorted(set(candidates))
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    if 0 < len(options) <= 12:
+        return "expected one of: " + ", ".join(f"`{o}`" for o in options)
+    return ""

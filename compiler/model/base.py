@@ -1,0 +1,81 @@
+"""Shared pieces of every kind: names, versions, durations and the documentation keys."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, PrivateAttr
+
+from ..diagnostics import Location
+from ..load import Document
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+DURATION_RE = re.compile(r"^(\d+)([smhd])$")
+DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DOC_KEYS = ("description", "owner", "tags")
+
+
+def _check_name(value: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError("cdpc_name")
+    return value
+
+
+def _check_semver(value: str) -> str:
+    if not SEMVER_RE.match(value):
+        raise ValueError("cdpc_semver")
+    return value
+
+
+def _check_duration(value: str) -> str:
+    if not DURATION_RE.match(value):
+        raise ValueError("cdpc_duration")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+SemVer = Annotated[str, AfterValidator(_check_semver)]
+Duration = Annotated[str, AfterValidator(_check_duration)]
+
+
+def duration_seconds(value: str) -> int:
+    number, unit = DURATION_RE.match(value).groups()
+    return int(number) * DURATION_SECONDS[unit]
+
+
+def semver_tuple(value: str) -> tuple[int, int, int]:
+    major, minor, patch = value.split(".")
+    return int(major), int(minor), int(patch)
+
+
+class Strict(BaseModel):
+    """Every model forbids unknown keys: a typo is an error with a hint, never ignored."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class Definition(Strict):
+    kind: str
+    name: Name
+    description: Optional[str] = None
+    owner: Optional[str] = None
+    tags: list[str] = []
+
+    _doc: Optional[Document] = PrivateAttr(default=None)
+
+    @property
+    def doc(self) -> Document:
+        return self._doc
+
+    def loc(self, *path: Any) -> Location:
+        return self._doc.loc(*path) if self._doc else Location()
+
+    @property
+    def file(self) -> str:
+        return self._doc.file if self._doc else ""
+
+
+class Versioned(Definition):
+    version: SemVer

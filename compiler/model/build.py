@@ -1,0 +1,178 @@
+"""Loaded documents -> typed definitions; pydantic's errors become located Diagnostics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..diagnostics import Diagnostic, Location, did_you_mean
+from ..load import Document
+from . import KINDS, Definitions
+
+_COLLECTIONS = {
+    "contract": "contracts", "identity": "identities", "attribute": "attributes",
+    "segment": "segments", "consent": "consents", "destination": "destinations",
+}
+
+# Our own validators raise ValueError("cdpc_<what>"); these say it in words.
+_CUSTOM = {
+    "cdpc_name": ("CDP104", "invalid name {value!r}: use lowercase letters, digits and `_`, starting with a letter (at most 63)", "for example `spend_365d`"),
+    "cdpc_semver": ("CDP105", "invalid version {value!r}", "use MAJOR.MINOR.PATCH, quoted if YAML reads it as a number: \"1.0.0\""),
+    "cdpc_duration": ("CDP107", "invalid duration {value!r}", "an integer and a unit s, m, h or d, e.g. `24h` or `730d`"),
+    "cdpc_field_type": ("CDP108", "unknown field type {value!r}", "one of string, integer, bigint, double, decimal(p,s), boolean, date, timestamp"),
+    "cdpc_relation": ("CDP103", "relation {value!r} must be `schema.table`", "for example `raw.bookings`"),
+    "cdpc_attribute_form": ("CDP103", "an attribute needs exactly one of `aggregate`, `expression` or `pick`", "keep one form per attribute; split it in two otherwise"),
+    "cdpc_attribute_source": ("CDP102", "an `aggregate` attribute needs a `source` contract", "add `source: <contract>`"),
+    "cdpc_attribute_extra": ("CDP103", "`source`, `where` and `default` belong to `aggregate` attributes only", "remove them or use `aggregate`"),
+    "cdpc_approval_target": ("CDP103", "an approval names exactly one definition, e.g. `segment: <name>`", "write one entry per approved definition"),
+}
+
+
+def build_definitions(documents: list[Document]) -> tuple[Definitions | None, list[Diagnostic]]:
+    diagnostics: list[Diagnostic] = []
+    parsed: dict[str, list] = {kind: [] for kind in KINDS}
+    for doc in documents:
+        model = _build_one(doc, diagnostics)
+        if model is not None:
+            parsed[model.kind].append(model)
+    projects = parsed["project"]
+    if not projects:
+        if not any(isinstance(d.data, dict) and d.data.get("kind") == "project" for d in documents):
+            diagnostics.append(Diagnostic("CDP007", "no `kind: project` definition found under definitions/",
+                                          Location("definitions/project.yaml"),
+                                          "create definitions/project.yaml with `kind: project` and `name:`"))
+        return None, diagnostics
+    for extra in projects[1:]:
+        diagnostics.append(Diagnostic("CDP008", f"second project definition `{extra.name}` (the first is in {projects[0].file})",
+                                      extra.loc(), "a project has exactly one `kind: project` document"))
+    defs = Definitions(project=projects[0])
+    for kind, attr in _COLLECTIONS.items():
+        target = getattr(defs, attr)
+        for model in sorted(parsed[kind], key=lambda m: (m.name, m.file)):
+            if model.name in target:
+                first = target[model.name]
+                diagnostics.append(Diagnostic("CDP106", f"{kind} `{model.name}` is defined twice (first at {first.loc('name')})",
+                                              model.loc("name"), "rename one of them; names are unique within a kind"))
+                continue
+            target[model.name] = model
+    if parsed["approvals"]:
+        defs.approvals = parsed["approvals"][0]
+    return defs, diagnostics
+
+
+def _build_one(doc: Document, diagnostics: list[Diagnostic]) -> Any:
+    data = doc.data
+    if not isinstance(data, dict) or "kind" not in data:
+        diagnostics.append(Diagnostic("CDP005", "a definition must be a mapping with a `kind:` key", doc.loc(),
+                                      "start the document with e.g. `kind: contract`"))
+        return None
+    kind = data["kind"]
+    if not isinstance(kind, str) or kind not in KINDS:
+        diagnostics.append(Diagnostic("CDP006", f"unknown kind `{kind}`", doc.loc("kind"), did_you_mean(str(kind), KINDS)))
+        return None
+    try:
+        model = KINDS[kind].model_validate(data)
+    except ValidationError as exc:
+        diagnostics.extend(_from_validation_error(doc, exc, KINDS[kind]))
+        return None
+    model._doc = doc
+    return model
+
+
+def _from_validation_error(doc: Document, exc: ValidationError, model_cls: type) -> list[Diagnostic]:
+    out = []
+    for err in exc.errors(include_url=False):
+        path = _document_path(doc, err["loc"])
+        out.append(_one_error(doc, path, err, model_cls))
+    return out
+
+
+def _document_path(doc: Document, loc: tuple) -> tuple:
+    """Pydantic's loc can hold union branch names (`str`, `dict[str,str]`): keep real keys only."""
+    path: tuple = ()
+    for part in loc:
+        if path + (part,) in doc.positions or path + (part,) in doc.key_positions:
+            path += (part,)
+        elif isinstance(part, str) and part in ("__root__",):
+            continue
+    return path if path or not loc else path + (loc[-1],) if len(loc) == 1 else path
+
+
+def _one_error(doc: Document, path: tuple, err: dict, model_cls: type) -> Diagnostic:
+    kind, where = err["type"], ".".join(str(p) for p in err["loc"] if not _is_branch(p))
+    value = err.get("input")
+    message = str(err.get("msg", ""))
+    if kind == "extra_forbidden":
+        key = err["loc"][-1]
+        allowed = _allowed_keys(model_cls, err["loc"][:-1])
+        return Diagnostic("CDP101", f"unknown key `{key}`" + (f" in `{where.rsplit('.', 1)[0]}`" if "." in where else ""),
+                          doc.key_loc(*path), did_you_mean(str(key), allowed) or "remove it")
+    if kind == "missing":
+        return Diagnostic("CDP102", f"missing required key `{err['loc'][-1]}`" + (f" in `{where.rsplit('.', 1)[0]}`" if "." in where else ""),
+                          doc.loc(*path[:-1]) if path and path[-1] == err["loc"][-1] else doc.loc(*path), f"add `{err['loc'][-1]}:`")
+    if err["loc"][-1:] == ("version",) and not isinstance(value, str):
+        message = "cdpc_semver"
+    for tag, (code, text, hint) in _CUSTOM.items():
+        if tag in message:
+            return Diagnostic(code, text.format(value=value), doc.loc(*path), hint)
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return Diagnostic("CDP103", f"`{where}`: {value!r} is not allowed", doc.loc(*path),
+                          did_you_mean(str(value), [e.strip(" '") for e in expected.replace(" or ", ",").split(",")]) or f"expected {expected}")
+    return Diagnostic("CDP103", f"`{where}`: {message.lower()} (got {_short(value)})", doc.loc(*path), _type_hint(kind))
+
+
+def _is_branch(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool", "date", "datetime", "function-after"))
+
+
+def _allowed_keys(model_cls: type, loc: tuple) -> list[str]:
+    """Walk the model's fields along loc to list the keys allowed where the unknown one was."""
+    from pydantic import BaseModel
+    import typing
+
+    current: Any = model_cls
+    for part in loc:
+        if isinstance(part, int) or _is_branch(part):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        info = current.model_fields.get(part) or next((f for f in current.model_fields.values() if f.alias == part), None)
+        if info is not None:  # otherwise `part` is a key of a dict-valued field: stay on its model
+            current = _inner_model(info.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    from pydantic import BaseModel
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_hint(kind: str) -> str:
+    if kind.startswith("bool"):
+        return "use true or false"
+    if kind.startswith("int"):
+        return "use a whole number"
+    if kind.startswith(("list", "tuple")):
+        return "use a YAML list, e.g. `[a, b]`"
+    if kind.startswith(("dict", "model")):
+        return "use a YAML mapping of `key: value` lines"
+    if kind.startswith("string"):
+        return "quote the value to make it text"
+    return ""

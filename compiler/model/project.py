@@ -1,0 +1,34 @@
+"""kind: project — the one per-project settings document."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from .base import Definition, Name, Strict
+
+Target = Literal["duckdb", "postgres", "spark", "snowflake", "bigquery"]
+
+
+class Schemas(Strict):
+    staging: Name = "cdp_staging"
+    identity: Name = "cdp_identity"
+    profiles: Name = "cdp"
+    audiences: Name = "cdp_audiences"
+
+
+class Governance(Strict):
+    require_approval: list[Literal["contract", "identity", "attribute", "segment", "consent", "destination"]] = ["segment"]
+    approvers: list[str] = []
+    min_approvals: int = Field(default=1, ge=1)
+
+
+class Project(Definition):
+    kind: Literal["project"]
+    entity: Name = "customer"
+    expression_dialect: Target = "duckdb"
+    targets: list[Target] = Field(default=["duckdb"], min_length=1)
+    schemas: Schemas = Schemas()
+    governance: Governance = Governance()
+    version: Optional[str] = None  # tolerated for documentation; SPEC gives projects no version
