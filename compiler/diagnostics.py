@@ -48,12 +48,15 @@ CODES: dict[str, str] = {
     "CDP214": "column name collision",
     "CDP215": "rule does not apply to this field type",
     "CDP216": "invalid regular expression",
+    "CDP217": "duplicate entry in a list",
+    "CDP218": "table name collision",
     "CDP301": "SQL snippet does not parse",
     "CDP302": "SQL snippet is not a single expression",
     "CDP303": "name not allowed in this snippet",
     "CDP304": "function not supported on every target",
     "CDP305": "aggregate expected",
     "CDP306": "aggregate not allowed here",
+    "CDP307": "window function not allowed in a snippet",
     "CDP401": "purpose does not list the destination's channel",
     "CDP402": "purpose not allowed by the segment",
     "CDP403": "field derived from PHI would be sent",
@@ -72,6 +75,7 @@ CODES: dict[str, str] = {
     "CDP604": "approval missing for a changed definition",
     "CDP605": "approver not in governance.approvers",
     "CDP606": "version went backwards",
+    "CDP607": "approval names an unknown definition",
     "CDP901": "bad environment",
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PrivateAttr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
 from ..diagnostics import Location
 from ..load import Document
@@ -35,9 +35,11 @@ def _check_duration(value: str) -> str:
     return value
 
 
-Name = Annotated[str, AfterValidator(_check_name)]
-SemVer = Annotated[str, AfterValidator(_check_semver)]
-Duration = Annotated[str, AfterValidator(_check_duration)]
+# The patterns are for the JSON Schemas only (editors, check-jsonschema): validation
+# itself stays in the AfterValidators, which give our own codes and messages.
+Name = Annotated[str, AfterValidator(_check_name), Field(json_schema_extra={"pattern": NAME_RE.pattern})]
+SemVer = Annotated[str, AfterValidator(_check_semver), Field(json_schema_extra={"pattern": SEMVER_RE.pattern})]
+Duration = Annotated[str, AfterValidator(_check_duration), Field(json_schema_extra={"pattern": DURATION_RE.pattern})]
 
 
 def duration_seconds(value: str) -> int:
@@ -71,6 +73,10 @@ class Definition(Strict):
 
     def loc(self, *path: Any) -> Location:
         return self._doc.loc(*path) if self._doc else Location()
+
+    def key_loc(self, *path: Any) -> Location:
+        """Where the key at `path` is written (for errors about a mapping's key)."""
+        return self._doc.key_loc(*path) if self._doc else Location()
 
     @property
     def file(self) -> str:

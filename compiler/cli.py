@@ -1,0 +1,164 @@
+"""The `cdpc` command line: parse options, call a stage, print, choose the exit code.
+
+Exit codes (SPEC §3): 0 ok; 1 the definitions or data failed a check; 2 usage error or
+bad environment. Adding a command is one decorated function: take `@project_option`,
+call a stage, print, and `return` the exit code; `CdpcGroup` turns a stage's
+DiagnosticError or an unexpected exception into the right code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import PackageNotFoundError, version as package_version
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from . import schema as schemas
+from .diagnostics import DiagnosticError, did_you_mean
+from .graph import Lineage
+from .output import exit_code, show_diagnostics, summary
+from .project import LoadedProject, load_project
+
+LINEAGE_FORMATS = ("text", "json", "mermaid", "dot")
+# A fixed help width keeps `--help` identical on every terminal, so docs/commands/ can quote it.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "terminal_width": 88, "max_content_width": 88}
+
+
+def _version() -> str:
+    try:
+        return package_version("cdpc")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+class CdpcGroup(click.Group):
+    """Maps what a command returns or raises to SPEC's exit codes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            code = super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except DiagnosticError as exc:
+            show_diagnostics(exc.diagnostics, err=True)
+            ctx.exit(exit_code(exc.diagnostics) or 2)
+        except OSError as exc:  # unreadable file, full disk, permission denied: the environment
+            click.echo(f"cdpc: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+            ctx.exit(2)
+        except Exception as exc:  # a bug in cdpc: say so plainly instead of a traceback
+            click.echo(f"cdpc: internal error: {type(exc).__name__}: {exc}\n"
+                       "  This is a bug in cdpc, not in your definitions; please report it with the command you ran.",
+                       err=True)
+            ctx.exit(2)
+        ctx.exit(code or 0)
+
+
+project_option = click.option(
+    "--project", "project_dir", default=".", show_default=True, metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path), help="Project root (the folder that holds definitions/).")
+
+
+@click.group(cls=CdpcGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(_version(), "--version", prog_name="cdpc", message="%(prog)s %(version)s")
+def cli() -> None:
+    """cdpc: customer data platform definitions as code, compiled to SQL."""
+
+
+@cli.command()
+@project_option
+def validate(project_dir: Path) -> int:
+    """Parse and check every definition; print all errors at once, sorted.
+
+    Each problem is printed as `path:line:col: CODE message` with a hint below it
+    (see docs/errors.md), then a one-line count. Exit 0 when there is no error
+    (warnings allowed), 1 when there is one, 2 when the project cannot be read.
+    """
+    project = load_project(project_dir)
+    show_diagnostics(project.diagnostics)
+    click.echo(summary(project.diagnostics, _count(project)))
+    return exit_code(project.diagnostics)
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when schemas/ is not up to date.")
+@project_option
+def schema(check: bool, project_dir: Path) -> int:
+    """Write the JSON Schema of every kind into schemas/.
+
+    One `<kind>.schema.json` per kind, and `cdpc.schema.json`, which picks the kind's
+    schema from a document's `kind:` (point editors and check-jsonschema at it).
+    Files are only rewritten when their content changes.
+    """
+    if not project_dir.is_dir():
+        raise click.BadParameter(f"{project_dir} is not a directory", param_hint="--project")
+    if check:
+        outdated = schemas.stale(project_dir)
+        for path in outdated:
+            click.echo(f"{path}: out of date")
+        click.echo(f"{len(outdated)} schema files out of date; run `cdpc schema`" if outdated else "schemas/ is up to date")
+        return 1 if outdated else 0
+    written = schemas.write(project_dir)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"{len(written)} schema files written" if written else "schemas/ is up to date")
+    return 0
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--upstream", "direction", flag_value="upstream", help="Only what NAME reads, transitively.")
+@click.option("--downstream", "direction", flag_value="downstream", help="Only what reads NAME, transitively.")
+@click.option("--format", "fmt", type=click.Choice(LINEAGE_FORMATS), default="text", show_default=True,
+              help="Output format.")
+@project_option
+def lineage(name: Optional[str], direction: Optional[str], fmt: str, project_dir: Path) -> int:
+    """Print the lineage graph, or the part of it around NAME.
+
+    NAME is a definition name (`spend_365d`), `kind:name` (`segment:vip_retention`)
+    or a contract field (`bookings.email`). Without --upstream or --downstream, both
+    sides are shown. Edges point from what is read to what reads it.
+    """
+    if direction and not name:
+        raise click.UsageError(f"--{direction} needs a NAME")
+    project = _require_valid(project_dir)
+    graph = project.lineage
+    if name:
+        node = _resolve(graph, name)
+        graph = graph.around(node, upstream=direction != "downstream", downstream=direction != "upstream")
+    click.echo(getattr(graph, f"to_{fmt}")(), nl=False)
+    return 0
+
+
+def _require_valid(project_dir: Path) -> LoadedProject:
+    """Load the project; a command that needs a sound project stops here, listing every error."""
+    project = load_project(project_dir)
+    if not project.ok:
+        raise DiagnosticError(project.diagnostics)
+    show_diagnostics(project.diagnostics, err=True)  # warnings only
+    return project
+
+
+def _resolve(graph: Lineage, name: str) -> str:
+    found = graph.find(name)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        hint = did_you_mean(name, [graph.graph.nodes[n]["name"] for n in graph.nodes()])
+        raise click.BadParameter(f"no definition or field named `{name}`" + (f"; {hint}" if hint else ""),
+                                 param_hint="NAME")
+    raise click.BadParameter(f"`{name}` is ambiguous: " + ", ".join(found) + "; write one of these", param_hint="NAME")
+
+
+def _count(project: LoadedProject) -> int:
+    return sum(1 for _ in project.definitions.all()) if project.definitions else 0
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console-script entry point (`cdpc`)."""
+    cli.main(args=argv, prog_name="cdpc")
+
+
+if __name__ == "__main__":  # python -m compiler.cli
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Render every target and write generated/ atomically and byte-for-byte reproducibly.
+
+generated/manifest.json          every definition: kind, name, version, hashes, upstream, files
+generated/<target>/NNN_<layer>__<name>.sql   one file per definition and layer, in run order
+generated/syncs/<destination>.json           what a delivery job needs to push an audience
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import __version__
+from .dialects import DIALECTS
+from .emit import build_plan, pii_attributes
+from .emit.plan import RenderedUnit, Unit, render_unit
+from .emit.syncs import sync_table
+from .fingerprint import fingerprints
+from .graph import node_id
+from .project import LoadedProject
+
+GENERATED = "generated"
+
+
+def plan_of(project: LoadedProject) -> list[Unit]:
+    """The emitted units of a valid project (built once and kept on the project)."""
+    cached = getattr(project, "_plan", None)
+    if cached is None:
+        cached = build_plan(project.definitions, project.lineage)
+        project._plan = cached
+    return cached
+
+
+def render_target(project: LoadedProject, target: str) -> list[RenderedUnit]:
+    return [render_unit(unit, DIALECTS[target]) for unit in plan_of(project)]
+
+
+def sql_file_names(units: list[RenderedUnit]) -> list[str]:
+    width = max(3, len(str(len(units))))
+    return [f"{index:0{width}d}_{unit.layer}__{unit.name}.sql" for index, unit in enumerate(units)]
+
+
+def compile_outputs(project: LoadedProject, targets: list[str] | None = None) -> dict[str, str]:
+    """Relative path under generated/ -> file text, for every file of a compile."""
+    defs = project.definitions
+    targets = targets or list(dict.fromkeys(defs.project.targets))
+    outputs: dict[str, str] = {}
+    produced: dict[tuple[str, str], list[str]] = {}
+    for target in targets:
+        units = render_target(project, target)
+        for name, unit in zip(sql_file_names(units), units):
+            path = f"{target}/{name}"
+            outputs[path] = unit.text()
+            produced.setdefault((unit.kind, unit.name), []).append(path)
+    for destination in defs.destinations.values():
+        path = f"syncs/{destination.name}.json"
+        outputs[path] = _json(sync_manifest(project, destination))
+        produced.setdefault(("destination", destination.name), []).append(path)
+    outputs["manifest.json"] = _json(manifest(project, targets, produced))
+    return dict(sorted(outputs.items()))
+
+
+def manifest(project: LoadedProject, targets: list[str], produced: dict) -> dict:
+    defs, lineage = project.definitions, project.lineage
+    prints = fingerprints(defs, lineage)
+    entries = []
+    for definition in defs.all():
+        node = node_id(definition.kind, definition.name)
+        upstream = [n for n in lineage.upstream(node) if not n.startswith("field:")] if node in lineage.graph else []
+        entries.append({
+            "kind": definition.kind,
+            "name": definition.name,
+            "version": getattr(definition, "version", None),
+            "file": definition.file,
+            "data_hash": prints[node].data_hash,
+            "metadata_hash": prints[node].metadata_hash,
+            "upstream": upstream,
+            "files": sorted(produced.get((definition.kind, definition.name), [])),
+        })
+    return {"cdpc_version": __version__, "project": defs.project.name, "targets": targets, "definitions": entries}
+
+
+def sync_manifest(project: LoadedProject, destination) -> dict:
+    defs = project.definitions
+    identity = defs.identity
+    pii = pii_attributes(defs, project.lineage)
+    identifiers = [{
+        "type": t,
+        "normalize": identity.identifier(t).normalize,
+        "hash": destination.hash,
+        "sent_as": _sent_as(destination, identity.identifier(t).normalize),
+    } for t in destination.identifiers]
+    fields = [{"attribute": f, "type": defs.attributes[f].type,
+               "hash": destination.hash if (destination.hash == "sha256" and f in pii) else "none"}
+              for f in destination.fields]
+    syncs = [{
+        "segment": s.segment, "purpose": s.purpose, "cadence": s.cadence, "mode": s.mode,
+        "audience_table": f"{defs.project.schemas.audiences}.{sync_table(destination.name, s.segment)}",
+        "columns": ["profile_id", *destination.identifiers, *destination.fields],
+    } for s in destination.syncs]
+    return {"destination": destination.name, "version": destination.version, "platform": destination.platform,
+            "channel": destination.channel, "identifiers": identifiers, "fields": fields, "syncs": syncs}
+
+
+def _sent_as(destination, normalizer: str) -> str:
+    if destination.hash != "sha256":
+        return "normalized value"
+    if normalizer == "phone" and destination.platform == "meta_custom_audiences":
+        return "sha256 hex of the digits, without +"
+    return "sha256 hex of the normalized value"
+
+
+def _json(content: dict) -> str:
+    return json.dumps(content, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def write_generated(root: Path, outputs: dict[str, str]) -> bool:
+    """Replace generated/ with exactly `outputs`; False (and nothing written) when unchanged."""
+    target = root / GENERATED
+    if read_generated(root) == outputs:
+        return False
+    staging = Path(tempfile.mkdtemp(prefix=".generated-", dir=root))
+    try:
+        for rel, content in outputs.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8", newline="\n")
+        old = None
+        if target.exists():
+            old = root / f".generated-old-{os.getpid()}"
+            target.rename(old)
+        staging.rename(target)  # the swap: readers see the old tree or the new one, never a mix
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return True
+
+
+def read_generated(root: Path) -> dict[str, str]:
+    target = root / GENERATED
+    if not target.is_dir():
+        return {}
+    return {p.relative_to(target).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(target.rglob("*")) if p.is_file()}

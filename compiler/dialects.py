@@ -1,0 +1,137 @@
+"""Every difference between targets, as data.
+
+Emitters build one dialect-neutral sqlglot tree. Where sqlglot's own transpilation is
+enough (casts, intervals, `||`, window functions, RLIKE vs `~` ...) nothing is needed
+here. The few operations whose spelling or semantics differ are written in the tree
+as *portable functions* — `CDPC_<NAME>(args)` placeholders — and `lower()` replaces
+each by the target's template below, parsed with sqlglot in that target's dialect.
+Templates use `{0}`, `{1}` for arguments and `{*}` for a variadic argument list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+
+PORTABLE_PREFIX = "CDPC_"
+
+# The generic spelling (DuckDB's), used by any target that does not override it.
+GENERIC: dict[str, str] = {
+    # lowercase hex SHA-256 / MD5 of a text value (UTF-8 bytes)
+    "SHA256_HEX": "SHA256({0})",
+    "MD5_HEX": "MD5({0})",
+    # regex search (not anchored), regex replace of every match
+    "REGEX_SEARCH": "REGEXP_MATCHES({0}, {1})",
+    "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2}, 'g')",
+    # a list of texts with the NULL elements removed (rejection reasons)
+    "TEXT_ARRAY_COMPACT": "LIST_FILTER([{*}], x -> x IS NOT NULL)",
+    # a cast that is only reached once the value is known to be castable
+    "GUARDED_CAST_DECIMAL": "TRY_CAST({0} AS DECIMAL(38, 10))",
+    # ordering text by code point
+    "CODEPOINT": "{0}",
+    # cast a value to text (record keys, hashing of fields)
+    "TO_TEXT": "CAST({0} AS TEXT)",
+}
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str  # the target name, also sqlglot's dialect name
+    executes: bool  # cdpc run can execute it (the others are emitted and parse-checked)
+    overrides: dict[str, str] = field(default_factory=dict)
+    notes: str = ""
+
+    def template(self, function: str) -> str:
+        return self.overrides.get(function, GENERIC[function])
+
+
+DIALECTS: dict[str, Dialect] = {
+    "duckdb": Dialect("duckdb", executes=True),
+    "postgres": Dialect("postgres", executes=True, overrides={
+        "SHA256_HEX": "ENCODE(SHA256(CONVERT_TO({0}, 'UTF8')), 'hex')",
+        "REGEX_SEARCH": "{0} ~ {1}",
+        "TEXT_ARRAY_COMPACT": "ARRAY_REMOVE(ARRAY[{*}]::TEXT[], NULL)",
+        "CODEPOINT": "{0} COLLATE \"C\"",
+        "GUARDED_CAST_DECIMAL": "CAST({0} AS DECIMAL(38, 10))",
+    }, notes="text order and min/max of text use COLLATE \"C\" (code-point order)"),
+    "spark": Dialect("spark", executes=True, overrides={
+        "SHA256_HEX": "SHA2({0}, 256)",
+        "REGEX_SEARCH": "{0} RLIKE {1}",
+        "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
+        "TEXT_ARRAY_COMPACT": "FILTER(ARRAY({*}), x -> x IS NOT NULL)",
+        "TO_TEXT": "CAST({0} AS STRING)",
+    }, notes="string comparison is binary (UTF-8 byte order equals code-point order)"),
+    "snowflake": Dialect("snowflake", executes=False, overrides={
+        "SHA256_HEX": "SHA2({0}, 256)",
+        "REGEX_SEARCH": "REGEXP_INSTR({0}, {1}) > 0",
+        "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
+        "TEXT_ARRAY_COMPACT": "ARRAY_COMPACT(ARRAY_CONSTRUCT({*}))",
+        "CODEPOINT": "COLLATE({0}, 'utf8')",
+        "GUARDED_CAST_DECIMAL": "TRY_CAST({0} AS DECIMAL(38, 10))",
+        "TO_TEXT": "CAST({0} AS VARCHAR)",
+    }, notes="REGEXP_LIKE anchors the whole subject, so a search is REGEXP_INSTR > 0"),
+    "bigquery": Dialect("bigquery", executes=False, overrides={
+        "SHA256_HEX": "TO_HEX(SHA256({0}))",
+        "MD5_HEX": "TO_HEX(MD5({0}))",
+        "REGEX_SEARCH": "REGEXP_CONTAINS({0}, {1})",
+        "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
+        "TEXT_ARRAY_COMPACT": "ARRAY(SELECT x FROM UNNEST([{*}]) AS x WHERE x IS NOT NULL)",
+        "GUARDED_CAST_DECIMAL": "SAFE_CAST({0} AS BIGNUMERIC)",
+        "TO_TEXT": "CAST({0} AS STRING)",
+    }, notes="SHA256 and MD5 return BYTES, hence TO_HEX"),
+}
+
+
+def portable(function: str, *args: exp.Expression) -> exp.Expression:
+    """A placeholder call that `lower` replaces per target (see the table above)."""
+    if function not in GENERIC:
+        raise KeyError(function)
+    return exp.Anonymous(this=PORTABLE_PREFIX + function, expressions=list(args))
+
+
+def lower(tree: exp.Expression, dialect: Dialect) -> exp.Expression:
+    """Replace every portable placeholder in `tree` by the dialect's spelling."""
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).startswith(PORTABLE_PREFIX):
+            name = str(node.this)[len(PORTABLE_PREFIX):]
+            args = [lower(arg, dialect) for arg in node.expressions]  # placeholders nest
+            return _instantiate(dialect.name, dialect.template(name), args)
+        return node
+    return tree.transform(replace, copy=True)
+
+
+def render(tree: exp.Expression, dialect: Dialect) -> str:
+    return lower(tree, dialect).sql(dialect=dialect.name, pretty=True)
+
+
+@lru_cache(maxsize=None)
+def _parsed_template(dialect: str, template: str) -> exp.Expression:
+    text = template.replace("{*}", "__cdpc_args")
+    for i in range(10):
+        text = text.replace("{%d}" % i, f"__cdpc_arg{i}")
+    return sqlglot.parse_one(text, read=dialect)
+
+
+def _instantiate(dialect: str, template: str, args: list[exp.Expression]) -> exp.Expression:
+    tree = _parsed_template(dialect, template).copy()
+    if isinstance(tree, exp.Column) and tree.name.startswith("__cdpc_arg"):  # the template is `{0}`
+        return args[int(tree.name[len("__cdpc_arg"):])].copy()
+    for column in list(tree.find_all(exp.Column)):
+        name = column.name
+        if name == "__cdpc_args":
+            _splice(column, args)
+        elif name.startswith("__cdpc_arg"):
+            column.replace(args[int(name[len("__cdpc_arg"):])].copy())
+    return tree
+
+
+def _splice(placeholder: exp.Column, args: list[exp.Expression]) -> None:
+    parent, key = placeholder.parent, placeholder.arg_key
+    siblings = parent.args.get(key)
+    if not isinstance(siblings, list):
+        raise ValueError("a variadic placeholder must stand in an argument list")
+    index = next(i for i, s in enumerate(siblings) if s is placeholder)
+    parent.set(key, siblings[:index] + [a.copy() for a in args] + siblings[index + 1:])

@@ -1,0 +1,31 @@
+"""Profiles: the entity's tables, `<entity>_profiles` (one column per attribute) and `<entity>_consent`."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..model import Definitions
+from .attributes import attr_table
+from .consent import consent_table
+from .plan import Unit
+from .sql import col, create_table_as, union_all, work
+
+_EMPTY_CONSENT = exp.select(
+    exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build("TEXT")), "profile_id"),
+    exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build("TEXT")), "purpose"),
+    exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build("BOOLEAN")), "granted"),
+).where(exp.false())
+
+
+def profiles_unit(defs: Definitions) -> Unit:
+    schema, entity = defs.project.schemas.profiles, defs.project.entity
+    profiles = exp.select(col("profile_id", "p")).from_(work("profile_ids", "p"))
+    for name in sorted(defs.attributes):
+        profiles = (profiles.select(exp.alias_(col("value", name), name))
+                    .join(work(attr_table(name), name), join_type="left",
+                          on=exp.EQ(this=col("profile_id", name), expression=col("profile_id", "p"))))
+    consents = [exp.select(col("profile_id"), col("purpose"), col("granted")).from_(work(consent_table(c)))
+                for c in sorted(defs.consents)]
+    steps = [*create_table_as(schema, f"{entity}_profiles", profiles),
+             *create_table_as(schema, f"{entity}_consent", union_all(consents) if consents else _EMPTY_CONSENT.copy())]
+    return Unit("profiles", "project", entity, steps, [], [f"{schema}.{entity}_profiles", f"{schema}.{entity}_consent"])

@@ -1,0 +1,205 @@
+"""Staging: cast each raw text column as the contract says; quarantine rows that break a rule.
+
+The raw relation holds every declared field as text. A scratch table keeps the text, the
+typed value (`__t_<field>`: NULL when the text is not castable) and the rejection reasons;
+the staged table takes the rows without reasons, `<contract>_rejected` the others, as text.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..dialects import portable
+from ..model import Contract, ContractField, Definitions
+from ..model.base import duration_seconds
+from ..model.contract import parse_field_type
+from .plan import Check, Unit
+from .sql import (WORK, and_, as_of_timestamp, cast, col, create_table_as, is_true, lit, or_, table,
+                  typed_lit, work)
+
+_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$"
+_INTEGER_RE = r"^[+-]?0*[0-9]{1,20}$"
+_DECIMAL_RE = r"^[+-]?[0-9]+(\.[0-9]+)?$"
+_DOUBLE_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_INT_RANGE = {"integer": (-2147483648, 2147483647), "bigint": (-9223372036854775808, 9223372036854775807)}
+
+
+def typed_name(field: str) -> str:
+    return f"__t_{field}"
+
+
+def staging_unit(defs: Definitions, contract: Contract) -> Unit:
+    schema = defs.project.schemas.staging
+    checked = f"{contract.name}__checked"
+    fields = list(contract.fields.items())
+    reasons = [r for name, f in fields for r in _reasons(name, f)]
+    ok = exp.Not(this=exp.Paren(this=or_(*(is_true(cond) for cond, _ in reasons))))
+    reason_texts = [exp.Case(ifs=[exp.If(this=is_true(cond), true=lit(message))]) for cond, message in reasons]
+    checked_query = (
+        exp.select(*(col(n) for n, _ in fields),
+                   *(exp.alias_(_typed_value(col(n), f), typed_name(n)) for n, f in fields),
+                   exp.alias_(ok, "_ok"),
+                   exp.alias_(portable("TEXT_ARRAY_COMPACT", *reason_texts) if reason_texts else
+                              portable("TEXT_ARRAY_COMPACT", exp.Null()), "_reject_reasons"))
+        .from_(table(contract.relation_schema, contract.relation_table))
+    )
+    staged = (exp.select(*(exp.alias_(col(typed_name(n)), n) for n, _ in fields))
+              .from_(work(checked)).where(col("_ok")))
+    rejected = (exp.select(*(col(n) for n, _ in fields), col("_reject_reasons"))
+                .from_(work(checked)).where(exp.Not(this=col("_ok"))))
+    steps = [*create_table_as(WORK, checked, checked_query),
+             *create_table_as(schema, contract.name, staged),
+             *create_table_as(schema, f"{contract.name}_rejected", rejected)]
+    return Unit("staging", "contract", contract.name, steps, _table_checks(schema, contract),
+                [f"{schema}.{contract.name}", f"{schema}.{contract.name}_rejected"])
+
+
+def _typed_value(raw: exp.Expression, field: ContractField) -> exp.Expression:
+    """The value cast to the field's type, or NULL when the text is not castable."""
+    base = field.base_type
+    if base == "string":
+        return raw.copy()
+    if base == "boolean":
+        lowered = exp.Lower(this=raw.copy())
+        return exp.Case(ifs=[exp.If(this=exp.In(this=lowered, expressions=[lit("true"), lit("false")]),
+                                    true=exp.EQ(this=lowered.copy(), expression=lit("true")))])
+    if base == "timestamp":
+        value = exp.Replace(this=raw.copy(), expression=lit("T"), replacement=lit(" "))
+        return _guarded(_castable(raw, field), cast(value, field.type))
+    return _guarded(_castable(raw, field), cast(raw.copy(), field.type))
+
+
+def _guarded(condition: exp.Expression, value: exp.Expression) -> exp.Expression:
+    # CASE evaluates THEN only for rows whose condition holds, so the cast never fails
+    return exp.Case(ifs=[exp.If(this=is_true(condition), true=value)])
+
+
+def _castable(raw: exp.Expression, field: ContractField) -> exp.Expression:
+    base = field.base_type
+    if base in _INT_RANGE:
+        low, high = _INT_RANGE[base]
+        in_range = exp.Between(this=cast(raw.copy(), "decimal(38,0)"), low=lit(low), high=lit(high))
+        return _then(_search(raw, _INTEGER_RE), in_range)
+    if base == "decimal":
+        _, precision, scale = parse_field_type(field.type)
+        digits = precision - scale
+        int_part = r"^[+-]?0*[0-9]{0,%d}(\.|$)" % digits if digits else r"^[+-]?0*(\.|$)"
+        # the integer part must fit, and still fit once the fraction is rounded (99.999 -> 100.00)
+        rounded = exp.Abs(this=cast(raw.copy(), f"decimal(38,{scale})"))
+        fits = exp.LT(this=rounded, expression=lit(10 ** digits))
+        return _then(and_(_search(raw, _DECIMAL_RE), _search(raw, int_part)), fits)
+    if base == "double":
+        return _search(raw, _DOUBLE_RE)
+    if base == "date":
+        return _then(_search(raw, _DATE_RE), _valid_date(raw))
+    if base == "timestamp":
+        return _then(_search(raw, _TIMESTAMP_RE), and_(_valid_date(raw), _valid_time(raw)))
+    raise ValueError(base)
+
+
+def _then(first: exp.Expression, second: exp.Expression) -> exp.Expression:
+    """`first AND second`, with `second` evaluated only when `first` holds."""
+    return exp.Case(ifs=[exp.If(this=first, true=second)], default=exp.false())
+
+
+def _search(raw: exp.Expression, pattern: str) -> exp.Expression:
+    return portable("REGEX_SEARCH", raw.copy(), lit(pattern))
+
+
+def _part(raw: exp.Expression, start: int, length: int) -> exp.Expression:
+    return cast(exp.Substring(this=raw.copy(), start=lit(start), length=lit(length)), "integer")
+
+
+def _valid_date(raw: exp.Expression) -> exp.Expression:
+    year, month, day = _part(raw, 1, 4), _part(raw, 6, 2), _part(raw, 9, 2)
+    leap = exp.Paren(this=or_(
+        and_(exp.EQ(this=exp.Mod(this=year.copy(), expression=lit(4)), expression=lit(0)),
+             exp.NEQ(this=exp.Mod(this=year.copy(), expression=lit(100)), expression=lit(0))),
+        exp.EQ(this=exp.Mod(this=year.copy(), expression=lit(400)), expression=lit(0))))
+    days = exp.Case(ifs=[
+        exp.If(this=exp.In(this=month.copy(), expressions=[lit(4), lit(6), lit(9), lit(11)]), true=lit(30)),
+        exp.If(this=exp.EQ(this=month.copy(), expression=lit(2)),
+               true=exp.Case(ifs=[exp.If(this=leap, true=lit(29))], default=lit(28))),
+    ], default=lit(31))
+    return and_(exp.GTE(this=year, expression=lit(1)),
+                exp.Between(this=month, low=lit(1), high=lit(12)),
+                exp.Between(this=day, low=lit(1), high=days))
+
+
+def _valid_time(raw: exp.Expression) -> exp.Expression:
+    return and_(exp.LTE(this=_part(raw, 12, 2), expression=lit(23)),
+                exp.LTE(this=_part(raw, 15, 2), expression=lit(59)),
+                exp.LTE(this=_part(raw, 18, 2), expression=lit(59)))
+
+
+def _reasons(name: str, field: ContractField) -> list[tuple[exp.Expression, str]]:
+    """(condition, message) per rule, in SPEC's rule order; NULL conditions count as false."""
+    raw, typed = col(name), col(typed_name(name))
+    rules: list[tuple[exp.Expression, str]] = []
+    if field.required:
+        rules.append((exp.Is(this=raw.copy(), expression=exp.Null()), f"{name}: required value is missing"))
+    if field.base_type != "string":
+        rules.append((and_(exp.Not(this=exp.Is(this=raw.copy(), expression=exp.Null())),
+                           exp.Is(this=typed.copy(), expression=exp.Null())),
+                      f"{name}: not {_article(field.type)} {field.type}"))
+    if field.accepted_values:
+        allowed = [_accepted_literal(v, field) for v in field.accepted_values]
+        rules.append((exp.Not(this=exp.In(this=typed.copy(), expressions=allowed)),
+                      f"{name}: not in accepted_values"))
+    if field.min is not None:
+        rules.append((exp.LT(this=typed.copy(), expression=typed_lit(field.min, field.type)),
+                      f"{name}: less than min {field.min}"))
+    if field.max is not None:
+        rules.append((exp.GT(this=typed.copy(), expression=typed_lit(field.max, field.type)),
+                      f"{name}: greater than max {field.max}"))
+    if field.pattern is not None:
+        rules.append((exp.Not(this=_search(raw, field.pattern)), f"{name}: does not match pattern {field.pattern}"))
+    return rules
+
+
+def _accepted_literal(value, field: ContractField) -> exp.Expression:
+    if field.base_type == "string":
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return lit(text)
+    return typed_lit(value, field.type)
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _table_checks(schema: str, contract: Contract) -> list[Check]:
+    staged = table(schema, contract.name)
+    checks: list[Check] = []
+    if contract.primary_key:
+        checks.append(Check("CDP504", "error", f"{contract.name}: duplicate primary_key ({', '.join(contract.primary_key)}) values",
+                            _duplicates(staged, contract.primary_key)))
+    for name, field in contract.fields.items():
+        if field.unique:
+            checks.append(Check("CDP504", "error", f"{contract.name}: duplicate values of unique field {name}",
+                                _duplicates(staged, [name])))
+    if contract.freshness and contract.event_time:
+        for code, severity, after in (("CDP505", "error", contract.freshness.error_after),
+                                      ("CDP506", "warning", contract.freshness.warn_after)):
+            if after:
+                checks.append(Check(code, severity,
+                                    f"{contract.name}: newest {contract.event_time} is older than {after} before the as-of time",
+                                    _stale(staged, contract.event_time, duration_seconds(after))))
+    return checks
+
+
+def _duplicates(staged: exp.Table, keys: list[str]) -> exp.Expression:
+    """Number of key values held by more than one staged row (NULL keys are not compared)."""
+    not_null = and_(*(exp.Not(this=exp.Is(this=col(k), expression=exp.Null())) for k in keys))
+    grouped = (exp.select(*(col(k) for k in keys)).from_(staged.copy()).where(not_null)
+               .group_by(*(col(k) for k in keys)).having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1))))
+    return exp.select(exp.Count(this=exp.Star())).from_(grouped.subquery("dup"))
+
+
+def _stale(staged: exp.Table, event_time: str, seconds: int) -> exp.Expression:
+    """1 when the newest event is older than `seconds` before the as-of time (or there is none)."""
+    newest = exp.Max(this=exp.Cast(this=col(event_time), to=exp.DataType.build("TIMESTAMP")))
+    limit = exp.Sub(this=as_of_timestamp(), expression=exp.Interval(this=lit(str(seconds)), unit=exp.var("SECOND")))
+    stale = or_(exp.Is(this=newest, expression=exp.Null()), exp.LT(this=newest.copy(), expression=limit))
+    return exp.select(exp.Case(ifs=[exp.If(this=stale, true=lit(1))], default=lit(0))).from_(staged.copy())

@@ -1,0 +1,84 @@
+"""Syncs: per destination and sync, the audience table `sync__<destination>__<segment>`.
+
+Audience: segment members granted the sync's purpose, one row each. Per identifier type
+the profile's most frequent normalized value (counted over its records, conflicts
+removed, ties to the smallest); hashed as the destination's platform expects.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..dialects import portable
+from ..model import Definitions, Destination
+from .attributes import attr_table
+from .plan import Unit
+from .sql import WORK, and_, asc, codepoint, col, create_table_as, desc, lit, row_number, table, text, work
+
+
+def sync_table(destination: str, segment: str) -> str:
+    return f"sync__{destination}__{segment}"
+
+
+def _ident_table(destination: str, id_type: str) -> str:
+    return f"ident__{destination}__{id_type}"
+
+
+def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[str]) -> Unit:
+    identity = defs.identity
+    schemas = defs.project.schemas
+    steps: list = []
+    for id_type in destination.identifiers:
+        steps += create_table_as(WORK, _ident_table(destination.name, id_type), _chosen_identifier(defs, id_type))
+    outputs = []
+    for sync in destination.syncs:
+        name = sync_table(destination.name, sync.segment)
+        query = (exp.select(col("profile_id", "s"))
+                 .from_(table(schemas.audiences, sync.segment, "s"))
+                 .join(table(schemas.profiles, f"{defs.project.entity}_consent", "c"), on=and_(
+                     exp.EQ(this=col("profile_id", "c"), expression=col("profile_id", "s")),
+                     exp.EQ(this=col("purpose", "c"), expression=lit(sync.purpose)),
+                     exp.EQ(this=col("granted", "c"), expression=exp.true()))))
+        for id_type in destination.identifiers:
+            alias = f"i_{id_type}"
+            value = _hashed_identifier(destination, identity.identifier(id_type).normalize, col("id_value", alias))
+            query = (query.select(exp.alias_(value, id_type))
+                     .join(work(_ident_table(destination.name, id_type), alias), join_type="left",
+                           on=exp.EQ(this=col("profile_id", alias), expression=col("profile_id", "s"))))
+        for field in destination.fields:
+            alias = f"f_{field}"
+            value = col("value", alias)
+            if destination.hash == "sha256" and field in pii_attributes:
+                value = portable("SHA256_HEX", text(value))
+            query = (query.select(exp.alias_(value, field))
+                     .join(work(attr_table(field), alias), join_type="left",
+                           on=exp.EQ(this=col("profile_id", alias), expression=col("profile_id", "s"))))
+        steps += create_table_as(schemas.audiences, name, query)
+        outputs.append(f"{schemas.audiences}.{name}")
+    return Unit("syncs", "destination", destination.name, steps, [], outputs)
+
+
+def _chosen_identifier(defs: Definitions, id_type: str) -> exp.Select:
+    conflicts = table(defs.project.schemas.identity, f"{defs.identity.name}_conflicts", "x")
+    counted = (exp.select(col("profile_id", "rp"), col("id_value", "v"),
+                          exp.alias_(row_number([col("profile_id", "rp")],
+                                                [desc(exp.Count(this=exp.Star())), asc(codepoint(col("id_value", "v")))]), "rn"))
+               .from_(work("id_values", "v"))
+               .join(work("id_record_profile", "rp"), on=exp.EQ(this=col("rid", "rp"), expression=col("rid", "v")))
+               .join(conflicts, join_type="left", on=and_(
+                   exp.EQ(this=col("id_type", "x"), expression=col("id_type", "v")),
+                   exp.EQ(this=col("id_value", "x"), expression=col("id_value", "v"))))
+               .where(and_(exp.EQ(this=col("id_type", "v"), expression=lit(id_type)),
+                           exp.Is(this=col("id_type", "x"), expression=exp.Null())))
+               .group_by(col("profile_id", "rp"), col("id_value", "v")))
+    return (exp.select(col("profile_id"), col("id_value")).from_(counted.subquery("c"))
+            .where(exp.EQ(this=col("rn"), expression=lit(1))))
+
+
+def _hashed_identifier(destination: Destination, normalizer: str, value: exp.Expression) -> exp.Expression:
+    """generic: the normalized value; Meta: phone as digits only; Google: phone with `+`."""
+    if destination.hash != "sha256":
+        return value
+    if normalizer == "phone" and destination.platform == "meta_custom_audiences":
+        value = exp.Replace(this=value, expression=lit("+"), replacement=lit(""))
+    return portable("SHA256_HEX", value)

@@ -1,0 +1,284 @@
+"""The lineage DAG: definitions, contract fields, and which of them each one reads.
+
+Node ids are `<kind>:<name>` (`attribute:spend_365d`) and `field:<contract>.<field>`.
+Edges point upstream -> downstream and carry a `kind`:
+
+- `lineage`  data flows: a snippet or a pick names it, a segment includes it, a
+             destination sends it. SPEC's column-level lineage, the only kind that
+             `fields_reaching` follows (PHI/PII rules).
+- `member`   a field belongs to its contract.
+- `source`   the rows of a contract feed it (an aggregate's `source`, a pick's `from`,
+             a consent's or the identity's source contracts): `count(*)` names no
+             field, yet the attribute still changes when the contract does.
+- `profile`  the identity decides which records form a profile, so everything
+             computed per profile depends on it.
+
+`member`, `source` and `profile` edges count for `upstream`/`downstream` (impact,
+semantic hashes) but are not lineage: belonging to a contract or a profile is not
+reading a column. The builder tolerates unknown names and cycles, because validate
+reads the graph before it knows the project is sound; topological orders are only
+asked for once validation passed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+import networkx as nx
+
+from .model import Definitions
+from .snippets import SnippetError, parse_snippet
+
+LINEAGE, MEMBER, SOURCE, PROFILE = "lineage", "member", "source", "profile"
+KIND_RANK = {kind: rank for rank, kind in enumerate(
+    ("contract", "field", "identity", "attribute", "consent", "segment", "destination"))}
+
+
+def node_id(kind: str, name: str) -> str:
+    return f"{kind}:{name}"
+
+
+def field_id(contract: str, field: str) -> str:
+    return f"field:{contract}.{field}"
+
+
+def node_sort_key(node: str) -> tuple:
+    kind, _, name = node.partition(":")
+    return KIND_RANK.get(kind, len(KIND_RANK)), name
+
+
+def snippet_columns(text: Optional[str], dialect: str) -> tuple[str, ...]:
+    """Names a snippet reads; none when it does not parse (validate reports that)."""
+    if text is None:
+        return ()
+    try:
+        return parse_snippet(text, dialect).columns
+    except SnippetError:
+        return ()
+
+
+@dataclass
+class Lineage:
+    graph: nx.DiGraph
+
+    def upstream(self, node: str) -> list[str]:
+        return sorted(nx.ancestors(self.graph, node), key=node_sort_key)
+
+    def downstream(self, node: str) -> list[str]:
+        return sorted(nx.descendants(self.graph, node), key=node_sort_key)
+
+    def fields_reaching(self, node: str) -> set[tuple[str, str]]:
+        """(contract, field) pairs whose values flow into `node`, over lineage edges only."""
+        return {(self.graph.nodes[n]["contract"], self.graph.nodes[n]["field"])
+                for n in self._lineage_ancestors(node) if self.graph.nodes[n]["kind"] == "field"}
+
+    def lineage_path(self, upstream: str, downstream: str) -> list[str]:
+        """Shortest chain of lineage edges from `upstream` to `downstream` (both included)."""
+        view = nx.subgraph_view(self.graph, filter_edge=lambda u, v: self.graph.edges[u, v]["kind"] == LINEAGE)
+        return nx.shortest_path(view, upstream, downstream)
+
+    def attribute_order(self) -> list[str]:
+        return self._order("attribute")
+
+    def segment_order(self) -> list[str]:
+        return self._order("segment")
+
+    def around(self, node: str, upstream: bool = True, downstream: bool = True) -> "Lineage":
+        """The subgraph of `node` with its transitive upstream and/or downstream."""
+        keep = {node}
+        if upstream:
+            keep |= nx.ancestors(self.graph, node)
+        if downstream:
+            keep |= nx.descendants(self.graph, node)
+        return Lineage(self.graph.subgraph(keep).copy())
+
+    def find(self, name: str) -> list[str]:
+        """Nodes a user may mean by `name`: an exact id, `kind:name`, `contract.field` or a bare name."""
+        if name in self.graph:
+            return [name]
+        if "." in name and f"field:{name}" in self.graph:
+            return [f"field:{name}"]
+        return sorted((n for n in self.graph if self.graph.nodes[n]["name"] == name), key=node_sort_key)
+
+    def nodes(self) -> list[str]:
+        return sorted(self.graph, key=node_sort_key)
+
+    def edges(self) -> list[tuple[str, str, str]]:
+        return sorted(((u, v, k) for u, v, k in self.graph.edges(data="kind")),
+                      key=lambda e: (node_sort_key(e[0]), node_sort_key(e[1])))
+
+    def to_json(self) -> str:
+        nodes = [{"id": n, **self.graph.nodes[n]} for n in self.nodes()]
+        edges = [{"from": u, "to": v, "kind": k} for u, v, k in self.edges()]
+        return json.dumps({"nodes": nodes, "edges": edges}, indent=2, sort_keys=True) + "\n"
+
+    def to_text(self) -> str:
+        lines = []
+        for node in self.nodes():
+            lines.append(self.label(node))
+            for up in sorted(self.graph.predecessors(node), key=node_sort_key):
+                kind = self.graph.edges[up, node]["kind"]
+                lines.append(f"  <- {up}" + ("" if kind == LINEAGE else f" ({kind})"))
+        return "\n".join(lines) + "\n"
+
+    def to_mermaid(self) -> str:
+        ids = _mermaid_ids(self.nodes())
+        lines = ["flowchart LR"]
+        lines += [f'  {ids[n]}["{self.label(n)}"]' for n in self.nodes()]
+        for u, v, kind in self.edges():
+            arrow = "-->" if kind == LINEAGE else f"-. {kind} .->"
+            lines.append(f"  {ids[u]} {arrow} {ids[v]}")
+        return "\n".join(lines) + "\n"
+
+    def to_dot(self) -> str:
+        lines = ["digraph lineage {", "  rankdir=LR;", "  node [shape=box];"]
+        lines += [f'  "{n}" [label="{self.label(n)}"];' for n in self.nodes()]
+        for u, v, kind in self.edges():
+            style = "" if kind == LINEAGE else f' [style=dashed, label="{kind}"]'
+            lines.append(f'  "{u}" -> "{v}"{style};')
+        return "\n".join(lines + ["}"]) + "\n"
+
+    def label(self, node: str) -> str:
+        data = self.graph.nodes[node]
+        flags = [flag for flag in ("phi", "pii") if data.get(flag)]
+        return node + (f" [{', '.join(flags)}]" if flags else "")
+
+    def _lineage_ancestors(self, node: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            for up in self.graph.predecessors(current):
+                if up not in seen and self.graph.edges[up, current]["kind"] == LINEAGE:
+                    seen.add(up)
+                    stack.append(up)
+        return seen
+
+    def _order(self, kind: str) -> list[str]:
+        sub = self.graph.subgraph(n for n in self.graph if self.graph.nodes[n]["kind"] == kind)
+        return [self.graph.nodes[n]["name"] for n in nx.lexicographical_topological_sort(sub)]
+
+
+def _mermaid_ids(nodes: Iterable[str]) -> dict[str, str]:
+    """Mermaid ids allow no `:` or `.`; dedupe the rare collisions deterministically."""
+    ids: dict[str, str] = {}
+    used: set[str] = set()
+    for node in nodes:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", node)
+        candidate, n = base, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{base}_{n}"
+        used.add(candidate)
+        ids[node] = candidate
+    return ids
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_lineage(defs: Definitions) -> Lineage:
+    builder = _Builder(defs)
+    builder.add_nodes()
+    builder.add_edges()
+    return Lineage(builder.graph)
+
+
+class _Builder:
+    def __init__(self, defs: Definitions):
+        self.defs = defs
+        self.dialect = defs.project.expression_dialect
+        self.graph = nx.DiGraph()
+
+    def add_nodes(self) -> None:
+        for contract in self.defs.contracts.values():
+            self.graph.add_node(node_id("contract", contract.name), kind="contract", name=contract.name)
+            for name, spec in contract.fields.items():
+                self.graph.add_node(field_id(contract.name, name), kind="field", name=f"{contract.name}.{name}",
+                                    contract=contract.name, field=name, type=spec.type, pii=spec.pii, phi=spec.phi)
+        for kind in ("identity", "attribute", "consent", "segment", "destination"):
+            for name in self.defs.by_kind(kind):
+                self.graph.add_node(node_id(kind, name), kind=kind, name=name)
+
+    def add_edges(self) -> None:
+        for contract in self.defs.contracts.values():
+            for name in contract.fields:
+                self._link(node_id("contract", contract.name), field_id(contract.name, name), MEMBER)
+        for identity in self.defs.identities.values():
+            self._identity(identity)
+        for attribute in self.defs.attributes.values():
+            self._attribute(attribute)
+        for consent in self.defs.consents.values():
+            self._consent(consent)
+        for segment in self.defs.segments.values():
+            self._segment(segment)
+        for destination in self.defs.destinations.values():
+            self._destination(destination)
+
+    def _link(self, upstream: str, downstream: str, kind: str) -> None:
+        # Unknown names are validate's to report; the graph just leaves them out.
+        if upstream in self.graph and downstream in self.graph and not self.graph.has_edge(upstream, downstream):
+            self.graph.add_edge(upstream, downstream, kind=kind)
+
+    def _identity(self, identity) -> None:
+        me = node_id("identity", identity.name)
+        for source, mapping in identity.sources.items():
+            self._link(node_id("contract", source), me, SOURCE)
+            contract = self.defs.contracts.get(source)
+            record_key = contract.primary_key if contract else []
+            for column in [*mapping.values(), *record_key]:
+                self._link(field_id(source, column), me, LINEAGE)
+
+    def _profile(self, downstream: str) -> None:
+        if self.defs.identity is not None:
+            self._link(node_id("identity", self.defs.identity.name), downstream, PROFILE)
+
+    def _attribute(self, attribute) -> None:
+        me = node_id("attribute", attribute.name)
+        self._profile(me)
+        if attribute.form == "aggregate":
+            self._link(node_id("contract", attribute.source), me, SOURCE)
+            for text in (attribute.aggregate, attribute.where):
+                for column in snippet_columns(text, self.dialect):
+                    self._link(field_id(attribute.source, column), me, LINEAGE)
+        elif attribute.form == "expression":
+            for column in snippet_columns(attribute.expression, self.dialect):
+                self._link(node_id("attribute", column), me, LINEAGE)
+        else:
+            for source in attribute.pick.from_:
+                self._link(node_id("contract", source), me, SOURCE)
+                column = attribute.pick.field_for(source)
+                if column is not None:
+                    self._link(field_id(source, column), me, LINEAGE)
+
+    def _consent(self, consent) -> None:
+        me = node_id("consent", consent.name)
+        self._profile(me)
+        self._link(node_id("contract", consent.source), me, SOURCE)
+        for column in (consent.purpose_field, consent.granted_field, consent.time_field):
+            self._link(field_id(consent.source, column), me, LINEAGE)
+        for attribute in consent.suppress_when:
+            self._link(node_id("attribute", attribute), me, LINEAGE)
+
+    def _segment(self, segment) -> None:
+        me = node_id("segment", segment.name)
+        self._profile(me)
+        for column in snippet_columns(segment.where, self.dialect):
+            self._link(node_id("attribute", column), me, LINEAGE)
+        for other in [*segment.include, *segment.exclude]:
+            self._link(node_id("segment", other), me, LINEAGE)
+
+    def _destination(self, destination) -> None:
+        me = node_id("destination", destination.name)
+        if destination.identifiers and self.defs.identity is not None:
+            self._link(node_id("identity", self.defs.identity.name), me, LINEAGE)
+        for attribute in destination.fields:
+            self._link(node_id("attribute", attribute), me, LINEAGE)
+        purposes = self.defs.purposes
+        for sync in destination.syncs:
+            self._link(node_id("segment", sync.segment), me, LINEAGE)
+            if sync.purpose in purposes:
+                self._link(node_id("consent", purposes[sync.purpose][0].name), me, LINEAGE)

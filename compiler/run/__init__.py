@@ -1,0 +1,1 @@
+"""run: execute a compiled plan on an engine and summarize what it left."""

@@ -1,0 +1,154 @@
+"""Drive a run: compile in memory, load raw files, execute every unit in order, check, summarize.
+
+The runner executes exactly the SQL that `cdpc compile` writes for the engine's target
+(the same rendered units); its only own SQL is loading files, the run's as-of row and
+the row counts of the summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from sqlglot import exp
+
+from ..compile import render_target
+from ..diagnostics import Diagnostic, DiagnosticError, Location
+from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit
+from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
+from ..project import LoadedProject
+from .engines import Engine, EngineError, scalar
+from .raw import RawFile, find_raw_files
+from .stats import RunStats, collect_stats
+
+
+@dataclass
+class RunResult:
+    as_of: dt.datetime
+    stats: RunStats
+    seconds: dict[str, float] = field(default_factory=dict)
+    findings: list[Diagnostic] = field(default_factory=list)
+    iterations: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return any(f.is_error for f in self.findings)
+
+
+Progress = Callable[[str], None]
+
+
+def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: dt.datetime,
+                progress: Optional[Progress] = None) -> RunResult:
+    defs = project.definitions
+    raw_files, problems = find_raw_files(defs, data_dir)
+    if problems:
+        raise DiagnosticError(problems)
+    units = render_target(project, engine.dialect)
+    progress = progress or (lambda _: None)
+    seconds: dict[str, float] = {}
+    findings: list[Diagnostic] = []
+    iterations: dict[str, int] = {}
+    started = time.perf_counter()
+    _execute_unit(engine, units[0], iterations)  # setup: schemas
+    for statement in _as_of_statements(engine.dialect, as_of):
+        engine.execute(statement)
+    progress("loading raw files")
+    for raw in raw_files:
+        _load(engine, raw)
+    seconds["load"] = time.perf_counter() - started
+    for unit in units[1:-1]:
+        progress(f"{unit.layer}: {unit.name}")
+        began = time.perf_counter()
+        _execute_unit(engine, unit, iterations)
+        findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
+        seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
+    stats = collect_stats(engine, defs)
+    _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
+    _drop_raw(engine, raw_files)
+    seconds["total"] = time.perf_counter() - started
+    return RunResult(as_of, stats, seconds, findings, iterations)
+
+
+def _drop_raw(engine: Engine, raw_files: list[RawFile]) -> None:
+    """The raw copies were the run's own: drop them, and their schema once it is empty."""
+    for raw in raw_files:
+        engine.execute(exp.Drop(tables=[exp.table_(raw.table, db=raw.schema)], kind="TABLE", exists=True).sql(dialect=engine.dialect))
+    for schema in sorted({raw.schema for raw in raw_files}):
+        try:
+            engine.execute(exp.Drop(tables=[exp.Table(db=exp.to_identifier(schema))], kind="SCHEMA", exists=True).sql(dialect=engine.dialect))
+        except EngineError:
+            pass  # the schema holds tables that are not ours: leave it
+
+
+def _load(engine: Engine, raw: RawFile) -> None:
+    try:
+        engine.load_raw(raw)
+    except EngineError as exc:
+        raise DiagnosticError([Diagnostic("CDP503", f"cannot load {raw.path.name}: {_first_line(exc)}",
+                                          Location(), "check the file's encoding (UTF-8), quoting and header row")]) from None
+
+
+def _execute_unit(engine: Engine, unit: RenderedUnit, iterations: dict[str, int]) -> None:
+    for step in unit.steps:
+        if isinstance(step, RenderedLoop):
+            iterations[step.name] = _execute_loop(engine, unit, step)
+        else:
+            _execute(engine, unit, step)
+
+
+def _execute_loop(engine: Engine, unit: RenderedUnit, loop: RenderedLoop) -> int:
+    for iteration in range(1, loop.max_iterations + 1):
+        for statement in loop.body:
+            _execute(engine, unit, statement)
+        if not scalar(engine, loop.until):
+            return iteration
+    raise DiagnosticError([Diagnostic("CDP509", f"{unit.layer} {unit.name}: loop {loop.name} did not converge "
+                                      f"in {loop.max_iterations} rounds", Location(),
+                                      "this is a bug in cdpc: please report it with the data that triggers it")])
+
+
+def _execute(engine: Engine, unit: RenderedUnit, statement: str) -> None:
+    try:
+        engine.execute(statement)
+    except EngineError as exc:
+        raise DiagnosticError([Diagnostic("CDP509", f"{unit.layer} {unit.name}: the engine refused a statement: {_first_line(exc)}",
+                                          Location(), f"the statement is in generated/{engine.dialect}/ "
+                                          f"(file *{unit.layer}__{unit.name}.sql); re-run `cdpc compile` to inspect it")]) from None
+
+
+def _run_check(engine: Engine, unit: RenderedUnit, check: RenderedCheck, defs) -> Optional[Diagnostic]:
+    value = scalar(engine, check.query) or 0
+    too_low = check.minimum is not None and value < check.minimum
+    too_high = check.maximum is not None and value > check.maximum
+    if not (too_low or too_high):
+        return None
+    definition = defs.by_kind(unit.kind).get(unit.name) if unit.kind != "project" else None
+    location = definition.loc() if definition is not None else Location()
+    expected = f"expected {'>= ' + str(check.minimum) if check.minimum is not None else ''}" \
+               f"{' and ' if check.minimum is not None and check.maximum is not None else ''}" \
+               f"{'<= ' + str(check.maximum) if check.maximum is not None else ''}"
+    return Diagnostic(check.code, f"{check.message}: {value} ({expected})", location, _check_hint(check.code),
+                      severity=check.severity)
+
+
+def _check_hint(code: str) -> str:
+    return {
+        "CDP504": "deduplicate the source, or fix primary_key/unique in the contract",
+        "CDP505": "the source stopped delivering: check the export, or relax freshness.error_after",
+        "CDP506": "the source is late: check the export, or relax freshness.warn_after",
+        "CDP507": "the audience drifted: check upstream attributes and data, or update expected_size",
+    }.get(code, "")
+
+
+def _as_of_statements(dialect: str, as_of: dt.datetime) -> list[str]:
+    """The run's one-row context table; snippets read `current_date` etc. from it."""
+    stamp = exp.Cast(this=exp.Literal.string(as_of.strftime("%Y-%m-%d %H:%M:%S")), to=exp.DataType.build("TIMESTAMP"))
+    return [s.sql(dialect=dialect) for s in create_table_as(WORK, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))]
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,64 @@
+"""Row counts for the run summary, read back from the tables a run leaves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from ..emit.syncs import sync_table
+from ..model import Definitions
+from .engines import Engine, scalar
+
+
+@dataclass
+class RunStats:
+    staged: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    records: int = 0
+    profiles: int = 0
+    multi_record_profiles: int = 0
+    conflicts: int = 0
+    segments: dict[str, int] = field(default_factory=dict)
+    syncs: dict[str, int] = field(default_factory=dict)
+    syncs_without_identifier: dict[str, int] = field(default_factory=dict)
+
+
+def collect_stats(engine: Engine, defs: Definitions) -> RunStats:
+    s = defs.project.schemas
+    count = lambda schema, name, where=None: _count(engine, schema, name, where)  # noqa: E731
+    stats = RunStats()
+    for name in defs.contracts:
+        stats.staged[name] = count(s.staging, name)
+        stats.rejected[name] = count(s.staging, f"{name}_rejected")
+    identity = defs.identity
+    if identity is None:
+        return stats
+    stats.records = count(s.identity, f"{identity.name}_map")
+    stats.profiles = count(s.profiles, f"{defs.project.entity}_profiles")
+    stats.multi_record_profiles = _multi_record(engine, s.identity, f"{identity.name}_map")
+    stats.conflicts = count(s.identity, f"{identity.name}_conflicts")
+    for name in defs.segments:
+        stats.segments[name] = count(s.audiences, name)
+    for destination in defs.destinations.values():
+        for sync in destination.syncs:
+            table = sync_table(destination.name, sync.segment)
+            stats.syncs[table] = count(s.audiences, table)
+            if destination.identifiers:
+                none = exp.and_(*(exp.column(t).is_(exp.null()) for t in destination.identifiers))
+                stats.syncs_without_identifier[table] = count(s.audiences, table, none)
+    return stats
+
+
+def _count(engine: Engine, schema: str, name: str, where: exp.Expression | None = None) -> int:
+    query = exp.select(exp.Count(this=exp.Star())).from_(exp.table_(name, db=schema))
+    if where is not None:
+        query = query.where(where)
+    return int(scalar(engine, query.sql(dialect=engine.dialect)) or 0)
+
+
+def _multi_record(engine: Engine, schema: str, name: str) -> int:
+    per_profile = (exp.select(exp.column("profile_id")).from_(exp.table_(name, db=schema))
+                   .group_by(exp.column("profile_id")).having(exp.Count(this=exp.Star()) > 1))
+    query = exp.select(exp.Count(this=exp.Star())).from_(per_profile.subquery("m"))
+    return int(scalar(engine, query.sql(dialect=engine.dialect)) or 0)

@@ -1,0 +1,75 @@
+"""Destination rules: what is sent exists and fits in one table; every sync's segment and
+purpose exist and allow the destination's channel (SPEC's compile-time rules)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..diagnostics import Diagnostic, did_you_mean
+from ..model import Destination, Sync
+from .context import Context, duplicates, error
+
+
+def sent_columns(ctx: Context) -> Iterator[Diagnostic]:
+    types = ctx.identifier_types
+    attributes = ctx.defs.attributes
+    for destination in ctx.defs.destinations.values():
+        for index, id_type in enumerate(destination.identifiers):
+            if id_type not in types:
+                yield error("CDP206", f"unknown identifier type `{id_type}`", destination.loc("identifiers", index),
+                            did_you_mean(id_type, types) or "send identifier types that the identity declares")
+        for index, name in enumerate(destination.fields):
+            if name not in attributes:
+                yield error("CDP203", f"`fields` names unknown attribute `{name}`", destination.loc("fields", index),
+                            did_you_mean(name, attributes))
+        yield from _collisions(destination)
+
+
+def _collisions(destination: Destination) -> Iterator[Diagnostic]:
+    """The sync table has `profile_id`, one column per identifier, one per field."""
+    columns = [("profile_id", ("name",))]
+    columns += [(name, ("identifiers", i)) for i, name in enumerate(destination.identifiers)]
+    columns += [(name, ("fields", i)) for i, name in enumerate(destination.fields)]
+    first: dict[str, tuple] = {}
+    for name, path in columns:
+        if name in first:
+            yield error("CDP214", f"column `{name}` would appear twice in the sync tables of `{destination.name}`",
+                        destination.loc(*path), "send each identifier and field once; an attribute cannot be named "
+                        "like an identifier type it is sent with, nor `profile_id`")
+        else:
+            first[name] = path
+
+
+def syncs(ctx: Context) -> Iterator[Diagnostic]:
+    for destination in ctx.defs.destinations.values():
+        for index, sync in enumerate(destination.syncs):
+            yield from _sync(ctx, destination, index, sync)
+        for index, segment in duplicates(s.segment for s in destination.syncs):
+            yield error("CDP217", f"segment `{segment}` is synced twice to `{destination.name}`; both would write "
+                        f"table sync__{destination.name}__{segment}", destination.loc("syncs", index, "segment"),
+                        "one sync per segment and destination; make a second destination for another purpose")
+
+
+def _sync(ctx: Context, destination: Destination, index: int, sync: Sync) -> Iterator[Diagnostic]:
+    segment = ctx.defs.segments.get(sync.segment)
+    if segment is None:
+        yield error("CDP204", f"unknown segment `{sync.segment}`", destination.loc("syncs", index, "segment"),
+                    did_you_mean(sync.segment, ctx.defs.segments))
+    purposes = ctx.defs.purposes
+    if sync.purpose not in purposes:
+        yield error("CDP205", f"purpose `{sync.purpose}` is not declared by any consent",
+                    destination.loc("syncs", index, "purpose"), did_you_mean(sync.purpose, purposes))
+        return
+    consent, channels = purposes[sync.purpose]
+    if destination.channel not in channels:
+        yield error("CDP401", f"purpose `{sync.purpose}` covers channels {', '.join(channels)}, not "
+                    f"`{destination.channel}`", destination.loc("syncs", index, "purpose"),
+                    f"use a purpose for `{destination.channel}`, or add the channel to `{sync.purpose}` in consent "
+                    f"`{consent.name}` if the grants cover it")
+    if segment is not None and sync.purpose not in segment.purposes:
+        yield error("CDP402", f"segment `{segment.name}` may not be activated for `{sync.purpose}` "
+                    f"(its purposes: {', '.join(segment.purposes) or 'none'})", destination.loc("syncs", index, "purpose"),
+                    f"add `{sync.purpose}` to the segment's `purposes` if the council agrees")
+
+
+RULES = (sent_columns, syncs)

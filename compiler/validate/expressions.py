@@ -1,0 +1,143 @@
+"""SQL snippet rules: each snippet parses, names only what its context allows, aggregates
+where it must and nowhere else, and can be emitted on every target.
+
+Contexts (SPEC §1): an aggregate attribute's `aggregate` and `where` name fields of its
+source; an expression attribute names other attributes; a segment's `where` names
+attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterator, Optional
+
+from sqlglot import exp
+
+from ..diagnostics import Diagnostic, did_you_mean
+from ..model import Definition
+from ..snippets import Snippet, SnippetError, check_targets, parse_snippet
+from .context import Context, error
+
+
+@dataclass(frozen=True)
+class Site:
+    """One snippet and what its context allows."""
+
+    definition: Definition
+    key: str  # `aggregate`, `where` or `expression`
+    text: str
+    names: Optional[frozenset[str]]  # None: the context is unknown (reported elsewhere)
+    names_are: str  # "a field of contract `x`", for messages
+    aggregate: bool  # True: must aggregate; False: must not
+
+
+def snippets(ctx: Context) -> Iterator[Diagnostic]:
+    targets = tuple(ctx.defs.project.targets)
+    for site in _sites(ctx):
+        parsed = ctx.parse(site.text)
+        location = site.definition.loc(site.key)
+        if isinstance(parsed, SnippetError):
+            yield error(parsed.code, f"`{site.key}`: {parsed.message}", location, parsed.hint)
+            continue
+        yield from _structure(site, parsed, location)
+        yield from _names(site, parsed, location)
+        yield from _aggregation(site, parsed, location)
+        failure = _target_failure(parsed.text, ctx.dialect, targets)
+        if failure:
+            yield error("CDP304", f"`{site.key}` cannot be emitted for {failure}", location,
+                        "rewrite it with functions every target supports, or drop that target")
+
+
+def _sites(ctx: Context) -> Iterator[Site]:
+    attributes = frozenset(ctx.defs.attributes)
+    for attribute in ctx.defs.attributes.values():
+        if attribute.form == "aggregate":
+            contract = ctx.defs.contracts.get(attribute.source)
+            fields = frozenset(contract.fields) if contract else None
+            label = f"a field of contract `{attribute.source}`"
+            yield Site(attribute, "aggregate", attribute.aggregate, fields, label, True)
+            if attribute.where is not None:
+                yield Site(attribute, "where", attribute.where, fields, label, False)
+        elif attribute.form == "expression":
+            yield Site(attribute, "expression", attribute.expression, attributes, "an attribute", False)
+    for segment in ctx.defs.segments.values():
+        if segment.where is not None:
+            yield Site(segment, "where", segment.where, attributes, "an attribute", False)
+
+
+def _structure(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]:
+    for node in snippet.expr.walk():
+        if isinstance(node, exp.Column) and node.table:
+            yield error("CDP303", f"`{site.key}`: qualified name `{node.sql()}` is not allowed",
+                        location, f"write the bare name `{node.name}`: a snippet reads one relation")
+        elif isinstance(node, (exp.Placeholder, exp.Parameter, exp.SessionParameter)):
+            yield error("CDP303", f"`{site.key}`: parameter `{node.sql()}` is not allowed", location,
+                        "snippets have no parameters; write the value")
+        elif isinstance(node, exp.Window):
+            yield error("CDP307", f"`{site.key}`: window function `{node.sql()}` is not allowed", location,
+                        "aggregate per profile with a plain aggregate, e.g. `max(x)` instead of `max(x) over (...)`")
+        elif isinstance(node, exp.Star) and not isinstance(node.parent, (exp.Count, exp.Column)):
+            yield error("CDP303", f"`{site.key}`: `*` is only allowed in count(*)", location, "name the fields")
+
+
+def _names(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]:
+    if site.names is None:
+        return
+    for name in _bare_names(snippet):
+        if name not in site.names:
+            yield error("CDP303", f"`{site.key}`: `{name}` is not {site.names_are}", location,
+                        did_you_mean(name, site.names) or _names_hint(site))
+
+
+def _bare_names(snippet: Snippet) -> list[str]:
+    """Unqualified names, in order of first appearance (qualified ones are reported by _structure)."""
+    names = [c.name for c in snippet.expr.find_all(exp.Column)
+             if not c.table and c.name and not isinstance(c.this, exp.Star)]
+    return list(dict.fromkeys(names))
+
+
+def _names_hint(site: Site) -> str:
+    if site.names_are == "an attribute":
+        return "snippets here read attributes only; define one for this value first"
+    return "an aggregate reads the fields of its source contract only"
+
+
+def _aggregation(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]:
+    aggregates = [n for n in snippet.expr.find_all(exp.AggFunc)]
+    if not site.aggregate:
+        if aggregates:
+            yield error("CDP306", f"`{site.key}`: aggregate `{aggregates[0].sql()}` is not allowed here", location,
+                        _no_aggregate_hint(site))
+        return
+    if not aggregates:
+        yield error("CDP305", f"`{site.key}` must aggregate the source's rows, e.g. sum(...), count(*), max(...)",
+                    location, "wrap the field in an aggregate function")
+        return
+    for inner in aggregates:
+        if inner.find_ancestor(exp.AggFunc):
+            yield error("CDP306", f"`{site.key}`: aggregate `{inner.sql()}` inside another aggregate", location,
+                        "aggregate once per profile")
+            return
+    for column in snippet.expr.find_all(exp.Column):
+        if not column.find_ancestor(exp.AggFunc):
+            yield error("CDP305", f"`{site.key}`: `{column.sql()}` is read outside an aggregate function", location,
+                        f"a profile has many rows: aggregate it, e.g. max({column.sql()})")
+            return
+
+
+def _no_aggregate_hint(site: Site) -> str:
+    if site.definition.kind == "segment":
+        return "segments compare attributes; compute the aggregate in an attribute"
+    if site.key == "where":
+        return "`where` filters single rows; aggregate in `aggregate`"
+    return "an expression combines attributes; compute the aggregate in an aggregate attribute"
+
+
+@lru_cache(maxsize=None)
+def _target_failure(text: str, dialect: str, targets: tuple[str, ...]) -> Optional[str]:
+    """Generating SQL for every target is the costly part of validate: once per snippet text."""
+    return check_targets(parse_snippet(text, dialect), list(targets))
+
+
+RULES = (snippets,)
