@@ -19,9 +19,13 @@ from . import schema as schemas
 from .diagnostics import DiagnosticError, did_you_mean
 from .graph import Lineage
 from .output import exit_code, show_diagnostics, summary
+from .compile import compile_outputs, write_generated
 from .project import LoadedProject, load_project
+from .timeutil import parse_as_of
 
 LINEAGE_FORMATS = ("text", "json", "mermaid", "dot")
+TARGETS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
+ENGINES = ("duckdb", "postgres", "spark")
 # A fixed help width keeps `--help` identical on every terminal, so docs/commands/ can quote it.
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "terminal_width": 88, "max_content_width": 88}
 
@@ -129,6 +133,57 @@ def lineage(name: Optional[str], direction: Optional[str], fmt: str, project_dir
         graph = graph.around(node, upstream=direction != "downstream", downstream=direction != "upstream")
     click.echo(getattr(graph, f"to_{fmt}")(), nl=False)
     return 0
+
+
+@cli.command("compile")
+@click.option("--target", "targets", multiple=True, type=click.Choice(TARGETS), metavar="TARGET",
+              help="Emit only this target (repeatable). Default: the project's `targets`.")
+@project_option
+def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
+    """Write generated/: SQL per target, sync manifests and manifest.json.
+
+    The whole output is built in memory first and swapped in at once, so a failed
+    compile leaves generated/ as it was. The same definitions always give
+    byte-identical files: no timestamps, no absolute paths, stable order.
+    """
+    project = _require_valid(project_dir)
+    outputs = compile_outputs(project, list(targets) or None)
+    changed = write_generated(project.root, outputs)
+    sql_files = sum(1 for path in outputs if path.endswith(".sql"))
+    state = "written" if changed else "unchanged"
+    click.echo(f"generated/ {state}: {sql_files} SQL files, {len(outputs) - sql_files} manifests")
+    return 0
+
+
+@cli.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Raw files DIR/<schema>.<table>.{csv,parquet}.  [default: <project>/data]")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="DuckDB database file (default: in memory).")
+@click.option("--as-of", "as_of", metavar="TIMESTAMP",
+              help="What current_date and now() mean, e.g. 2026-11-20 or '2026-11-20 08:00:00' (UTC). Default: now.")
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True, help="Where to run.")
+@click.option("--dsn", metavar="DSN", help="PostgreSQL connection string (default: the PG* variables).")
+@click.option("--master", metavar="URL", help="Spark master (default: local mode).")
+@click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Spark warehouse directory.  [default: ./spark-warehouse]")
+@project_option
+def run(data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engine: str, dsn: Optional[str],
+        master: Optional[str], warehouse: Optional[Path], project_dir: Path) -> int:
+    """Compile and execute the pipeline, then print a summary.
+
+    Loads the raw files, stages them (rows that break a contract go to
+    <contract>_rejected), resolves identity, computes attributes, consent,
+    segments and syncs, and checks primary keys, freshness and expected sizes.
+    Exit 1 when a check fails; every table is written first.
+    """
+    from .run import execute  # the engines load only when a run needs them
+
+    project = _require_valid(project_dir)
+    moment = parse_as_of(as_of)
+    result = execute(project, engine, data_dir or project.root / "data", moment,
+                     db=db, dsn=dsn, master=master, warehouse=warehouse)
+    return 1 if result.failed else 0
 
 
 def _require_valid(project_dir: Path) -> LoadedProject:

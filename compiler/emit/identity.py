@@ -1,7 +1,8 @@
 """Identity: normalize identifiers, then resolve records into profiles, set-based, in the engine.
 
 SPEC's resolution, one pass per identifier type in priority order:
-  held     the (profile, type, value) triples not rejected so far
+  held     the (profile, type, value) triples not rejected so far, kept collapsed per
+           profile: after each pass merged profiles share one row per value
   link     values of this type held by two or more profiles
   2a       a linking value is rejected when the union of its profiles would hold more
            than max_per_profile values of some type
@@ -42,6 +43,8 @@ def identity_unit(defs: Definitions, identity: Identity) -> Unit:
         .from_(work("id_records")).where(exp.Not(this=exp.Is(this=col(_column(t)), expression=exp.Null())))
         for t in identity.types))
     steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), exp.alias_(col("rid"), "pid")).from_(work("id_records")))
+    steps += create_table_as(WORK, "id_held", exp.select(exp.alias_(col("rid"), "pid"), col("id_type"), col("id_value"))
+                             .from_(work("id_values")))
     steps += create_table_as(WORK, "id_rejected", exp.select(
         exp.alias_(_NULL_TEXT.copy(), "id_type"), exp.alias_(_NULL_TEXT.copy(), "id_value"),
         exp.alias_(_NULL_TEXT.copy(), "reason")).where(exp.false()))
@@ -134,20 +137,9 @@ def _is_null(expression: exp.Expression) -> exp.Expression:
     return exp.Is(this=expression, expression=exp.Null())
 
 
-def held_query() -> exp.Select:
-    """(pid, id_type, id_value) for every value a current profile holds (not rejected)."""
-    return (exp.select(col("pid", "p"), col("id_type", "v"), col("id_value", "v")).distinct()
-            .from_(work("id_values", "v"))
-            .join(work("id_profile", "p"), on=exp.EQ(this=col("rid", "p"), expression=col("rid", "v")))
-            .join(work("id_rejected", "x"), join_type="left", on=and_(
-                exp.EQ(this=col("id_type", "x"), expression=col("id_type", "v")),
-                exp.EQ(this=col("id_value", "x"), expression=col("id_value", "v"))))
-            .where(_is_null(col("id_type", "x"))))
-
-
 def _pass(identity: Identity, id_type: str) -> list:
     t = lit(id_type)
-    steps: list = create_table_as(WORK, "id_held", held_query())
+    steps: list = []
     linking = (exp.select(col("id_value")).from_(work("id_held")).where(exp.EQ(this=col("id_type"), expression=t.copy()))
                .group_by(col("id_value")).having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1))))
     steps += create_table_as(WORK, "id_link", exp.select(exp.alias_(col("id_value", "h"), "v"), col("pid", "h"))
@@ -180,13 +172,29 @@ def _pass(identity: Identity, id_type: str) -> list:
                                                                  exp.EQ(this=col("id_type", "h"), expression=t.copy())))
                              .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("id_value", "r"), expression=col("id_value", "h")))
                              .where(_is_null(col("id_value", "r")))))
-    merged = exp.Case(ifs=[exp.If(this=and_(exp.Not(this=_is_null(col("l", "c"))), _is_null(col("l", "b"))), true=col("l", "c"))],
-                      default=col("pid", "p"))
-    steps += create_table_as(WORK, "id_profile_next", exp.select(col("rid", "p"), exp.alias_(merged, "pid"))
+    steps += _merge(t)
+    return steps
+
+
+def _merge(t: exp.Expression) -> list:
+    """Apply the pass: good components take their label; held values collapse onto profiles."""
+    steps: list = create_table_as(WORK, "id_merge", exp.select(col("pid", "c"), col("l", "c")).from_(work("id_label", "c"))
+                                  .join(work("id_bad", "b"), join_type="left", on=exp.EQ(this=col("l", "b"), expression=col("l", "c")))
+                                  .where(_is_null(col("l", "b"))))
+    new_pid = lambda alias: exp.func("COALESCE", col("l", "m"), col("pid", alias))  # noqa: E731
+    steps += create_table_as(WORK, "id_profile_next", exp.select(col("rid", "p"), exp.alias_(new_pid("p"), "pid"))
                              .from_(work("id_profile", "p"))
-                             .join(work("id_label", "c"), join_type="left", on=exp.EQ(this=col("pid", "c"), expression=col("pid", "p")))
-                             .join(work("id_bad", "b"), join_type="left", on=exp.EQ(this=col("l", "b"), expression=col("l", "c"))))
+                             .join(work("id_merge", "m"), join_type="left", on=exp.EQ(this=col("pid", "m"), expression=col("pid", "p"))))
     steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), col("pid")).from_(work("id_profile_next")))
+    rejected_now = and_(exp.EQ(this=col("id_type", "x"), expression=col("id_type", "h")),
+                        exp.EQ(this=col("id_value", "x"), expression=col("id_value", "h")),
+                        exp.EQ(this=col("id_type", "h"), expression=t.copy()))
+    steps += create_table_as(WORK, "id_held_next", exp.select(exp.alias_(new_pid("h"), "pid"), col("id_type", "h"), col("id_value", "h"))
+                             .distinct().from_(work("id_held", "h"))
+                             .join(work("id_merge", "m"), join_type="left", on=exp.EQ(this=col("pid", "m"), expression=col("pid", "h")))
+                             .join(work("id_rejected", "x"), join_type="left", on=rejected_now)
+                             .where(_is_null(col("id_type", "x"))))
+    steps += create_table_as(WORK, "id_held", exp.select(col("pid"), col("id_type"), col("id_value")).from_(work("id_held_next")))
     return steps
 
 
@@ -230,7 +238,7 @@ def _propagate(id_type: str) -> Loop:
 def _finish(defs: Definitions, identity: Identity) -> list[exp.Expression]:
     schema = defs.project.schemas.identity
     staging = defs.project.schemas.staging
-    steps = create_table_as(WORK, "id_held", held_query())
+    steps: list = []
     keyed = (exp.select(col("pid"), col("id_type"), col("id_value"),
                         exp.alias_(row_number([col("pid")], [asc(_rank(identity, col("id_type"))), asc(codepoint(col("id_value")))]), "rn"))
              .from_(work("id_held")))

@@ -36,13 +36,18 @@ def staging_unit(defs: Definitions, contract: Contract) -> Unit:
     reasons = [r for name, f in fields for r in _reasons(name, f)]
     ok = exp.Not(this=exp.Paren(this=or_(*(is_true(cond) for cond, _ in reasons))))
     reason_texts = [exp.Case(ifs=[exp.If(this=is_true(cond), true=lit(message))]) for cond, message in reasons]
+    # the typed values in a subquery: the rules read them, and PostgreSQL and BigQuery do not
+    # resolve a column alias of the same SELECT list (a lateral alias)
+    typed_query = (exp.select(*(col(n) for n, _ in fields),
+                              *(exp.alias_(_typed_value(col(n), f), typed_name(n)) for n, f in fields))
+                   .from_(table(contract.relation_schema, contract.relation_table)))
     checked_query = (
         exp.select(*(col(n) for n, _ in fields),
-                   *(exp.alias_(_typed_value(col(n), f), typed_name(n)) for n, f in fields),
+                   *(col(typed_name(n)) for n, _ in fields),
                    exp.alias_(ok, "_ok"),
                    exp.alias_(portable("TEXT_ARRAY_COMPACT", *reason_texts) if reason_texts else
                               portable("TEXT_ARRAY_COMPACT", exp.Null()), "_reject_reasons"))
-        .from_(table(contract.relation_schema, contract.relation_table))
+        .from_(typed_query.subquery("typed"))
     )
     staged = (exp.select(*(exp.alias_(col(typed_name(n)), n) for n, _ in fields))
               .from_(work(checked)).where(col("_ok")))

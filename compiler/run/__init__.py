@@ -1,1 +1,38 @@
 """run: execute a compiled plan on an engine and summarize what it left."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Optional
+
+from ..diagnostics import Diagnostic, DiagnosticError, Location
+from ..project import LoadedProject
+from .engines import EngineError
+from .runner import RunResult, run_project
+
+
+def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.datetime, *,
+            db: Optional[Path] = None, dsn: Optional[str] = None, master: Optional[str] = None,
+            warehouse: Optional[Path] = None) -> RunResult:
+    """Open the engine, run the project with a live progress line, print the summary and findings."""
+    from rich.console import Console
+
+    from ..output import show_diagnostics
+    from .engines import open_engine
+    from .summary import print_summary
+
+    try:
+        engine = open_engine(engine_name, db=db, dsn=dsn, master=master, warehouse=warehouse)
+    except EngineError as exc:
+        raise DiagnosticError([Diagnostic("CDP901", f"cannot start the {engine_name} engine: {exc}", Location(),
+                                          "see docs/engines.md for what each engine needs")]) from None
+    console = Console(highlight=False, soft_wrap=False)
+    try:
+        with console.status("running", spinner="dots") as status:
+            result = run_project(project, engine, data_dir, as_of, progress=lambda text: status.update(text))
+    finally:
+        engine.close()
+    print_summary(result, engine_name, console)
+    show_diagnostics(result.findings)
+    return result

@@ -26,3 +26,17 @@ class Engine(Protocol):
 def scalar(engine: Engine, sql: str) -> Any:
     result = engine.rows(sql)
     return result[0][0] if result else None
+
+
+def open_engine(name: str, *, db=None, dsn=None, master=None, warehouse=None) -> Engine:
+    """Connect to an engine by name; EngineError says what is missing and how to get it."""
+    if name == "duckdb":
+        from .duckdb import DuckDBEngine
+        return DuckDBEngine(db or ":memory:")
+    if name == "postgres":
+        from .postgres import PostgresEngine
+        return PostgresEngine(dsn)
+    if name == "spark":
+        from .spark import SparkEngine
+        return SparkEngine(master=master, warehouse=warehouse)
+    raise EngineError(f"unknown engine {name!r}")

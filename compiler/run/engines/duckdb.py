@@ -17,6 +17,8 @@ class DuckDBEngine:
     def __init__(self, database: str | Path = ":memory:"):
         try:
             self.connection = duckdb.connect(str(database))
+            # row order of a table is never part of its meaning here; not keeping it is faster
+            self.connection.execute("SET preserve_insertion_order = false")
         except duckdb.Error as exc:
             raise EngineError(f"cannot open DuckDB database {database}: {exc}") from None
 

@@ -1,0 +1,276 @@
+"""Apache Spark (PySpark 4), local mode by default: `cdpc run --engine spark [--master URL]`.
+
+Tables are Spark data-source tables saved as Parquet under the warehouse directory,
+`<warehouse>/<schema>.db/<table>/`. The catalog is Spark's in-memory one, so a new
+process does not know the tables an earlier run left on disk: before a `CREATE TABLE
+... AS` the engine removes the directory of a table the catalog does not hold (what is
+there is the output of an earlier run, about to be replaced), which is what lets a
+second run write into the same warehouse.
+
+Session settings that make Spark agree with the other engines:
+  spark.sql.session.timeZone=UTC         no local time anywhere
+  spark.sql.timestampType=TIMESTAMP_NTZ   `TIMESTAMP` means without time zone, as in SPEC
+  spark.sql.ansi.enabled=true             a bad cast raises instead of giving NULL (Spark 4's default)
+Raw CSV files are read with Spark's CSV reader, every column as a string: an empty
+unquoted cell is NULL and a quoted `""` the empty string. Parquet files are first
+rewritten as all-text Parquet by DuckDB in-process, so that a typed Parquet column
+reads as the same text on every engine.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+from ..raw import RawFile
+from . import EngineError
+
+INSTALL_HINT = "install with pip install 'cdpc[spark]'"
+JAVA_HINT = "install a JDK 17+: apt-get install default-jre-headless (or set JAVA_HOME)"
+MIN_JAVA = 17
+# A cell holding exactly this text would read as NULL; no real export holds NUL characters.
+_NULL_SENTINEL = "\u0000cdpc-null\u0000"
+
+# The SQL settings every session gets, also a session that was already running.
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.sources.default": "parquet",
+    "spark.sql.legacy.createHiveTableByDefault": "false",
+}
+
+_CTAS = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?\.`?(\w+)`?\s+AS\b", re.IGNORECASE)
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+class SparkEngine:
+    dialect = "spark"
+
+    def __init__(self, master: Optional[str] = None, warehouse: Optional[Path] = None):
+        self.master = master or "local[*]"
+        self.warehouse = Path(warehouse if warehouse is not None else "spark-warehouse").resolve()
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise EngineError(f"the spark engine needs pyspark, which is not installed: {INSTALL_HINT}") from None
+        try:
+            from pyspark.errors import PySparkException
+            from py4j.protocol import Py4JError
+        except ImportError:  # pragma: no cover - every pyspark 4 has both
+            raise EngineError(f"this pyspark is too old for cdpc: {INSTALL_HINT}") from None
+        self._errors = (PySparkException, Py4JError)
+        active = SparkSession.getActiveSession()
+        self._owns_session = active is None
+        if active is None:
+            java_home = find_java_home()  # before anything touches the disk
+            os.environ["JAVA_HOME"] = java_home
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+            self.session = self._start(SparkSession)
+        else:
+            self.session = active
+            running = _local_path(active.conf.get("spark.sql.warehouse.dir"))
+            if running is not None and running != self.warehouse:
+                raise EngineError(f"a Spark session is already running in this process with warehouse {running}, "
+                                  f"not {self.warehouse}; use that warehouse or stop the session first")
+        for key, value in SESSION_CONF.items():
+            self.session.conf.set(key, value)
+        # PySpark logs every failed statement as a JSON line on stderr before raising;
+        # the exception carries the same message, which is what cdpc reports.
+        for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+    def _start(self, SparkSession):  # noqa: N803 - the class, passed in to keep the import local
+        created = not self.warehouse.exists()
+        scratch = Path(tempfile.mkdtemp(prefix="cdpc-spark-"))
+        conf = {
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.warehouse.dir": str(self.warehouse),
+            "spark.driver.memory": os.environ.get("CDPC_SPARK_DRIVER_MEMORY", "2g"),
+            "spark.local.dir": str(scratch),
+            "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Djava.io.tmpdir={scratch} -Dderby.system.home={scratch}",
+            "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+            **SESSION_CONF,
+        }
+        if self.master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            conf.update({"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"})
+        builder = SparkSession.builder.master(self.master).appName("cdpc")
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        try:
+            session = builder.getOrCreate()
+        except Exception as exc:  # the JVM did not start: Java missing or broken, bad master URL
+            shutil.rmtree(scratch, ignore_errors=True)
+            if created:
+                shutil.rmtree(self.warehouse, ignore_errors=True)
+            raise EngineError(f"Spark did not start ({self.master}): {_first_line(exc)}; {JAVA_HINT}") from None
+        self._scratch = scratch
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+    # ---- the Engine protocol ------------------------------------------------------------
+
+    def execute(self, sql: str) -> None:
+        created = _CTAS.match(sql)
+        if created:
+            self._remove_orphan(created.group(1), created.group(2))
+        self._sql(sql)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        try:
+            return [tuple(row) for row in self.session.sql(sql).collect()]
+        except self._errors as exc:
+            raise EngineError(_first_line(exc)) from None
+
+    def load_raw(self, raw: RawFile) -> None:
+        schema, table = _ident(raw.schema), _ident(raw.table)
+        self._sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        self._sql(f"DROP TABLE IF EXISTS {schema}.{table}")
+        self._remove_orphan(raw.schema, raw.table)
+        view = f"cdpc_raw_{raw.schema}_{raw.table}"
+        converted = None
+        try:
+            if raw.format == "csv":
+                frame = (self.session.read
+                         .options(header=True, sep=",", quote='"', escape='"', multiLine=True, encoding="UTF-8",
+                                  mode="FAILFAST", inferSchema=False, nullValue=_NULL_SENTINEL, emptyValue="",
+                                  ignoreLeadingWhiteSpace=False, ignoreTrailingWhiteSpace=False)
+                         .csv(str(raw.path)))
+            else:
+                converted = _parquet_as_text(raw)
+                frame = self.session.read.parquet(str(converted))
+            frame.createOrReplaceTempView(view)
+            columns = ", ".join(f"CAST({_ident(c)} AS STRING) AS {_ident(c)}" for c in raw.columns)
+            self._sql(f"CREATE TABLE {schema}.{table} AS SELECT {columns} FROM {_ident(view)}")
+        except self._errors as exc:
+            raise EngineError(_first_line(exc)) from None
+        finally:
+            try:
+                self.session.catalog.dropTempView(view)
+            except self._errors:
+                pass
+            if converted is not None:
+                shutil.rmtree(converted.parent, ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop the session this engine started (one it found running is left running)."""
+        if not self._owns_session:
+            return
+        try:
+            self.session.stop()
+        finally:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def _sql(self, sql: str) -> None:
+        try:
+            self.session.sql(sql)
+        except self._errors as exc:
+            raise EngineError(_first_line(exc)) from None
+
+    def _remove_orphan(self, schema: str, table: str) -> None:
+        """Delete `<schema location>/<table>` when the catalog holds no such table (an earlier run's output)."""
+        try:
+            catalog = self.session.catalog
+            if not catalog.databaseExists(schema) or catalog.tableExists(f"{schema}.{table}"):
+                return
+            location = catalog.getDatabase(schema).locationUri
+            jvm = self.session._jvm
+            path = jvm.org.apache.hadoop.fs.Path(location.rstrip("/") + "/" + table.lower())
+            filesystem = path.getFileSystem(self.session._jsc.hadoopConfiguration())
+            if filesystem.exists(path):
+                filesystem.delete(path, True)
+        except self._errors as exc:
+            raise EngineError(f"cannot clear the old data of {schema}.{table}: {_first_line(exc)}") from None
+
+
+def _parquet_as_text(raw: RawFile) -> Path:
+    """The contract's columns of a Parquet file, as text, in a new temporary Parquet file."""
+    import duckdb
+
+    folder = Path(tempfile.mkdtemp(prefix="cdpc-parquet-"))
+    target = folder / "raw.parquet"
+    source = str(raw.path).replace("'", "''")
+    columns = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in raw.columns)
+    try:
+        with duckdb.connect() as local:
+            local.execute(f"COPY (SELECT {columns} FROM read_parquet('{source}')) TO '{target}' (FORMAT parquet)")
+    except duckdb.Error as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise EngineError(_first_line(exc)) from None
+    return target
+
+
+def _local_path(uri: Optional[str]) -> Optional[Path]:
+    if not uri:
+        return None
+    if uri.startswith("file:"):
+        uri = re.sub(r"^file:(//)?", "", uri)
+    elif "://" in uri:
+        return None
+    return Path(uri).resolve()
+
+
+# ---- Java ---------------------------------------------------------------------------------
+
+def _java_major(java: str) -> int:
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60,
+                             stdin=subprocess.DEVNULL).stderr
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        return 0
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def _version_key(path: str) -> tuple:
+    return tuple(int(x) if x.isdigit() else x for x in re.split(r"[./-]", path) if x)
+
+
+def find_java_home(minimum: int = MIN_JAVA) -> str:
+    """A JAVA_HOME holding Java >= minimum: $JAVA_HOME, the `java` on PATH, then /usr/lib/jvm/*."""
+    candidates: list[Path] = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(Path(os.environ["JAVA_HOME"]))
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent.parent)
+    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/jvm/*"), key=_version_key, reverse=True)]
+    found = []
+    for home in dict.fromkeys(candidates):
+        java = home / "bin" / "java"
+        if os.access(java, os.X_OK):
+            major = _java_major(str(java))
+            if major >= minimum:
+                return str(home)
+            found.append(f"{java} is Java {major or '?'}")
+    seen = f" ({'; '.join(found)})" if found else ""
+    raise EngineError(f"Spark needs Java {minimum} or newer and none was found in JAVA_HOME, PATH or /usr/lib/jvm"
+                      f"{seen}; {JAVA_HINT}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__

@@ -1,0 +1,49 @@
+"""The run summary: what a run staged, resolved, computed and synced, and how long each stage took."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from .runner import RunResult
+
+
+def print_summary(result: RunResult, engine: str, console: Console) -> None:
+    stats = result.stats
+    console.print(f"cdpc run on {engine}, as of {result.as_of:%Y-%m-%d %H:%M:%S} UTC")
+    staging = _table("contract", "staged", "rejected")
+    for name in sorted(stats.staged):
+        staging.add_row(name, _n(stats.staged[name]), _n(stats.rejected[name]))
+    console.print(staging)
+    if stats.records:
+        identity = _table("identity", "count")
+        identity.add_row("records", _n(stats.records))
+        identity.add_row("profiles", _n(stats.profiles))
+        identity.add_row("multi-record profiles", _n(stats.multi_record_profiles))
+        identity.add_row("conflicts", _n(stats.conflicts))
+        console.print(identity)
+    if stats.segments:
+        segments = _table("segment", "members")
+        for name in sorted(stats.segments):
+            segments.add_row(name, _n(stats.segments[name]))
+        console.print(segments)
+    if stats.syncs:
+        syncs = _table("sync", "rows", "no identifier")
+        for name in sorted(stats.syncs):
+            syncs.add_row(name, _n(stats.syncs[name]), _n(stats.syncs_without_identifier.get(name, 0)))
+        console.print(syncs)
+    timing = _table("stage", "seconds")
+    for stage, seconds in result.seconds.items():
+        timing.add_row(stage, f"{seconds:.2f}")
+    console.print(timing)
+
+
+def _table(*columns: str) -> Table:
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    return table
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
