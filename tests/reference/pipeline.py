@@ -1,0 +1,355 @@
+"""Reference implementation of the rest of SPEC section 2 (contracts, attributes, consent,
+segments, syncs) on small data, for a fixed menu of SQL snippets.  Written from SPEC alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Callable, Optional
+
+from .identity import IdentifierSpec, normalize, resolve
+
+# --------------------------------------------------------------------------- casts
+
+INT_RANGE = {"integer": (-2**31, 2**31 - 1), "bigint": (-2**63, 2**63 - 1)}
+TS_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[ T]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?$")
+DATE_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+INT_RE = re.compile(r"^[+-]?[0-9]+$")
+DEC_RE = re.compile(r"^([+-]?)([0-9]+)(?:\.([0-9]+))?$")
+DOUBLE_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+DECIMAL_TYPE_RE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
+
+NOT_CASTABLE = object()
+
+
+def cast(type_: str, text: str) -> Any:
+    """SPEC's castable forms; NOT_CASTABLE otherwise."""
+    if type_ == "string":
+        return text
+    if type_ == "timestamp":
+        m = TS_RE.match(text)
+        if not m:
+            return NOT_CASTABLE
+        y, mo, d, hh, mm, ss, frac = m.groups()
+        try:
+            return dt.datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss),
+                               int((frac or "0").ljust(6, "0")))
+        except ValueError:
+            return NOT_CASTABLE
+    if type_ == "date":
+        m = DATE_RE.match(text)
+        if not m:
+            return NOT_CASTABLE
+        try:
+            return dt.date(*map(int, m.groups()))
+        except ValueError:
+            return NOT_CASTABLE
+    if type_ == "boolean":
+        low = text.lower()
+        return True if low == "true" else False if low == "false" else NOT_CASTABLE
+    if type_ in INT_RANGE:
+        if not INT_RE.match(text):
+            return NOT_CASTABLE
+        v = int(text)
+        lo, hi = INT_RANGE[type_]
+        return v if lo <= v <= hi else NOT_CASTABLE
+    if type_ == "double":
+        return float(text) if DOUBLE_RE.match(text) else NOT_CASTABLE
+    m = DECIMAL_TYPE_RE.match(type_)
+    if m:
+        p, s = int(m.group(1)), int(m.group(2))
+        dm = DEC_RE.match(text)
+        if not dm:
+            return NOT_CASTABLE
+        value = Decimal(text).quantize(Decimal(1).scaleb(-s), rounding=ROUND_HALF_UP)
+        # reading chosen: the integer part (as a number) must fit p - s digits
+        int_part = abs(int(Decimal(dm.group(2))))
+        if len(str(int_part)) > p - s and int_part != 0:
+            return NOT_CASTABLE
+        if abs(value) >= Decimal(10) ** (p - s):
+            return NOT_CASTABLE
+        return value
+    raise ValueError(type_)
+
+
+@dataclass
+class Field:
+    name: str
+    type: str = "string"
+    required: bool = False
+    accepted_values: Optional[list] = None
+    min: Any = None
+    max: Any = None
+    pattern: Optional[str] = None
+
+
+@dataclass
+class Contract:
+    name: str
+    fields: list[Field]
+    primary_key: list[str]
+    event_time: Optional[str] = None
+
+
+def stage(contract: Contract, rows: list[dict]):
+    """-> (staged rows as dicts of typed values, rejected rows as (dict of text, [reasons]))."""
+    staged, rejected = [], []
+    for row in rows:
+        typed, reasons = {}, []
+        for f in contract.fields:
+            text = row.get(f.name)
+            if text is None:
+                if f.required:
+                    reasons.append(f"{f.name}: required")
+                typed[f.name] = None
+                continue
+            value = cast(f.type, text)
+            if value is NOT_CASTABLE:
+                reasons.append(f"{f.name}: not a {f.type}")
+                continue
+            typed[f.name] = value
+            if f.accepted_values is not None and text not in [str(a) for a in f.accepted_values]:
+                reasons.append(f"{f.name}: accepted_values")
+            if f.min is not None and value < _bound(f.type, f.min):
+                reasons.append(f"{f.name}: min")
+            if f.max is not None and value > _bound(f.type, f.max):
+                reasons.append(f"{f.name}: max")
+            if f.pattern is not None and re.search(f.pattern, text) is None:
+                reasons.append(f"{f.name}: pattern")
+        if reasons:
+            rejected.append(({f.name: row.get(f.name) for f in contract.fields}, reasons))
+        else:
+            staged.append(typed)
+    return staged, rejected
+
+
+def _bound(type_: str, bound: Any) -> Any:
+    if type_.startswith("decimal"):
+        return Decimal(str(bound))
+    if type_ in ("integer", "bigint"):
+        return int(bound)
+    if type_ == "double":
+        return float(bound)
+    return bound
+
+
+def record_key(contract: Contract, row: dict) -> str:
+    def text(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v)
+    return "|".join(text(row[k]) for k in contract.primary_key)
+
+
+# --------------------------------------------------------------------------- attributes
+
+@dataclass
+class Aggregate:
+    name: str
+    source: str
+    fn: Callable[[list[dict]], Any]     # over the matching rows (non-empty)
+    where: Optional[Callable[[dict], Optional[bool]]] = None
+    default: Any = None
+
+
+@dataclass
+class Expression:
+    name: str
+    fn: Callable[[dict], Any]           # over the profile's attribute values
+
+
+@dataclass
+class Pick:
+    name: str
+    fields: dict[str, str]              # source -> field
+    sources: list[str]
+    strategy: str
+
+
+def _smallest(values):
+    return min(values)
+
+
+def eval_pick(pick: Pick, rows_by_source: dict[str, list[dict]], contracts: dict[str, Contract]) -> Any:
+    cands = []  # (source index, event time or None, value)
+    for i, src in enumerate(pick.sources):
+        et = contracts[src].event_time
+        for r in rows_by_source.get(src, []):
+            v = r.get(pick.fields[src])
+            if v is not None:
+                cands.append((i, r.get(et) if et else None, v))
+    if not cands:
+        return None
+    if pick.strategy == "source_priority":
+        first = min(c[0] for c in cands)
+        cands = [c for c in cands if c[0] == first]
+        if contracts[pick.sources[first]].event_time:
+            latest = max(c[1] for c in cands)
+            cands = [c for c in cands if c[1] == latest]
+        return _smallest(c[2] for c in cands)
+    if pick.strategy == "most_recent":
+        latest = max(c[1] for c in cands)
+        return _smallest(c[2] for c in cands if c[1] == latest)
+    if pick.strategy == "first_seen":
+        earliest = min(c[1] for c in cands)
+        return _smallest(c[2] for c in cands if c[1] == earliest)
+    if pick.strategy == "most_frequent":
+        counts = Counter(c[2] for c in cands)
+        top = max(counts.values())
+        return _smallest(v for v, n in counts.items() if n == top)
+    raise ValueError(pick.strategy)
+
+
+# --------------------------------------------------------------------------- whole pipeline
+
+@dataclass
+class Consent:
+    source: str
+    purpose_field: str
+    granted_field: str
+    time_field: str
+    purposes: list[str]
+    suppress_when: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Segment:
+    name: str
+    where: Callable[[dict], Optional[bool]]
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Sync:
+    destination: str
+    platform: str
+    identifiers: list[str]
+    fields: list[str]
+    hash: str
+    segment: str
+    purpose: str
+
+
+@dataclass
+class Project:
+    contracts: dict[str, Contract]
+    identifiers: list[IdentifierSpec]
+    sources: dict[str, dict[str, str]]          # identity sources: contract -> {type: field}
+    blocklist: dict[str, list[str]]
+    attributes: list                            # in dependency order
+    consent: Optional[Consent]
+    segments: list[Segment]                     # in dependency order
+    syncs: list[Sync]
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def run_reference(project: Project, raw: dict[str, list[dict]]) -> dict[str, list[tuple]]:
+    """raw: contract -> rows (dicts of text or None).  Returns table name -> list of row tuples
+    (staged tables as dicts-by-field tuples in field order; rejected as (texts..., n_reasons))."""
+    out: dict[str, Any] = {}
+    staged: dict[str, list[dict]] = {}
+    for name, c in project.contracts.items():
+        s, r = stage(c, raw.get(name, []))
+        staged[name] = s
+        out[f"staged:{name}"] = [tuple(row[f.name] for f in c.fields) for row in s]
+        out[f"rejected:{name}"] = r
+    # identity
+    records = []
+    rows_of: dict[tuple, tuple[str, dict]] = {}
+    for src, mapping in project.sources.items():
+        c = project.contracts[src]
+        for row in staged[src]:
+            key = record_key(c, row)
+            records.append((src, key, {t: row.get(f) for t, f in mapping.items()}))
+            rows_of[(src, key)] = (src, row)
+    ident = resolve(project.identifiers, records, project.blocklist)
+    out["map"] = [(s, k, p) for (s, k), p in ident.profile_of.items()]
+    out["conflicts"] = sorted(ident.conflicts)
+    members: dict[str, list[tuple]] = {}
+    for rid, pid in ident.profile_of.items():
+        members.setdefault(pid, []).append(rid)
+    # attributes
+    attrs: dict[str, dict[str, Any]] = {}
+    for pid, rids in members.items():
+        by_source: dict[str, list[dict]] = {}
+        for rid in rids:
+            src, row = rows_of[rid]
+            by_source.setdefault(src, []).append(row)
+        values: dict[str, Any] = {}
+        for a in project.attributes:
+            if isinstance(a, Aggregate):
+                rows = [r for r in by_source.get(a.source, []) if a.where is None or a.where(r) is True]
+                values[a.name] = a.fn(rows) if rows else a.default
+            elif isinstance(a, Expression):
+                values[a.name] = a.fn(values)
+            else:
+                values[a.name] = eval_pick(a, by_source, project.contracts)
+        attrs[pid] = values
+    names = [a.name for a in project.attributes]
+    out["profiles"] = [(pid, *(attrs[pid][n] for n in names)) for pid in members]
+    # consent
+    granted: dict[tuple[str, str], bool] = {}
+    if project.consent:
+        cs = project.consent
+        for pid, rids in members.items():
+            events = [rows_of[rid][1] for rid in rids if rid[0] == cs.source]
+            suppressed = any(attrs[pid].get(a) is True for a in cs.suppress_when)
+            for purpose in cs.purposes:
+                evs = [e for e in events if e.get(cs.purpose_field) == purpose]
+                g = False
+                if evs:
+                    latest = max(e[cs.time_field] for e in evs)
+                    at_latest = [e[cs.granted_field] for e in evs if e[cs.time_field] == latest]
+                    g = all(x is True for x in at_latest)  # a tie: the denial wins
+                granted[(pid, purpose)] = g and not suppressed
+        out["consent"] = [(pid, p, g) for (pid, p), g in granted.items()]
+    # segments
+    seg_members: dict[str, set[str]] = {}
+    for seg in project.segments:
+        m = set()
+        for pid in members:
+            if seg.where(attrs[pid]) is not True:
+                continue
+            if seg.include and not any(pid in seg_members[i] for i in seg.include):
+                continue
+            if any(pid in seg_members[x] for x in seg.exclude):
+                continue
+            m.add(pid)
+        seg_members[seg.name] = m
+        out[f"segment:{seg.name}"] = [(pid,) for pid in m]
+    # syncs
+    for sync in project.syncs:
+        rows = []
+        for pid in sorted(seg_members[sync.segment]):
+            if not granted.get((pid, sync.purpose), False):
+                continue
+            row = [pid]
+            for t in sync.identifiers:
+                counts = Counter()
+                for rid in members[pid]:
+                    v = ident.values[rid].get(t)
+                    if v is not None and (t, v) not in ident.conflicts:
+                        counts[v] += 1
+                value = None
+                if counts:
+                    top = max(counts.values())
+                    value = min(v for v, n in counts.items() if n == top)
+                if value is not None and sync.hash == "sha256":
+                    if sync.platform == "meta_custom_audiences" and t == "phone":
+                        value = value.lstrip("+")
+                    value = sha256(value)
+                row.append(value)
+            for f in sync.fields:
+                row.append(attrs[pid][f])
+            rows.append(tuple(row))
+        out[f"sync:{sync.destination}:{sync.segment}"] = rows
+    return out
