@@ -189,3 +189,43 @@ def test_as_of_drives_current_date(tmp_path):
 def test_bad_as_of_is_a_usage_error():
     result = cdpc("run", "--project", str(ROOT), "--as-of", "yesterday")
     assert result.exit_code == 2 and "--as-of" in result.output
+
+
+SMALL_PROJECT = {
+    "definitions/project.yaml": """
+        kind: project
+        name: tiny
+    """,
+    "definitions/contracts.yaml": """
+        kind: contract
+        name: signups
+        version: 1.0.0
+        relation: raw.signups
+        primary_key: [signup_id]
+        fields:
+          signup_id: {type: string, required: true}
+          email: {type: string, pii: true}
+    """,
+    "definitions/identity.yaml": """
+        kind: identity
+        name: customer
+        version: 1.0.0
+        identifiers:
+          - {type: email, normalize: email, max_per_profile: 3}
+        sources:
+          signups: {email: email}
+    """,
+}
+
+
+def test_rows_sharing_a_primary_key_are_one_record(tmp_path):
+    """SPEC: a record is its source plus its record key, so duplicate keys make one record."""
+    from helpers import write_files
+    project = write_files(tmp_path, {**SMALL_PROJECT, "data/raw.signups.csv": (
+        "signup_id,email\ns1,a@x.com\ns1,b@x.com\ns2,b@x.com\ns3,\n")})
+    engine = DuckDBEngine()
+    result = run_project(require_valid(project), engine, project / "data", AS_OF_DT)
+    rows = engine.rows("SELECT source, record_key, profile_id FROM cdp_identity.customer_map ORDER BY record_key")
+    assert [r[:2] for r in rows] == [("signups", "s1"), ("signups", "s2"), ("signups", "s3")]
+    assert rows[0][2] == rows[1][2] != rows[2][2], "s1 holds both emails and links to s2 through b@x.com"
+    assert any(f.code == "CDP504" for f in result.findings), "the duplicate key is still reported"

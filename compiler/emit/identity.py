@@ -38,11 +38,14 @@ def record_key(contract: Contract, qualifier: str | None = None) -> exp.Expressi
 def identity_unit(defs: Definitions, identity: Identity) -> Unit:
     steps: list = []
     steps += _records(defs, identity)
+    # rows that share a record key are one record (SPEC: a record is its source and key), so
+    # rid is a dense rank and a record may hold the values of all its rows
     steps += create_table_as(WORK, "id_values", union_all(
-        exp.select(col("rid"), exp.alias_(lit(t), "id_type"), exp.alias_(col(_column(t)), "id_value"))
+        exp.select(col("rid"), exp.alias_(lit(t), "id_type"), exp.alias_(col(_column(t)), "id_value")).distinct()
         .from_(work("id_records")).where(exp.Not(this=exp.Is(this=col(_column(t)), expression=exp.Null())))
         for t in identity.types))
-    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), exp.alias_(col("rid"), "pid")).from_(work("id_records")))
+    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), exp.alias_(col("rid"), "pid")).distinct()
+                             .from_(work("id_records")))
     steps += create_table_as(WORK, "id_held", exp.select(exp.alias_(col("rid"), "pid"), col("id_type"), col("id_value"))
                              .from_(work("id_values")))
     steps += create_table_as(WORK, "id_rejected", exp.select(
@@ -72,7 +75,10 @@ def _records(defs: Definitions, identity: Identity) -> list[exp.Expression]:
         per_source.append(exp.select(exp.alias_(lit(source), "source"), exp.alias_(record_key(contract), "record_key"), *values)
                           .from_(table(staging, source)))
     finished = [exp.alias_(_finish_value(identity, t, col(_column(t))), _column(t)) for t in identity.types]
-    query = (exp.select(exp.alias_(exp.Window(this=exp.RowNumber()), "rid"), col("source"), col("record_key"), *finished)
+    # an ordered window (Spark needs one) that also makes rid reproducible
+    rid = exp.Window(this=exp.func("DENSE_RANK"), order=exp.Order(expressions=[
+        asc(codepoint(col("source"))), asc(codepoint(col("record_key")))]))
+    query = (exp.select(exp.alias_(rid, "rid"), col("source"), col("record_key"), *finished)
              .from_(union_all(per_source).subquery("prepared")))
     return create_table_as(WORK, "id_records", query)
 
@@ -248,7 +254,7 @@ def _finish(defs: Definitions, identity: Identity) -> list[exp.Expression]:
                           portable("MD5_HEX", concat(col("id_type", "k"), lit(":"), col("id_value", "k"))),
                           portable("MD5_HEX", concat(lit("record:"), col("source", "r"), lit(":"), col("record_key", "r"))))
     steps += create_table_as(WORK, "id_record_profile", exp.select(col("rid", "r"), col("source", "r"), col("record_key", "r"),
-                                                                   exp.alias_(profile_id, "profile_id"))
+                                                                   exp.alias_(profile_id, "profile_id")).distinct()
                              .from_(work("id_records", "r"))
                              .join(work("id_profile", "p"), on=exp.EQ(this=col("rid", "p"), expression=col("rid", "r")))
                              .join(work("id_profile_key", "k"), join_type="left", on=exp.EQ(this=col("pid", "k"), expression=col("pid", "p"))))

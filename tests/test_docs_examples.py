@@ -1,0 +1,44 @@
+"""Documentation stays true: every ```console block in README.md and docs/ is run and compared.
+
+A block holds `$ cdpc ...` lines, each followed by the output it prints. Commands run in
+order in a fresh copy of the reference project (without generated/). Timings are the
+only text masked before comparing.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, cdpc, copy_reference
+
+_SECONDS = re.compile(r"^(\s*\S+\s+)\d+\.\d\d$")  # a row of the summary's stage/seconds table
+
+
+def console_blocks() -> list[tuple[str, str]]:
+    blocks = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        for index, block in enumerate(re.findall(r"```console\n(.*?)```", text, flags=re.S)):
+            blocks.append((f"{path.relative_to(ROOT)}#{index}", block))
+    return blocks
+
+
+def _mask(text: str) -> str:
+    return "\n".join(_SECONDS.sub(r"\1<seconds>", line.rstrip()) for line in text.strip().splitlines())
+
+
+@pytest.mark.parametrize("name,block", console_blocks(), ids=[b[0] for b in console_blocks()])
+def test_console_example_is_real(name, block, tmp_path, monkeypatch):
+    project = copy_reference(tmp_path, with_generated=False)
+    monkeypatch.chdir(project)
+    commands = re.split(r"^\$ ", block, flags=re.M)[1:]
+    for chunk in commands:
+        command, _, expected = chunk.partition("\n")
+        args = shlex.split(command)
+        assert args[0] == "cdpc", f"{name}: only cdpc commands are run"
+        result = cdpc(*args[1:])
+        assert _mask(result.output) == _mask(expected), f"{name}: `{command}` prints something else now"
