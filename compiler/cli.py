@@ -19,7 +19,8 @@ from . import schema as schemas
 from .diagnostics import DiagnosticError, did_you_mean
 from .graph import Lineage
 from .output import exit_code, show_diagnostics, summary
-from .compile import compile_outputs, write_generated
+from .compile import (compile_outputs, read_generated, remember_compile, unchanged_since_last_compile,
+                      write_generated)
 from .project import LoadedProject, load_project
 from .timeutil import parse_as_of
 
@@ -146,9 +147,14 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
     compile leaves generated/ as it was. The same definitions always give
     byte-identical files: no timestamps, no absolute paths, stable order.
     """
-    project = _require_valid(project_dir)
-    outputs = compile_outputs(project, list(targets) or None)
-    changed = write_generated(project.root, outputs)
+    wanted = list(targets) or None
+    if unchanged_since_last_compile(project_dir, wanted):
+        outputs, changed = read_generated(project_dir), False
+    else:
+        project = _require_valid(project_dir)
+        outputs = compile_outputs(project, wanted)
+        changed = write_generated(project.root, outputs)
+        remember_compile(project.root, wanted, outputs)
     sql_files = sum(1 for path in outputs if path.endswith(".sql"))
     state = "written" if changed else "unchanged"
     click.echo(f"generated/ {state}: {sql_files} SQL files, {len(outputs) - sql_files} manifests")
@@ -184,6 +190,87 @@ def run(data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engi
     result = execute(project, engine, data_dir or project.root / "data", moment,
                      db=db, dsn=dsn, master=master, warehouse=warehouse)
     return 1 if result.failed else 0
+
+
+@cli.command()
+@click.option("--base", "base_ref", metavar="GIT_REF",
+              help="Compare with this commit, branch or tag (read from git objects, no checkout).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.md",
+              help="Write the reviewer's Markdown report here.")
+@click.option("--format", "fmt", type=click.Choice(("text", "json", "github")), default="text", show_default=True,
+              help="How to print findings: text, json, or GitHub workflow annotations.")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR",
+              help="Raw data to run base and head on, for the report's audience impact (needs --base and --report).")
+@click.option("--as-of", "as_of", metavar="TIMESTAMP", help="The as-of time of those runs (default: now).")
+@project_option
+def check(base_ref: Optional[str], report_path: Optional[Path], fmt: str, data_dir: Optional[Path],
+          as_of: Optional[str], project_dir: Path) -> int:
+    """What CI runs on a pull request: validate, generated/, versions, approvals.
+
+    Checks that the definitions validate and that generated/ is what `cdpc compile`
+    writes. With --base, also compares with that git ref: contract compatibility and
+    version bumps per kind, and approvals for every changed data hash of a kind in
+    governance.require_approval. Without --base nothing counts as changed; approvals
+    that no longer match their definition are warnings. Every finding is printed at
+    once, sorted. Exit 0 when there is no error, 1 when there is one, 2 when the base
+    cannot be read (e.g. the ref does not exist). See docs/governance.md.
+    """
+    from .check import run_check
+    from .check.formats import github_annotations, summary_lines, to_json
+    from .check.gitbase import repo_prefix
+    from .check.report import render_report
+
+    if data_dir is not None and not (base_ref and report_path):
+        raise click.UsageError("--data needs --base and --report: the audience impact goes into the report")
+    moment = parse_as_of(as_of) if as_of else None
+    result = run_check(project_dir, base_ref, report=report_path is not None, data_dir=data_dir, as_of=moment)
+    if report_path is not None:
+        report_path.write_text(render_report(result), encoding="utf-8", newline="\n")
+    if fmt == "json":
+        click.echo(to_json(result), nl=False)
+    elif fmt == "github":
+        for line in github_annotations(result.diagnostics, repo_prefix(project_dir)):
+            click.echo(line)
+        for line in summary_lines(result):
+            click.echo(line)
+    else:
+        show_diagnostics(result.diagnostics)
+        for line in summary_lines(result):
+            click.echo(line)
+    if report_path is not None and fmt != "json":
+        click.echo(f"report written to {report_path}")
+    return 1 if result.errors else 0
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--by", "by", required=True, metavar="EMAIL", help="The approver: one of governance.approvers.")
+@click.option("--kind", type=click.Choice(("segment", "attribute", "contract", "identity", "consent", "destination")),
+              help="The kind of NAME.  [default: segment, else the one kind that has NAME]")
+@project_option
+def approve(name: str, by: str, kind: Optional[str], project_dir: Path) -> int:
+    """Record an approval of NAME's current data hash and version.
+
+    Appends {NAME, version, hash, approved_by, approved_at} to
+    definitions/governance/approvals.yaml (created when missing), editing the text so
+    its comments and layout stay. When the same hash and version is already approved
+    by someone else, EMAIL is added to that entry's approved_by. EMAIL must be in
+    governance.approvers (CDP605, exit 1). approved_at is today's date.
+    """
+    from .check.approve import ApproveError, approve as record
+
+    project = _require_valid(project_dir)
+    try:
+        done = record(project, name, by, kind)
+    except ApproveError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from None
+    label = f"{done.kind} `{done.name}` {done.version} ({done.data_hash})"
+    if done.action == "unchanged":
+        click.echo(f"{label} is already approved by {done.approver} in {done.path}")
+    else:
+        verb = {"created": "created", "added": "updated", "appended": "updated"}[done.action]
+        click.echo(f"approved {label} by {done.approver}: {done.path} {verb}")
+    return 0
 
 
 def _require_valid(project_dir: Path) -> LoadedProject:
