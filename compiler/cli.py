@@ -9,7 +9,6 @@ DiagnosticError or an unexpected exception into the right code, never a tracebac
 from __future__ import annotations
 
 import sys
-from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 from typing import Optional
 
@@ -29,13 +28,6 @@ TARGETS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
 ENGINES = ("duckdb", "postgres", "spark")
 # A fixed help width keeps `--help` identical on every terminal, so docs/commands/ can quote it.
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "terminal_width": 88, "max_content_width": 88}
-
-
-def _version() -> str:
-    try:
-        return package_version("cdpc")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
 
 
 class CdpcGroup(click.Group):
@@ -66,7 +58,8 @@ project_option = click.option(
 
 
 @click.group(cls=CdpcGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(_version(), "--version", prog_name="cdpc", message="%(prog)s %(version)s")
+# package_name makes click read the version only when --version is given (importlib.metadata is slow to import).
+@click.version_option(package_name="cdpc", prog_name="cdpc", message="%(prog)s %(version)s")
 def cli() -> None:
     """cdpc: customer data platform definitions as code, compiled to SQL."""
 

@@ -87,7 +87,9 @@ def manifest(project: LoadedProject, targets: list[str], produced: dict) -> dict
 def sync_manifest(project: LoadedProject, destination) -> dict:
     defs = project.definitions
     identity = defs.identity
-    pii = pii_attributes(defs, project.lineage)
+    pii = getattr(project, "_pii", None)
+    if pii is None:  # the same for every destination: computed once per project
+        pii = project._pii = pii_attributes(defs, project.lineage)
     identifiers = [{
         "type": t,
         "normalize": identity.identifier(t).normalize,

@@ -69,6 +69,7 @@ CODES: dict[str, str] = {
     "CDP506": "data older than freshness warn_after",
     "CDP507": "segment size outside expected_size",
     "CDP508": "rows rejected by the contract",
+    "CDP509": "the engine refused a statement",
     "CDP601": "generated/ is stale",
     "CDP602": "breaking contract change without a MAJOR bump",
     "CDP603": "change without the required version bump",
@@ -76,7 +77,11 @@ CODES: dict[str, str] = {
     "CDP605": "approver not in governance.approvers",
     "CDP606": "version went backwards",
     "CDP607": "approval names an unknown definition",
+    "CDP608": "the base does not validate",
+    "CDP609": "approval does not match the current hash",
+    "CDP610": "audience impact could not be computed",
     "CDP901": "bad environment",
+    "CDP902": "git base cannot be read",
 }
 
 

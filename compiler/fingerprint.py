@@ -1,11 +1,26 @@
 """Fingerprints, split as SQLMesh splits them.
 
 data hash      every key that changes compiled behaviour, of the definition and of
-               everything upstream of it (its lineage ancestors and the project's settings)
-metadata hash  the documentation keys: description, owner, tags (and field descriptions)
+               everything upstream of it (its lineage ancestors and the project settings
+               that reach every table: entity, expression_dialect, schemas); computed as
+               a Merkle DAG: own keys + the project settings + the parents' data hashes
+metadata hash  the documentation keys: description, owner, tags (and field descriptions;
+               for the project also `governance`, which is policy, not compiled behaviour)
+own hash       the data keys of the definition alone (what `cdpc check` compares to tell an
+               own change from an upstream one)
 
-SQL snippets are hashed in sqlglot's canonical rendering, so reformatting a snippet,
-reordering YAML keys or moving a definition to another file keeps both hashes.
+What never changes the data hash:
+- `version` (a label of the change, not the change: bumping it alone keeps every approval);
+- documentation keys; the file a definition lives in; YAML formatting, quoting, comments;
+- the order of keys in a mapping, and the order of lists that are sets (segment
+  `include`/`exclude`/`purposes`, consent `suppress_when` and `channels`, the identity
+  blocklist, `accepted_values`);
+- a key written with its default value vs left out (`include: []`);
+- how a SQL snippet is spelled: snippets are hashed in sqlglot's canonical rendering;
+  likewise `decimal(10, 2)` is `decimal(10,2)`.
+What does: contract field order (it is the staged column order and the order of
+`_reject_reasons`), identifier priority, `primary_key` order, `pick.from` order, and
+every other list whose order the compiled SQL follows.
 """
 
 from __future__ import annotations
@@ -15,56 +30,119 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import networkx as nx
+
 from .graph import Lineage, node_id
 from .model import Definition, Definitions
 from .model.base import DOC_KEYS
+from .model.contract import parse_field_type
 from .snippets import SnippetError, parse_snippet
 
 _SNIPPET_KEYS = ("aggregate", "where", "expression")
-_PROJECT_DOC_KEYS = set(DOC_KEYS) | {"governance"}  # approvals policy is not compiled behaviour
+_NOT_SEMANTIC = set(DOC_KEYS) | {"version"}
+# Project keys that are policy or which dialects get rendered: not what any table holds.
+_PROJECT_POLICY_KEYS = ("governance",)
+_PROJECT_OWN_ONLY_KEYS = ("targets",)  # in the project's own hash, not passed downstream
+# Lists whose order means nothing (sets); sorted before hashing. (kind, path with * for any key)
+_SET_LISTS = {
+    "segment": (("include",), ("exclude",), ("purposes",)),
+    "consent": (("suppress_when",), ("purposes", "*", "channels")),
+    "identity": (("blocklist", "*"),),
+    "contract": (("fields", "*", "accepted_values"),),
+}
 
 
 @dataclass(frozen=True)
 class Fingerprint:
     data_hash: str
     metadata_hash: str
+    own_hash: str = ""
 
 
 def fingerprints(defs: Definitions, lineage: Lineage) -> dict[str, Fingerprint]:
     """node id (`segment:winback`) -> Fingerprint, for every definition but approvals."""
     dialect = defs.project.expression_dialect
-    own = {node_id(d.kind, d.name): _digest(semantic_content(d, dialect)) for d in defs.all()}
-    project_hash = own[node_id("project", defs.project.name)]
+    contents = {node_id(d.kind, d.name): semantic_content(d, dialect) for d in defs.all()}
+    own = {node: _digest(content) for node, content in contents.items()}
+    project_node = node_id("project", defs.project.name)
+    shared = _digest({k: v for k, v in contents[project_node].items() if k not in _PROJECT_OWN_ONLY_KEYS})
+    # A Merkle DAG over the lineage graph: a node's data hash covers its own keys and its
+    # parents' data hashes, so it covers everything upstream, in one pass over the edges.
+    # Field nodes have no keys of their own; their parent (the contract) stands for them.
+    graph = lineage.graph
+    chained: dict[str, str] = {}
+    for node in nx.topological_sort(graph):
+        parents = {p: chained[p] for p in graph.predecessors(node)}
+        chained[node] = _digest({"self": own.get(node, node), "project": shared, "parents": parents})
     result = {}
     for node, own_hash in own.items():
-        upstream = {n: own[n] for n in lineage.upstream(node) if n in own} if node in lineage.graph else {}
-        data = _digest({"self": own_hash, "project": project_hash, "upstream": upstream})
-        definition = _definition(defs, node)
-        result[node] = Fingerprint(data, _digest(metadata_content(definition)))
+        data = chained.get(node) or _digest({"self": own_hash, "project": shared, "parents": {}})
+        result[node] = Fingerprint(data, _digest(metadata_content(_definition(defs, node))), own_hash)
     return result
 
 
 def semantic_content(definition: Definition, dialect: str) -> Any:
+    """The definition's own data keys, normalized: what its data hash is made of."""
     data = definition.model_dump(mode="json", by_alias=True)
-    for key in DOC_KEYS:
+    for key in _NOT_SEMANTIC:
         data.pop(key, None)
     if definition.kind == "project":
-        for key in _PROJECT_DOC_KEYS:
+        for key in _PROJECT_POLICY_KEYS:
             data.pop(key, None)
     for key in _SNIPPET_KEYS:
         if isinstance(data.get(key), str):
             data[key] = _canonical_snippet(data[key], dialect)
+    for path in _SET_LISTS.get(definition.kind, ()):
+        _sort_lists(data, path)
+    if definition.kind == "attribute":
+        data["type"] = canonical_type(data["type"])
     if definition.kind == "contract":
         for spec in data["fields"].values():
             spec.pop("description", None)
+            spec["type"] = canonical_type(spec["type"])
+        # field order is the staged column order: keep it (a dict would be hashed sorted)
+        data["fields"] = [[name, spec] for name, spec in data["fields"].items()]
     return data
 
 
 def metadata_content(definition: Definition) -> Any:
-    data = {key: getattr(definition, key) for key in DOC_KEYS}
+    """Documentation, with whitespace collapsed: a description folded with `>` or written on
+    one line is the same text."""
+    data = {key: _words(getattr(definition, key)) for key in DOC_KEYS}
     if definition.kind == "contract":
-        data["fields"] = {name: spec.description for name, spec in definition.fields.items()}
+        data["fields"] = {name: _words(spec.description) for name, spec in definition.fields.items()}
+    if definition.kind == "project":
+        data["governance"] = definition.governance.model_dump(mode="json")
     return data
+
+
+def digest(content: Any) -> str:
+    """`sha256:<hex>` of canonical JSON (sorted keys, no whitespace)."""
+    return _digest(content)
+
+
+def _words(value: Any) -> Any:
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+def canonical_type(text: str) -> str:
+    """`decimal(10, 2)` and `decimal(10,2)` are one type; other texts are kept as written."""
+    parsed = parse_field_type(text) if isinstance(text, str) else None
+    if parsed is None:
+        return text
+    return f"decimal({parsed[1]},{parsed[2]})" if parsed[0] == "decimal" else parsed[0]
+
+
+def _sort_lists(data: Any, path: tuple) -> None:
+    if not isinstance(data, dict) or not path:
+        return
+    head, rest = path[0], path[1:]
+    keys = list(data) if head == "*" else [head] if head in data else []
+    for key in keys:
+        if rest:
+            _sort_lists(data[key], rest)
+        elif isinstance(data[key], list):
+            data[key] = sorted(data[key], key=lambda v: json.dumps(v, sort_keys=True, default=str))
 
 
 def _canonical_snippet(text: str, dialect: str) -> str:

@@ -35,6 +35,12 @@ def load_project(root: Path) -> LoadedProject:
             "CDP901", f"no definitions/ folder in {root}", Location(),
             "run cdpc from the project root or pass --project DIR")])
     documents, diagnostics = load_definitions(root)
+    return project_from_documents(root, documents, diagnostics)
+
+
+def project_from_documents(root: Path, documents: list[Document], diagnostics: list[Diagnostic]) -> LoadedProject:
+    """The rest of load_project, for documents read from elsewhere (a git base: `cdpc check`)."""
+    diagnostics = list(diagnostics)
     definitions, model_diags = build_definitions(documents)
     diagnostics += model_diags
     project = LoadedProject(root, documents, definitions, diagnostics)

@@ -1,0 +1,136 @@
+"""`cdpc check`: every rule at once, in one pass over the head and (optionally) the git base.
+
+1. validate the head (errors stop here: nothing else can be compared soundly);
+2. generated/ up to date (CDP601): an in-memory compile, in a forked child while the
+   parent reads the base and applies the rules (check/background.py);
+3. with a base: what changed per definition; contract compatibility and version bumps
+   (CDP602, CDP603, CDP606); approvals for every changed data hash of a governed kind
+   (CDP604, CDP605);
+   without a base nothing counts as changed: only stale approvals, as warnings (CDP609);
+4. for the report: SQL diff, downstream reach and, with data, audience impact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from ..compile import compile_outputs, read_generated
+from ..diagnostics import WARNING, Diagnostic, Location, sort_diagnostics
+from ..fingerprint import Fingerprint, fingerprints
+from ..graph import node_id
+from ..project import LoadedProject, load_project
+from .approvals import ApprovalStatus, approval_findings, governed
+from .changes import ADDED, DefinitionChange, compare
+from .freshness import freshness_findings
+from .background import Background
+from .gitbase import GitBase, read_base, resolve
+from .impact import AudienceImpact, Reach, audience_impact, downstream
+from .sqldiff import TargetDiff, diff_sql
+from .versions import version_findings
+
+
+@dataclass
+class CheckResult:
+    root: Path
+    head: LoadedProject
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    base: Optional[GitBase] = None
+    base_usable: bool = False  # the base validated (or had no definitions/ at all)
+    changes: list[DefinitionChange] = field(default_factory=list)
+    approvals: list[ApprovalStatus] = field(default_factory=list)
+    prints: dict[str, Fingerprint] = field(default_factory=dict)
+    sql: Optional[list[TargetDiff]] = None
+    reach: list[Reach] = field(default_factory=list)
+    audience: Optional[AudienceImpact] = None
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d.is_error)
+
+    @property
+    def warnings(self) -> int:
+        return len(self.diagnostics) - self.errors
+
+    @property
+    def validated(self) -> bool:
+        return self.head.ok
+
+
+def run_check(root: Path, base_ref: Optional[str] = None, *, report: bool = False,
+              data_dir: Optional[Path] = None, as_of: Optional[dt.datetime] = None) -> CheckResult:
+    root = Path(root)
+    resolved = resolve(root, base_ref) if base_ref else None  # a bad ref stops here: CDP902, exit 2
+    head = load_project(root)
+    if not head.ok:
+        base = read_base(root, base_ref, resolved) if base_ref else None
+        return CheckResult(root, head, sort_diagnostics(head.diagnostics), base)
+
+    def compile_and_compare() -> tuple[list[Diagnostic], Optional[dict[str, str]]]:
+        outputs = compile_outputs(head)
+        return freshness_findings(outputs, read_generated(root)), outputs if report else None
+
+    # the in-memory compile is most of the work; the base, hashes and rules do not need it
+    compiled = Background(compile_and_compare)
+    try:
+        base = read_base(root, base_ref, resolved) if base_ref else None
+        result = CheckResult(root, head, list(head.diagnostics), base)
+        defs = head.definitions
+        result.prints = prints = fingerprints(defs, head.lineage)
+        if base is None:
+            found, _ = approval_findings(defs, prints, None)
+            result.diagnostics += found
+        else:
+            changed = _compare_with_base(result, base)
+            found, result.approvals = approval_findings(defs, prints, changed)
+            result.diagnostics += found
+    except BaseException:
+        compiled.cancel()
+        raise
+    stale, outputs = compiled.result()
+    result.diagnostics += stale
+    if base is not None and report and result.base_usable:
+        _report_extras(result, outputs, data_dir, as_of)
+    result.diagnostics = sort_diagnostics(result.diagnostics)
+    return result
+
+
+def _compare_with_base(result: CheckResult, base: GitBase) -> set[str]:
+    """Fill result.changes and version findings; return the node ids whose data hash changed."""
+    head = result.head
+    project = base.project
+    if project is not None and not project.ok:
+        errors = [d for d in project.diagnostics if d.is_error]
+        result.diagnostics.append(Diagnostic(
+            "CDP608", f"the base {base.ref} ({base.short}) does not validate ({len(errors)} error"
+            f"{'s' if len(errors) != 1 else ''}, first: {errors[0].location}: {errors[0].code} {errors[0].message}); "
+            "compatibility and version rules were skipped and every governed definition counts as changed",
+            Location(), "fix the base branch first, or compare with another --base", severity=WARNING))
+        return {node_id(kind, name) for kind in governed(head.definitions) for name in head.definitions.by_kind(kind)}
+    result.base_usable = True
+    result.changes = compare(project, head, result.prints)
+    for change in result.changes:
+        if change.base is not None and change.head is not None:
+            result.diagnostics += version_findings(change)
+    return {c.node for c in result.changes if c.head is not None and (c.status == ADDED or c.data_changed)}
+
+
+def _report_extras(result: CheckResult, outputs: dict[str, str], data_dir: Optional[Path],
+                   as_of: Optional[dt.datetime]) -> None:
+    base_project = result.base.project
+    base_outputs = compile_outputs(base_project) if base_project is not None else {}
+    result.sql = diff_sql(base_outputs, outputs)
+    for change in result.changes:
+        if change.head is not None and (change.status == ADDED or change.own_changed) and change.kind != "project":
+            reach = downstream(result.head, change.node)
+            if not reach.empty:
+                result.reach.append(reach)
+    if data_dir is not None and base_project is not None:
+        moment = as_of or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+        result.audience = audience_impact(base_project, result.head, data_dir, moment)
+        for problem in result.audience.problems:
+            result.diagnostics.append(Diagnostic("CDP610", problem, Location(),
+                                                 "check --data DIR: it needs a raw file per contract of both sides",
+                                                 severity=WARNING))

@@ -1,0 +1,188 @@
+"""The reviewer's report: Markdown for a pull-request comment or a job summary.
+
+Sections, in order: result, findings, definitions (added, removed, changed: logic,
+upstream only, documentation only), what changed and whether it is breaking,
+downstream impact, generated SQL per target (counts, then the unified diff in a
+collapsed <details>), audience impact (with --data), approvals. Everything is sorted,
+so the same check gives the same report.
+"""
+
+from __future__ import annotations
+
+from .changes import UNCHANGED
+from .checker import CheckResult
+from .formats import summary_lines
+from .rules import MAJOR, NONE
+
+MAX_DIFF_LINES = 400  # per target; GitHub comments hold 65,536 characters
+MAX_REPORT_CHARS = 60_000
+WHAT = {"added": "added", "removed": "removed", "logic": "changed", "upstream": "upstream changed",
+        "metadata": "documentation only", "version": "version only"}
+
+
+def render_report(result: CheckResult) -> str:
+    parts = [_header(result), _findings(result)]
+    if result.validated:
+        parts += [_definitions(result), _reach(result), _audience(result), _approvals(result)]
+    text = "\n".join(p for p in parts if p)
+    sql = _sql(result, MAX_REPORT_CHARS - len(text))
+    if sql:
+        # the SQL goes before the audience and approvals sections, where a reviewer looks for it
+        marker = "\n## Audience impact" if "\n## Audience impact" in text else "\n## Approvals"
+        head, found, tail = text.partition(marker)
+        text = head + "\n" + sql + (found + tail if found else "")
+    return text.rstrip("\n") + "\n"
+
+
+def _header(result: CheckResult) -> str:
+    icon = "❌" if result.errors else "✅"
+    lines = [f"# cdpc check: {result.head.definitions.project.name if result.head.definitions else result.root.name}", ""]
+    lines.append(f"{icon} **{summary_lines(result)[-1]}**")
+    lines.append("")
+    if result.base is None:
+        lines.append("No `--base` was given: nothing is compared, so only validation, `generated/` and stale "
+                     "approvals are checked.")
+    else:
+        lines.append(f"Base: `{result.base.ref}` (`{result.base.short}`); head: the working tree.")
+        if result.base.project is not None and not result.base_usable:
+            lines.append("")
+            lines.append("⚠️ The base does not validate: its definitions could not be compared.")
+    return "\n".join(lines) + "\n"
+
+
+def _findings(result: CheckResult) -> str:
+    if not result.diagnostics:
+        return "## Findings\n\nNone.\n"
+    lines = ["## Findings", "", "| | Where | Code | Message |", "|---|---|---|---|"]
+    for d in result.diagnostics:
+        lines.append(f"| {'❌' if d.is_error else '⚠️'} | `{d.location}` | {d.code} | {_cell(d.message)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _definitions(result: CheckResult) -> str:
+    if result.base is None or not result.base_usable:
+        return ""
+    changes = [c for c in result.changes if c.what != UNCHANGED]
+    lines = ["## Definitions", ""]
+    if not changes:
+        return "\n".join(lines + ["No definition changed.", ""])
+    counts = {}
+    for c in changes:
+        counts[WHAT[c.what]] = counts.get(WHAT[c.what], 0) + 1
+    lines.append(", ".join(f"{n} {what}" for what, n in counts.items()) + ".")
+    upstream = [c for c in changes if c.what == "upstream"]
+    listed = [c for c in changes if c.what != "upstream"]
+    if listed:
+        lines += ["", "| Kind | Name | Change | Version | Bump needed | Breaking |", "|---|---|---|---|---|---|"]
+    for c in listed:
+        old, new = c.versions
+        version = (f"{old} → {new}" if old != new else f"{new}") if old and new else (new or old or "")
+        bump = c.required_bump.upper() if c.required_bump != NONE else "none"
+        breaking = "**yes**" if c.required_bump == MAJOR else "no" if c.what == "logic" else ""
+        lines.append(f"| {c.kind} | `{c.name}` | {WHAT[c.what]} | {version} | {bump if c.what == 'logic' else ''} "
+                     f"| {breaking} |")
+    detailed = [c for c in changes if c.findings]
+    if detailed:
+        lines += ["", "### What changed", ""]
+        for c in detailed:
+            lines.append(f"- **{c.kind} `{c.name}`** needs a {c.required_bump.upper()} bump")
+            for f in c.findings:
+                mark = "⚠️ breaking: " if f.level == MAJOR else ""
+                lines.append(f"  - {mark}{_md(f.detail)} (`{f.rule.name}`, {f.level.upper()})")
+    if upstream:
+        lines += ["", f"<details><summary>{len(upstream)} definition{'s' if len(upstream) != 1 else ''} changed only "
+                  "through something upstream (their data hash moved: no version bump needed, their approvals are void)"
+                  "</summary>", ""]
+        for kind in dict.fromkeys(c.kind for c in upstream):
+            lines.append(f"- {kind}: " + ", ".join(f"`{c.name}`" for c in upstream if c.kind == kind))
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _reach(result: CheckResult) -> str:
+    if not result.reach:
+        return ""
+    lines = ["## Downstream impact", ""]
+    for reach in result.reach:
+        kind, _, name = reach.node.partition(":")
+        bits = [f"{len(v)} {label}{'s' if len(v) != 1 else ''} ({', '.join(f'`{x}`' for x in v)})"
+                for label, v in (("attribute", reach.attributes), ("segment", reach.segments), ("sync", reach.syncs)) if v]
+        lines.append(f"- {kind} `{name}` reaches " + "; ".join(bits))
+    return "\n".join(lines) + "\n"
+
+
+def _sql(result: CheckResult, budget: int) -> str:
+    if result.sql is None:
+        return ""
+    lines = ["## Generated SQL", ""]
+    changed = [t for t in result.sql if t.files]
+    if not changed:
+        return "\n".join(lines + ["No generated SQL changed.", ""])
+    lines += ["| Target | Added | Removed | Changed | Lines |", "|---|---|---|---|---|"]
+    for t in changed:
+        lines.append(f"| {t.target} | {t.count('added')} | {t.count('removed')} | {t.count('changed')} | +{t.plus} −{t.minus} |")
+    lines.append("")
+    summary = "\n".join(lines)
+    details = []
+    for t in changed:
+        files = ", ".join(f"`{f.key}` ({f.status})" for f in t.files[:8]) + (f" and {len(t.files) - 8} more" if len(t.files) > 8 else "")
+        body = [line for f in t.files for line in f.diff]
+        cut = len(body) > MAX_DIFF_LINES
+        body = body[:MAX_DIFF_LINES]
+        block = [f"<details><summary>{t.target}: {len(t.files)} file{'s' if len(t.files) != 1 else ''}, "
+                 f"+{t.plus} −{t.minus}</summary>", "", files, "", "```diff", *body, "```"]
+        if cut:
+            block.append(f"\n(diff cut at {MAX_DIFF_LINES} lines: run `git diff` on generated/{t.target}/ for the rest)")
+        block += ["", "</details>", ""]
+        details.append("\n".join(block))
+    out = summary
+    for block in details:
+        if len(out) + len(block) > budget:
+            out += "\n(more diffs left out: the report would be too long for a pull-request comment)\n"
+            break
+        out += "\n" + block
+    return out
+
+
+def _audience(result: CheckResult) -> str:
+    impact = result.audience
+    if impact is None:
+        return ""
+    lines = ["## Audience impact", "", f"Base and head run on the same data, as of {impact.as_of:%Y-%m-%d %H:%M:%S}.", ""]
+    for problem in impact.problems:
+        lines.append(f"- ⚠️ {problem}")
+    if impact.deltas:
+        lines += ["| Audience | Base | Head | Added | Removed |", "|---|---|---|---|---|"]
+        for d in impact.deltas:
+            lines.append(f"| {d.kind} `{d.name}` | {'' if d.base is None else d.base} | {'' if d.head is None else d.head} "
+                         f"| +{d.added} | −{d.removed} |")
+    return "\n".join(lines) + "\n"
+
+
+def _approvals(result: CheckResult) -> str:
+    if result.base is None:
+        return ""
+    lines = ["## Approvals", ""]
+    if not result.approvals:
+        return "\n".join(lines + ["No governed definition changed: no approval needed.", ""])
+    lines += ["| Definition | Version | Data hash | Approved by | Needed | Status |", "|---|---|---|---|---|---|"]
+    for s in result.approvals:
+        status = "✅ approved" if s.ok else f"❌ missing {s.needed - len(s.approved_by)}"
+        lines.append(f"| {s.kind} `{s.name}` | {s.version} | `{s.data_hash[:19]}…` | {', '.join(s.approved_by) or '–'} "
+                     f"| {s.needed} | {status} |")
+    missing = [s for s in result.approvals if not s.ok]
+    if missing:
+        lines += ["", "To approve, a council member runs:", "", "```sh"]
+        lines += [f"cdpc approve {s.name}{'' if s.kind == 'segment' else ' --kind ' + s.kind} --by EMAIL" for s in missing]
+        lines += ["```"]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return _md(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md(text: str) -> str:
+    """Keep `<` from opening an HTML tag, except inside code spans (which show text as is)."""
+    parts = text.split("`")
+    return "`".join(p if i % 2 else p.replace("<", "&lt;") for i, p in enumerate(parts))
