@@ -104,7 +104,8 @@ def lower(tree: exp.Expression, dialect: Dialect) -> exp.Expression:
 
 
 def render(tree: exp.Expression, dialect: Dialect) -> str:
-    return lower(tree, dialect).sql(dialect=dialect.name, pretty=True)
+    # `lower` returns a fresh copy (transform(copy=True)), so the generator need not copy it again
+    return lower(tree, dialect).sql(dialect=dialect.name, pretty=True, copy=False)
 
 
 @lru_cache(maxsize=None)

@@ -87,13 +87,31 @@ class Lineage:
         return self._order("segment")
 
     def around(self, node: str, upstream: bool = True, downstream: bool = True) -> "Lineage":
-        """The subgraph of `node` with its transitive upstream and/or downstream."""
+        """The subgraph of `node` with its transitive upstream and/or downstream, for reading.
+
+        A `profile` edge is shown but not followed: every attribute depends on the identity,
+        and walking through it would pull in every identity field upstream, or every
+        definition downstream, burying the column lineage asked for.
+        """
         keep = {node}
         if upstream:
-            keep |= nx.ancestors(self.graph, node)
+            keep |= self._reach(node, self.graph.predecessors, lambda other, me: (other, me))
         if downstream:
-            keep |= nx.descendants(self.graph, node)
+            keep |= self._reach(node, self.graph.successors, lambda other, me: (me, other))
         return Lineage(self.graph.subgraph(keep).copy())
+
+    def _reach(self, start: str, neighbours, edge_of) -> set[str]:
+        seen: set[str] = set()
+        stack = [start]
+        while stack:
+            current = stack.pop()
+            for other in neighbours(current):
+                if other in seen or other == start:
+                    continue
+                seen.add(other)
+                if self.graph.edges[edge_of(other, current)]["kind"] != PROFILE:
+                    stack.append(other)
+        return seen
 
     def find(self, name: str) -> list[str]:
         """Nodes a user may mean by `name`: an exact id, `kind:name`, `contract.field` or a bare name."""

@@ -60,6 +60,9 @@ def parse_snippet(text: str, dialect: str) -> Snippet:
         parsed = sqlglot.parse(text, read=dialect, error_level=ErrorLevel.RAISE)
     except (ParseError, TokenError) as exc:
         raise _parse_error(exc) from None
+    except Exception as exc:  # sqlglot trips on some garbage (`?[|`, `?[0[`): still "does not parse"
+        raise SnippetError("CDP301", f"SQL snippet does not parse ({type(exc).__name__}: {exc})",
+                           "check parentheses, quotes (text uses 'single quotes') and operators") from None
     if len(parsed) != 1 or parsed[0] is None:
         raise SnippetError("CDP302", "a snippet is one expression", "remove everything after the expression")
     expr = parsed[0]
@@ -82,6 +85,8 @@ def check_targets(snippet: Snippet, targets: list[str]) -> str | None:
             snippet.expr.sql(dialect=target, unsupported_level=ErrorLevel.RAISE)
         except UnsupportedError as exc:
             return f"{target}: {exc}"
+        except Exception as exc:  # a generator that trips on the tree still means "cannot emit"
+            return f"{target}: {type(exc).__name__}: {exc}"
     return None
 
 
@@ -93,7 +98,7 @@ def _normalize_as_of(expr: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Anonymous) and node.name.lower() == "now" and not node.expressions:
             return exp.CurrentTimestamp()
         return node
-    return expr.transform(fix)
+    return expr.transform(fix, copy=False)  # the tree was just parsed: nobody else holds it
 
 
 def _parse_error(exc: Exception) -> SnippetError:

@@ -21,9 +21,10 @@ def profiles_unit(defs: Definitions) -> Unit:
     schema, entity = defs.project.schemas.profiles, defs.project.entity
     profiles = exp.select(col("profile_id", "p")).from_(work("profile_ids", "p"))
     for name in sorted(defs.attributes):
-        profiles = (profiles.select(exp.alias_(col("value", name), name))
+        # copy=False: sqlglot's builders copy the whole tree on every call otherwise (quadratic)
+        profiles = (profiles.select(exp.alias_(col("value", name), name), copy=False)
                     .join(work(attr_table(name), name), join_type="left",
-                          on=exp.EQ(this=col("profile_id", name), expression=col("profile_id", "p"))))
+                          on=exp.EQ(this=col("profile_id", name), expression=col("profile_id", "p")), copy=False))
     consents = [exp.select(col("profile_id"), col("purpose"), col("granted")).from_(work(consent_table(c)))
                 for c in sorted(defs.consents)]
     steps = [*create_table_as(schema, f"{entity}_profiles", profiles),

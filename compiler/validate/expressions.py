@@ -9,14 +9,13 @@ attributes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterator, Optional
 
 from sqlglot import exp
 
 from ..diagnostics import Diagnostic, did_you_mean
 from ..model import Definition
-from ..snippets import Snippet, SnippetError, check_targets, parse_snippet
+from ..snippets import Snippet, SnippetError, check_targets
 from .context import Context, error
 
 
@@ -43,7 +42,7 @@ def snippets(ctx: Context) -> Iterator[Diagnostic]:
         yield from _structure(site, parsed, location)
         yield from _names(site, parsed, location)
         yield from _aggregation(site, parsed, location)
-        failure = _target_failure(parsed.text, ctx.dialect, targets)
+        failure = _target_failure(parsed, targets)
         if failure:
             yield error("CDP304", f"`{site.key}` cannot be emitted for {failure}", location,
                         "rewrite it with functions every target supports, or drop that target")
@@ -120,7 +119,8 @@ def _aggregation(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]
                         "aggregate once per profile")
             return
     for column in snippet.expr.find_all(exp.Column):
-        if not column.find_ancestor(exp.AggFunc):
+        # `count(*) filter (where x)` reads x per row too; a window is reported on its own
+        if not column.find_ancestor(exp.AggFunc, exp.Filter, exp.Window):
             yield error("CDP305", f"`{site.key}`: `{column.sql()}` is read outside an aggregate function", location,
                         f"a profile has many rows: aggregate it, e.g. max({column.sql()})")
             return
@@ -134,10 +134,37 @@ def _no_aggregate_hint(site: Site) -> str:
     return "an expression combines attributes; compute the aggregate in an aggregate attribute"
 
 
-@lru_cache(maxsize=None)
-def _target_failure(text: str, dialect: str, targets: tuple[str, ...]) -> Optional[str]:
-    """Generating SQL for every target is the costly part of validate: once per snippet text."""
-    return check_targets(parse_snippet(text, dialect), list(targets))
+_SHAPE_FAILURES: dict[tuple, Optional[str]] = {}
+
+
+def _target_failure(snippet: Snippet, targets: tuple[str, ...]) -> Optional[str]:
+    """Generating SQL for every target (a deep copy of the tree each) is the costly part of
+    validate, so it runs once per snippet *shape*: `sum(amount)` and `sum(price)` are
+    supported by exactly the same targets."""
+    key = (_shape(snippet.expr), targets)
+    if key not in _SHAPE_FAILURES:
+        _SHAPE_FAILURES[key] = check_targets(snippet, list(targets))
+    return _SHAPE_FAILURES[key]
+
+
+def _shape(expr: exp.Expression) -> tuple:
+    """The tree with column names and numbers left out: node types, their place, other values."""
+    position: dict[int, int] = {}
+    out = []
+    for index, node in enumerate(expr.walk()):
+        position[id(node)] = index
+        parent = position.get(id(node.parent), -1)
+        out.append((type(node).__name__, parent, node.arg_key, _payload(node)))
+    return tuple(out)
+
+
+def _payload(node: exp.Expression) -> tuple:
+    if isinstance(node, exp.Identifier):
+        return ()  # a name never decides whether a target supports a construct,
+    if isinstance(node, exp.Literal):
+        return (node.is_string,)  # nor does a literal's value (node types and flags do)
+    return tuple(sorted((k, repr(v)) for k, v in node.args.items()
+                        if v is not None and not isinstance(v, (exp.Expression, list))))
 
 
 RULES = (snippets,)

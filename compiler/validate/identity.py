@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..diagnostics import Diagnostic, did_you_mean
-from .context import Context, duplicates, error
+from ..normalize import normalize_value
+from .context import Context, duplicates, error, warning
 
 
 def one_identity(ctx: Context) -> Iterator[Diagnostic]:
@@ -41,10 +42,22 @@ def sources(ctx: Context) -> Iterator[Diagnostic]:
 
 def blocklist(ctx: Context) -> Iterator[Diagnostic]:
     for identity in ctx.defs.identities.values():
-        for id_type in identity.blocklist:
+        for id_type, values in identity.blocklist.items():
             if id_type not in identity.types:
                 yield error("CDP206", f"blocklist names unknown identifier type `{id_type}`",
                             identity.key_loc("blocklist", id_type), did_you_mean(id_type, identity.types))
+                continue
+            yield from _blocking_nothing(identity, id_type, values)
+
+
+def _blocking_nothing(identity, id_type: str, values: list[str]) -> Iterator[Diagnostic]:
+    """Blocklist entries are compared after normalization; one that normalizes to nothing blocks nothing."""
+    normalizer = identity.identifier(id_type).normalize
+    for index, value in enumerate(values):
+        if normalize_value(normalizer, value) is None:
+            yield warning("CDP103", f"blocklist value {value!r} is not a valid `{id_type}` once normalized "
+                          f"({normalizer}), so it blocks nothing", identity.loc("blocklist", id_type, index),
+                          "write the value as it appears in the data; it is normalized before comparing")
 
 
 RULES = (one_identity, identifier_types, sources, blocklist)

@@ -7,7 +7,6 @@ from typing import Iterator
 
 from ..diagnostics import Diagnostic
 from ..graph import field_id, node_id
-from ..model import Destination
 from .context import Context, error, has_key, warning
 
 SHOWN_PATHS = 3

@@ -146,7 +146,8 @@ def _connect_message(dsn: str | None, exc: Exception) -> str:
         return f"PostgreSQL has no such database: {detail}; check dbname (PGDATABASE)"
     if "connection refused" in lowered or "could not connect" in lowered or "timeout" in lowered \
             or "could not translate host name" in lowered or "no such file or directory" in lowered:
-        return f"cannot reach PostgreSQL at {where}: {detail}; is the server running and the host/port right?"
+        hint = "" if "is the server running" in lowered else "; is the server running, and are host and port right?"
+        return f"cannot reach PostgreSQL at {where}: {detail}{hint}"
     return f"cannot connect to PostgreSQL ({where}): {detail}"
 
 

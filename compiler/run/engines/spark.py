@@ -49,6 +49,16 @@ SESSION_CONF = {
     "spark.sql.legacy.createHiveTableByDefault": "false",
 }
 
+_LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+"""
+
 _CTAS = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?\.`?(\w+)`?\s+AS\b", re.IGNORECASE)
 
 
@@ -96,14 +106,19 @@ class SparkEngine:
     def _start(self, SparkSession):  # noqa: N803 - the class, passed in to keep the import local
         created = not self.warehouse.exists()
         scratch = Path(tempfile.mkdtemp(prefix="cdpc-spark-"))
+        log_conf = scratch / "log4j2.properties"  # errors only: the run prints its own progress
+        log_conf.write_text(_LOG4J2, encoding="utf-8")
         conf = {
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.warehouse.dir": str(self.warehouse),
             "spark.driver.memory": os.environ.get("CDPC_SPARK_DRIVER_MEMORY", "2g"),
             "spark.local.dir": str(scratch),
-            "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Djava.io.tmpdir={scratch} -Dderby.system.home={scratch}",
+            "spark.driver.extraJavaOptions": (f"-Duser.timezone=UTC -Djava.io.tmpdir={scratch} -Dderby.system.home={scratch} "
+                                              f"-Dlog4j2.configurationFile={log_conf.as_uri()}"),
             "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+            # no .crc side files next to every Parquet file of a local warehouse (fewer writes)
+            "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
             **SESSION_CONF,
         }
         if self.master.startswith("local"):
@@ -247,10 +262,21 @@ def _version_key(path: str) -> tuple:
 
 
 def find_java_home(minimum: int = MIN_JAVA) -> str:
-    """A JAVA_HOME holding Java >= minimum: $JAVA_HOME, the `java` on PATH, then /usr/lib/jvm/*."""
+    """A JAVA_HOME holding Java >= minimum.
+
+    An explicit $JAVA_HOME is the only candidate (Spark's launcher uses it, so a wrong
+    one must be reported, not skipped); otherwise the `java` on PATH, then /usr/lib/jvm/*.
+    """
+    explicit = os.environ.get("JAVA_HOME")
+    if explicit:
+        java = Path(explicit) / "bin" / "java"
+        major = _java_major(str(java)) if os.access(java, os.X_OK) else 0
+        if major >= minimum:
+            return explicit
+        found = f"Java {major}" if major else "no runnable bin/java"
+        raise EngineError(f"Spark needs Java {minimum} or newer, and JAVA_HOME={explicit} has {found}; "
+                          f"point JAVA_HOME at a JDK {minimum}+ or unset it, or {JAVA_HINT}")
     candidates: list[Path] = []
-    if os.environ.get("JAVA_HOME"):
-        candidates.append(Path(os.environ["JAVA_HOME"]))
     on_path = shutil.which("java")
     if on_path:
         candidates.append(Path(on_path).resolve().parent.parent)
@@ -264,8 +290,7 @@ def find_java_home(minimum: int = MIN_JAVA) -> str:
                 return str(home)
             found.append(f"{java} is Java {major or '?'}")
     seen = f" ({'; '.join(found)})" if found else ""
-    raise EngineError(f"Spark needs Java {minimum} or newer and none was found in JAVA_HOME, PATH or /usr/lib/jvm"
-                      f"{seen}; {JAVA_HINT}")
+    raise EngineError(f"Spark needs Java {minimum} or newer and none was found on PATH or in /usr/lib/jvm{seen}; {JAVA_HINT}")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,144 @@
+"""Destination rules: what is sent exists and fits one table; every sync's segment and
+purpose exist and allow the channel; nothing PHI-derived leaves; ads are hashed."""
+
+from __future__ import annotations
+
+from validate_helpers import check, find, only
+
+
+def destination(channel: str = "email", identifiers: str = "[email]", fields: str = "[spend]",
+                syncs: str = "  - {segment: vip, purpose: email_marketing}\n", extra: str = "") -> dict:
+    """destinations/esp.yaml: channel line 4, identifiers 5, fields 6, `extra` 7.., then syncs."""
+    return {"definitions/destinations/esp.yaml":
+            f"kind: destination\nname: esp\nversion: 1.0.0\nchannel: {channel}\nidentifiers: {identifiers}\n"
+            f"fields: {fields}\n{extra}syncs:\n{syncs}"}
+
+
+def attribute(name: str, body: str, type_: str = "boolean") -> dict:
+    return {f"definitions/attributes/{name}.yaml":
+            f"kind: attribute\nname: {name}\nversion: 1.0.0\ntype: {type_}\n" + body}
+
+
+FLAG = attribute("flagged", "source: orders\naggregate: bool_or(notes is not null)\n")
+
+
+def test_identifiers_are_identity_types(tmp_path):
+    d = only(check(tmp_path, destination(identifiers="[emial]")), "CDP206", "destinations/esp.yaml:5:15",
+             "unknown identifier type `emial`")
+    assert d.hint == "did you mean `email`?"
+
+
+def test_fields_are_attributes(tmp_path):
+    d = only(check(tmp_path, destination(fields="[spend, spnd]")), "CDP203", "destinations/esp.yaml:6:17",
+             "`fields` names unknown attribute `spnd`")
+    assert d.hint == "did you mean `spend`?"
+
+
+def test_column_collision_between_identifier_and_field(tmp_path):
+    files = {**attribute("email", "pick: {field: email, from: [orders]}\n", "string"), **destination(fields="[email]")}
+    only(check(tmp_path, files), "CDP214", "destinations/esp.yaml:6:10", "column `email` would appear twice")
+
+
+def test_field_sent_twice(tmp_path):
+    only(check(tmp_path, destination(fields="[spend, spend]")), "CDP214", "destinations/esp.yaml:6:17",
+         "column `spend` would appear twice")
+
+
+def test_sync_segment_exists(tmp_path):
+    d = only(check(tmp_path, destination(syncs="  - {segment: vp, purpose: email_marketing}\n")),
+             "CDP204", "destinations/esp.yaml:8:15", "unknown segment `vp`")
+    assert d.hint == "did you mean `vip`?"
+
+
+def test_sync_purpose_exists(tmp_path):
+    only(check(tmp_path, destination(syncs="  - {segment: vip, purpose: email}\n")),
+         "CDP205", "destinations/esp.yaml:8:29", "purpose `email` is not declared by any consent")
+
+
+def test_purpose_lists_the_channel(tmp_path):
+    only(check(tmp_path, destination(syncs="  - {segment: vip, purpose: ads_marketing}\n")),
+         "CDP401", "destinations/esp.yaml:8:29", "purpose `ads_marketing` covers channels ads, not `email`")
+
+
+def test_purpose_is_allowed_by_the_segment(tmp_path):
+    files = {"definitions/segments/vip.yaml": "kind: segment\nname: vip\nversion: 1.0.0\nwhere: big_spender\n"
+                                              "purposes: [ads_marketing]\n"}
+    d = only(check(tmp_path, files), "CDP402", "destinations/esp.yaml:8:29",
+             "segment `vip` may not be activated for `email_marketing` (its purposes: ads_marketing)")
+    assert "purposes" in d.hint
+
+
+def test_one_sync_per_segment(tmp_path):
+    syncs = "  - {segment: vip, purpose: email_marketing}\n  - {segment: vip, purpose: email_marketing}\n"
+    only(check(tmp_path, destination(syncs=syncs)), "CDP217", "destinations/esp.yaml:9:15",
+         "segment `vip` is synced twice to `esp`")
+
+
+def test_phi_derived_field_is_never_sent(tmp_path):
+    d = only(check(tmp_path, {**FLAG, **destination(fields="[spend, flagged]")}), "CDP403", "destinations/esp.yaml:6:17",
+             "field `flagged` derives from PHI and would be sent to `esp`: flagged <- orders.notes")
+    assert "never leave" in d.hint
+
+
+def test_phi_lineage_through_expressions_names_the_path(tmp_path):
+    files = {**FLAG, **attribute("risky", "expression: flagged or big_spender\n"),
+             **destination(fields="[risky]")}
+    only(check(tmp_path, files), "CDP403", "destinations/esp.yaml:6:10", "risky <- flagged <- orders.notes")
+
+
+def test_phi_in_a_where_counts_too(tmp_path):
+    files = {**attribute("paid_total", "source: orders\naggregate: sum(amount)\nwhere: notes is null\n", "double"),
+             **destination(fields="[paid_total]")}
+    only(check(tmp_path, files), "CDP403", "destinations/esp.yaml:6:10", "paid_total <- orders.notes")
+
+
+def test_count_star_names_no_field_and_belonging_is_not_lineage(tmp_path):
+    # an aggregate over a contract with a PHI field does not derive from it unless it names it
+    files = {**attribute("orders_n", "source: orders\naggregate: count(*)\n", "integer"), **destination(fields="[orders_n]")}
+    assert check(tmp_path, files) == []
+
+
+def test_phi_defined_segment_synced_is_a_warning(tmp_path):
+    files = {**FLAG, "definitions/segments/vip.yaml": "kind: segment\nname: vip\nversion: 1.0.0\nwhere: flagged\n"
+                                                      "purposes: [email_marketing]\n"}
+    d = only(check(tmp_path, files), "CDP403", "destinations/esp.yaml:8:15", "segment `vip` is defined from PHI")
+    assert not d.is_error
+
+
+def test_phi_suppression_in_consent_is_fine(tmp_path):
+    consent = ("kind: consent\nname: marketing\nversion: 1.0.0\nsource: consents\npurpose_field: purpose\n"
+               "granted_field: granted\ntime_field: recorded_at\npurposes:\n  email_marketing: {channels: [email]}\n"
+               "  ads_marketing: {channels: [ads]}\nsuppress_when: [flagged]\n")
+    assert check(tmp_path, {**FLAG, "definitions/consent/marketing.yaml": consent}) == []
+
+
+ADS_SYNC = "  - {segment: vip, purpose: ads_marketing}\n"
+
+
+def test_ads_identifiers_must_be_hashed(tmp_path):
+    d = only(check(tmp_path, destination(channel="ads", fields="[]", syncs=ADS_SYNC)), "CDP404",
+             "destinations/esp.yaml:4:10", "ads destination `esp` would send in clear text: identifier `email`")
+    assert d.hint == "set `hash: sha256`"
+
+
+def test_ads_pii_derived_field_must_be_hashed(tmp_path):
+    files = destination(channel="ads", identifiers="[]", fields="[best_email]", syncs=ADS_SYNC, extra="hash: none\n")
+    only(check(tmp_path, files), "CDP404", "destinations/esp.yaml:7:7",
+         "PII-derived field `best_email` (best_email <- consents.email")
+
+
+def test_ads_with_nothing_identifying_needs_no_hash(tmp_path):
+    assert check(tmp_path, destination(channel="ads", identifiers="[]", fields="[spend]", syncs=ADS_SYNC)) == []
+
+
+def test_ads_hashed_is_fine(tmp_path):
+    files = destination(channel="ads", fields="[best_email]", syncs=ADS_SYNC, extra="hash: sha256\n")
+    assert check(tmp_path, files) == []
+
+
+def test_all_destination_problems_at_once(tmp_path):
+    files = {**FLAG, **destination(channel="ads", identifiers="[email, fax]", fields="[flagged, nope]",
+                                   syncs="  - {segment: vip, purpose: email_marketing}\n  - {segment: gone, purpose: x}\n")}
+    diagnostics = check(tmp_path, files)
+    assert [d.code for d in diagnostics] == ["CDP404", "CDP206", "CDP403", "CDP203", "CDP401", "CDP204", "CDP205"]
+    find(diagnostics, "CDP205", "destinations/esp.yaml:9:30")
