@@ -150,3 +150,17 @@ def test_console_script_subprocess(tmp_path):
     assert "Traceback" not in done.stderr
     done = subprocess.run([cdpc_script(), "validate"], cwd=make_project(tmp_path / "ok"), capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "ok: 10 definitions, no errors\n")
+
+
+def test_colour_on_a_terminal_is_the_same_text(tmp_path, monkeypatch):
+    import re
+
+    import compiler.output
+
+    root = make_project(tmp_path, BROKEN)
+    plain = invoke("validate", "--project", str(root)).stdout
+    monkeypatch.setattr(compiler.output, "_colour", lambda err: True)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich writes ANSI into the runner's captured stream
+    coloured = invoke("validate", "--project", str(root)).stdout
+    assert "\x1b[" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
