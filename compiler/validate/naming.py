@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..diagnostics import Diagnostic, Location
-from .context import Context, error
+from .context import warning, Context, error
 
 FIELD_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_COLUMNS = ("profile_id", "_reject_reasons")
@@ -65,8 +65,9 @@ def tables(ctx: Context) -> Iterator[Diagnostic]:
             continue
         claimed[table.qualified] = table
         if postgres and len(table.name) > POSTGRES_MAX_NAME:
-            yield error("CDP218", f"{table.what} `{table.name}` is {len(table.name)} characters; PostgreSQL keeps only "
-                        f"the first {POSTGRES_MAX_NAME}", table.location, "use shorter names")
+            # PostgreSQL truncates consistently, so this works until two names share a prefix
+            yield warning("CDP218", f"{table.what} `{table.name}` is {len(table.name)} characters; PostgreSQL keeps only "
+                          f"the first {POSTGRES_MAX_NAME}", table.location, "use shorter names")
 
 
 def _tables(ctx: Context) -> Iterator[Table]:
