@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from . import __version__
+from .background import Background
 from .dialects import DIALECTS
 from .emit import build_plan, pii_attributes
 from .emit.plan import RenderedUnit, Unit, render_unit
@@ -50,18 +51,38 @@ def compile_outputs(project: LoadedProject, targets: list[str] | None = None) ->
     targets = targets or list(dict.fromkeys(defs.project.targets))
     outputs: dict[str, str] = {}
     produced: dict[tuple[str, str], list[str]] = {}
-    for target in targets:
-        units = render_target(project, target)
-        for name, unit in zip(sql_file_names(units), units):
-            path = f"{target}/{name}"
-            outputs[path] = unit.text()
-            produced.setdefault((unit.kind, unit.name), []).append(path)
+    for target, files in _render_targets(project, targets).items():
+        for path, kind, name, text in files:
+            outputs[path] = text
+            produced.setdefault((kind, name), []).append(path)
     for destination in defs.destinations.values():
         path = f"syncs/{destination.name}.json"
         outputs[path] = _json(sync_manifest(project, destination))
         produced.setdefault(("destination", destination.name), []).append(path)
     outputs["manifest.json"] = _json(manifest(project, targets, produced))
     return dict(sorted(outputs.items()))
+
+
+def _render_targets(project: LoadedProject, targets: list[str]) -> dict[str, list[tuple[str, str, str, str]]]:
+    """(path, kind, name, text) per target; on several cores the targets render in parallel
+    (forked children share the built plan), and the result is the same as rendering in turn."""
+    plan_of(project)  # build once, before forking, so every child inherits it
+
+    def render(group: list[str]) -> dict:
+        rendered = {}
+        for target in group:
+            units = render_target(project, target)
+            rendered[target] = [(f"{target}/{name}", unit.kind, unit.name, unit.text())
+                                for name, unit in zip(sql_file_names(units), units)]
+        return rendered
+
+    workers = max(1, min(os.cpu_count() or 1, len(targets)))
+    groups = [targets[i::workers] for i in range(workers)]
+    children = [Background(lambda group=group: render(group)) for group in groups[1:]]
+    result = render(groups[0])
+    for child in children:
+        result.update(child.result())
+    return {target: result[target] for target in targets}
 
 
 def manifest(project: LoadedProject, targets: list[str], produced: dict) -> dict:

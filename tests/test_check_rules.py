@@ -408,7 +408,7 @@ def test_format_json(repo):
 
 
 def test_background_compile_falls_back_to_the_caller():
-    from compiler.check import background
+    from compiler import background
 
     assert background.Background(lambda: {"a": [1, 2]}).result() == {"a": [1, 2]}
     calls = []
@@ -422,7 +422,7 @@ def test_background_compile_falls_back_to_the_caller():
 
 
 def test_check_without_fork_gives_the_same_findings(repo, monkeypatch):
-    from compiler.check import background
+    from compiler import background
 
     repo.edit(ORDERS, "relation: raw.orders", "relation: raw.web_orders")
     result = head(repo)

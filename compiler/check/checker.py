@@ -25,7 +25,7 @@ from ..project import LoadedProject, load_project
 from .approvals import ApprovalStatus, approval_findings, governed
 from .changes import ADDED, DefinitionChange, compare
 from .freshness import freshness_findings
-from .background import Background
+from ..background import Background
 from .gitbase import GitBase, read_base, resolve
 from .impact import AudienceImpact, Reach, audience_impact, downstream
 from .sqldiff import TargetDiff, diff_sql

@@ -13,8 +13,7 @@ from sqlglot import exp
 from ..model import Attribute, Definitions
 from ..snippets import parse_snippet
 from .plan import Unit
-from .sql import (WORK, asc, bind_snippet, cast, codepoint, col, create_table_as, desc, is_true, lit, row_number,
-                  typed_lit, union_all, work)
+from .sql import (WORK, alias, asc, bind_snippet, cast, codepoint, col, create_table_as, desc, is_true, lit, row_number, typed_lit, union_all, work)
 
 
 def attr_table(name: str) -> str:
@@ -32,37 +31,37 @@ def attribute_unit(defs: Definitions, attribute: Attribute) -> Unit:
 
 
 def _all_profiles() -> exp.Select:
-    return exp.select(col("profile_id", "p")).from_(work("profile_ids", "p"))
+    return exp.select(col("profile_id", "p")).from_(work("profile_ids", "p"), copy=False)
 
 
 def _aggregate(defs: Definitions, attribute: Attribute) -> exp.Select:
     dialect = defs.project.expression_dialect
     value = bind_snippet(parse_snippet(attribute.aggregate, dialect).expr)
-    grouped = (exp.select(col("profile_id"), exp.alias_(value, "value"))
-               .from_(work(source_table(attribute.source))).group_by(col("profile_id")))
+    grouped = (exp.select(col("profile_id"), alias(value, "value"))
+               .from_(work(source_table(attribute.source)), copy=False).group_by(col("profile_id"), copy=False))
     if attribute.where:
-        grouped = grouped.where(is_true(bind_snippet(parse_snippet(attribute.where, dialect).expr)))
+        grouped = grouped.where(is_true(bind_snippet(parse_snippet(attribute.where, dialect).expr)), copy=False)
     no_rows = exp.Is(this=col("profile_id", "g"), expression=exp.Null())
     result = exp.Case(ifs=[exp.If(this=no_rows, true=typed_lit(attribute.default, attribute.type))],
                       default=cast(col("value", "g"), attribute.type))
-    return (_all_profiles().select(exp.alias_(result, "value"))
+    return (_all_profiles().select(alias(result, "value"), copy=False)
             .join(grouped.subquery("g"), join_type="left",
-                  on=exp.EQ(this=col("profile_id", "g"), expression=col("profile_id", "p"))))
+                  on=exp.EQ(this=col("profile_id", "g"), expression=col("profile_id", "p")), copy=False))
 
 
 def _expression(defs: Definitions, attribute: Attribute) -> exp.Select:
     snippet = parse_snippet(attribute.expression, defs.project.expression_dialect)
     inputs = _attribute_inputs(list(snippet.columns))
     value = cast(bind_snippet(snippet.expr), attribute.type)
-    return exp.select(col("profile_id"), exp.alias_(value, "value")).from_(inputs.subquery("inputs"))
+    return exp.select(col("profile_id"), alias(value, "value")).from_(inputs.subquery("inputs"), copy=False)
 
 
 def _attribute_inputs(names: list[str]) -> exp.Select:
     """profile_id plus one column per named attribute (each attr table has every profile)."""
     query = _all_profiles()
     for name in names:
-        query = (query.select(exp.alias_(col("value", name), name))
-                 .join(work(attr_table(name), name), on=exp.EQ(this=col("profile_id", name), expression=col("profile_id", "p"))))
+        query = (query.select(alias(col("value", name), name), copy=False)
+                 .join(work(attr_table(name), name), on=exp.EQ(this=col("profile_id", name), expression=col("profile_id", "p")), copy=False))
     return query
 
 
@@ -75,14 +74,14 @@ def _pick(defs: Definitions, attribute: Attribute) -> exp.Select:
         seen = (exp.Cast(this=col(event_time), to=exp.DataType.build("TIMESTAMP")) if event_time
                 else exp.Cast(this=exp.Null(), to=exp.DataType.build("TIMESTAMP")))
         field = pick.field_for(source)
-        candidates.append(exp.select(col("profile_id"), exp.alias_(cast(col(field), attribute.type), "value"),
-                                     exp.alias_(lit(rank), "source_rank"), exp.alias_(seen, "seen_at"))
-                          .from_(work(source_table(source)))
-                          .where(exp.Not(this=exp.Is(this=col(field), expression=exp.Null()))))
+        candidates.append(exp.select(col("profile_id"), alias(cast(col(field), attribute.type), "value"),
+                                     alias(lit(rank), "source_rank"), alias(seen, "seen_at"))
+                          .from_(work(source_table(source)), copy=False)
+                          .where(exp.Not(this=exp.Is(this=col(field), expression=exp.Null())), copy=False))
     value = codepoint(col("value")) if is_text else col("value")
     if pick.strategy == "most_frequent":
-        counted = (exp.select(col("profile_id"), col("value"), exp.alias_(exp.Count(this=exp.Star()), "n"))
-                   .from_(union_all(candidates).subquery("c")).group_by(col("profile_id"), col("value")))
+        counted = (exp.select(col("profile_id"), col("value"), alias(exp.Count(this=exp.Star()), "n"))
+                   .from_(union_all(candidates).subquery("c"), copy=False).group_by(col("profile_id"), col("value"), copy=False))
         order = [desc(col("n")), asc(value)]
         ranked_from = counted.subquery("c")
     else:
@@ -92,8 +91,8 @@ def _pick(defs: Definitions, attribute: Attribute) -> exp.Select:
             "first_seen": [asc(col("seen_at")), asc(value)],
         }[pick.strategy]
         ranked_from = union_all(candidates).subquery("c")
-    ranked = (exp.select(col("profile_id"), col("value"), exp.alias_(row_number([col("profile_id")], order), "rn"))
-              .from_(ranked_from))
-    chosen = exp.select(col("profile_id"), col("value")).from_(ranked.subquery("r")).where(exp.EQ(this=col("rn"), expression=lit(1)))
-    return (_all_profiles().select(exp.alias_(col("value", "v"), "value"))
-            .join(chosen.subquery("v"), join_type="left", on=exp.EQ(this=col("profile_id", "v"), expression=col("profile_id", "p"))))
+    ranked = (exp.select(col("profile_id"), col("value"), alias(row_number([col("profile_id")], order), "rn"))
+              .from_(ranked_from, copy=False))
+    chosen = exp.select(col("profile_id"), col("value")).from_(ranked.subquery("r"), copy=False).where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False)
+    return (_all_profiles().select(alias(col("value", "v"), "value"), copy=False)
+            .join(chosen.subquery("v"), join_type="left", on=exp.EQ(this=col("profile_id", "v"), expression=col("profile_id", "p")), copy=False))

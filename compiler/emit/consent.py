@@ -11,7 +11,7 @@ from sqlglot import exp
 from ..model import Consent, Definitions
 from .attributes import attr_table, source_table
 from .plan import Unit
-from .sql import WORK, and_, asc, col, create_table_as, desc, is_true, lit, or_, row_number, text, union_all, work
+from .sql import (WORK, alias, and_, asc, col, create_table_as, desc, is_true, lit, or_, row_number, text, union_all, work)
 
 
 def consent_table(name: str) -> str:
@@ -22,25 +22,25 @@ def consent_unit(defs: Definitions, consent: Consent) -> Unit:
     purposes = list(consent.purposes)
     granted_now = exp.EQ(this=col(consent.granted_field), expression=exp.true())
     denial_first = exp.Case(ifs=[exp.If(this=is_true(granted_now), true=lit(1))], default=lit(0))
-    events = (exp.select(col("profile_id"), exp.alias_(text(col(consent.purpose_field)), "purpose"),
-                         exp.alias_(is_true(granted_now.copy()), "granted"),
-                         exp.alias_(row_number([col("profile_id"), col(consent.purpose_field)],
+    events = (exp.select(col("profile_id"), alias(text(col(consent.purpose_field)), "purpose"),
+                         alias(is_true(granted_now.copy()), "granted"),
+                         alias(row_number([col("profile_id"), col(consent.purpose_field)],
                                                [desc(col(consent.time_field)), asc(denial_first)]), "rn"))
-              .from_(work(source_table(consent.source)))
-              .where(exp.In(this=text(col(consent.purpose_field)), expressions=[lit(p) for p in purposes])))
-    latest = (exp.select(col("profile_id"), col("purpose"), col("granted")).from_(events.subquery("e"))
-              .where(exp.EQ(this=col("rn"), expression=lit(1))))
-    declared = union_all(exp.select(exp.alias_(lit(p), "purpose")) for p in purposes)
+              .from_(work(source_table(consent.source)), copy=False)
+              .where(exp.In(this=text(col(consent.purpose_field)), expressions=[lit(p) for p in purposes]), copy=False))
+    latest = (exp.select(col("profile_id"), col("purpose"), col("granted")).from_(events.subquery("e"), copy=False)
+              .where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
+    declared = union_all(exp.select(alias(lit(p), "purpose")) for p in purposes)
     query = (exp.select(col("profile_id", "p"), col("purpose", "d"),
-                        exp.alias_(_granted(consent), "granted"))
-             .from_(work("profile_ids", "p"))
-             .join(declared.subquery("d"), join_type="cross")
+                        alias(_granted(consent), "granted"))
+             .from_(work("profile_ids", "p"), copy=False)
+             .join(declared.subquery("d"), join_type="cross", copy=False)
              .join(latest.subquery("l"), join_type="left", on=and_(
                  exp.EQ(this=col("profile_id", "l"), expression=col("profile_id", "p")),
-                 exp.EQ(this=col("purpose", "l"), expression=col("purpose", "d")))))
+                 exp.EQ(this=col("purpose", "l"), expression=col("purpose", "d"))), copy=False))
     for name in consent.suppress_when:
         query = query.join(work(attr_table(name), name), join_type="left",
-                           on=exp.EQ(this=col("profile_id", name), expression=col("profile_id", "p")))
+                           on=exp.EQ(this=col("profile_id", name), expression=col("profile_id", "p")), copy=False)
     return Unit("consent", "consent", consent.name, create_table_as(WORK, consent_table(consent.name), query))
 
 

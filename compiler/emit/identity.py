@@ -20,15 +20,14 @@ from ..dialects import portable
 from ..model import Contract, Definitions, Identity
 from ..normalize import normalize_value
 from .plan import Loop, Unit
-from .sql import (WORK, and_, codepoint, col, concat, create_table_as, drop_table, insert_into, lit,
-                  row_number, asc, table, text, union_all, work)
+from .sql import (WORK, alias, and_, asc, coalesce, codepoint, col, concat, create_table_as, drop_table, insert_into, lit, row_number, table, text, union_all, work)
 
 _NULL_TEXT = exp.Cast(this=exp.Null(), to=exp.DataType.build("TEXT"))
 
 
 def record_key(contract: Contract, qualifier: str | None = None) -> exp.Expression:
     """Primary key values cast to text, joined by `|` (a NULL part counts as empty)."""
-    parts = [exp.func("COALESCE", text(col(k, qualifier)), lit("")) for k in contract.primary_key]
+    parts = [coalesce(text(col(k, qualifier)), lit("")) for k in contract.primary_key]
     joined = [parts[0]]
     for part in parts[1:]:
         joined += [lit("|"), part]
@@ -41,16 +40,16 @@ def identity_unit(defs: Definitions, identity: Identity) -> Unit:
     # rows that share a record key are one record (SPEC: a record is its source and key), so
     # rid is a dense rank and a record may hold the values of all its rows
     steps += create_table_as(WORK, "id_values", union_all(
-        exp.select(col("rid"), exp.alias_(lit(t), "id_type"), exp.alias_(col(_column(t)), "id_value")).distinct()
-        .from_(work("id_records")).where(exp.Not(this=exp.Is(this=col(_column(t)), expression=exp.Null())))
+        exp.select(col("rid"), alias(lit(t), "id_type"), alias(col(_column(t)), "id_value")).distinct(copy=False)
+        .from_(work("id_records"), copy=False).where(exp.Not(this=exp.Is(this=col(_column(t)), expression=exp.Null())), copy=False)
         for t in identity.types))
-    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), exp.alias_(col("rid"), "pid")).distinct()
-                             .from_(work("id_records")))
-    steps += create_table_as(WORK, "id_held", exp.select(exp.alias_(col("rid"), "pid"), col("id_type"), col("id_value"))
-                             .from_(work("id_values")))
+    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), alias(col("rid"), "pid")).distinct(copy=False)
+                             .from_(work("id_records"), copy=False))
+    steps += create_table_as(WORK, "id_held", exp.select(alias(col("rid"), "pid"), col("id_type"), col("id_value"))
+                             .from_(work("id_values"), copy=False))
     steps += create_table_as(WORK, "id_rejected", exp.select(
-        exp.alias_(_NULL_TEXT.copy(), "id_type"), exp.alias_(_NULL_TEXT.copy(), "id_value"),
-        exp.alias_(_NULL_TEXT.copy(), "reason")).where(exp.false()))
+        alias(_NULL_TEXT.copy(), "id_type"), alias(_NULL_TEXT.copy(), "id_value"),
+        alias(_NULL_TEXT.copy(), "reason")).where(exp.false(), copy=False))
     for id_type in identity.types:
         steps += _pass(identity, id_type)
     steps += _finish(defs, identity)
@@ -70,16 +69,16 @@ def _records(defs: Definitions, identity: Identity) -> list[exp.Expression]:
     per_source = []
     for source, mapping in identity.sources.items():
         contract = defs.contracts[source]
-        values = [exp.alias_(_prepare(identity, t, col(mapping[t])) if t in mapping else _NULL_TEXT.copy(), _column(t))
+        values = [alias(_prepare(identity, t, col(mapping[t])) if t in mapping else _NULL_TEXT.copy(), _column(t))
                   for t in identity.types]
-        per_source.append(exp.select(exp.alias_(lit(source), "source"), exp.alias_(record_key(contract), "record_key"), *values)
-                          .from_(table(staging, source)))
-    finished = [exp.alias_(_finish_value(identity, t, col(_column(t))), _column(t)) for t in identity.types]
+        per_source.append(exp.select(alias(lit(source), "source"), alias(record_key(contract), "record_key"), *values)
+                          .from_(table(staging, source), copy=False))
+    finished = [alias(_finish_value(identity, t, col(_column(t))), _column(t)) for t in identity.types]
     # an ordered window (Spark needs one) that also makes rid reproducible
-    rid = exp.Window(this=exp.func("DENSE_RANK"), order=exp.Order(expressions=[
+    rid = exp.Window(this=exp.Anonymous(this="DENSE_RANK"), order=exp.Order(expressions=[
         asc(codepoint(col("source"))), asc(codepoint(col("record_key")))]))
-    query = (exp.select(exp.alias_(rid, "rid"), col("source"), col("record_key"), *finished)
-             .from_(union_all(per_source).subquery("prepared")))
+    query = (exp.select(alias(rid, "rid"), col("source"), col("record_key"), *finished)
+             .from_(union_all(per_source).subquery("prepared"), copy=False))
     return create_table_as(WORK, "id_records", query)
 
 
@@ -146,95 +145,95 @@ def _is_null(expression: exp.Expression) -> exp.Expression:
 def _pass(identity: Identity, id_type: str) -> list:
     t = lit(id_type)
     steps: list = []
-    linking = (exp.select(col("id_value")).from_(work("id_held")).where(exp.EQ(this=col("id_type"), expression=t.copy()))
-               .group_by(col("id_value")).having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1))))
-    steps += create_table_as(WORK, "id_link", exp.select(exp.alias_(col("id_value", "h"), "v"), col("pid", "h"))
-                             .from_(work("id_held", "h"))
+    linking = (exp.select(col("id_value")).from_(work("id_held"), copy=False).where(exp.EQ(this=col("id_type"), expression=t.copy()), copy=False)
+               .group_by(col("id_value"), copy=False).having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1)), copy=False))
+    steps += create_table_as(WORK, "id_link", exp.select(alias(col("id_value", "h"), "v"), col("pid", "h"))
+                             .from_(work("id_held", "h"), copy=False)
                              .where(and_(exp.EQ(this=col("id_type", "h"), expression=t.copy()),
-                                         exp.In(this=col("id_value", "h"), query=linking.subquery()))))
+                                         exp.In(this=col("id_value", "h"), query=linking.subquery())), copy=False))
     steps += create_table_as(WORK, "id_reject_a", _over_limit(
-        identity, group=col("v", "l"), source=exp.select().from_(work("id_link", "l"))
-        .join(work("id_held", "h"), on=exp.EQ(this=col("pid", "h"), expression=col("pid", "l"))),
+        identity, group=col("v", "l"), source=exp.select().from_(work("id_link", "l"), copy=False)
+        .join(work("id_held", "h"), on=exp.EQ(this=col("pid", "h"), expression=col("pid", "l")), copy=False),
         template="linking value would give a profile more than {n} {t} values (max_per_profile)"))
-    steps += create_table_as(WORK, "id_edges", exp.select(col("v", "l"), col("pid", "l")).from_(work("id_link", "l"))
-                             .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("id_value", "r"), expression=col("v", "l")))
-                             .where(_is_null(col("id_value", "r"))))
-    steps += create_table_as(WORK, "id_label", exp.select(col("pid"), exp.alias_(col("pid"), "l")).distinct().from_(work("id_edges")))
+    steps += create_table_as(WORK, "id_edges", exp.select(col("v", "l"), col("pid", "l")).from_(work("id_link", "l"), copy=False)
+                             .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("id_value", "r"), expression=col("v", "l")), copy=False)
+                             .where(_is_null(col("id_value", "r")), copy=False))
+    steps += create_table_as(WORK, "id_label", exp.select(col("pid"), alias(col("pid"), "l")).distinct(copy=False).from_(work("id_edges"), copy=False))
     steps.append(_propagate(id_type))
     steps += create_table_as(WORK, "id_bad", _over_limit(
-        identity, group=col("l", "c"), source=exp.select().from_(work("id_label", "c"))
-        .join(work("id_held", "h"), on=exp.EQ(this=col("pid", "h"), expression=col("pid", "c")))
+        identity, group=col("l", "c"), source=exp.select().from_(work("id_label", "c"), copy=False)
+        .join(work("id_held", "h"), on=exp.EQ(this=col("pid", "h"), expression=col("pid", "c")), copy=False)
         .join(work("id_reject_a", "r"), join_type="left", on=and_(
             exp.EQ(this=col("id_type", "h"), expression=t.copy()),
-            exp.EQ(this=col("id_value", "r"), expression=col("id_value", "h"))))
-        .where(_is_null(col("id_value", "r"))),
+            exp.EQ(this=col("id_value", "r"), expression=col("id_value", "h"))), copy=False)
+        .where(_is_null(col("id_value", "r")), copy=False),
         template="merged profile would hold more than {n} {t} values (max_per_profile)"))
-    steps.append(insert_into(WORK, "id_rejected", exp.select(exp.alias_(t.copy(), "id_type"), col("id_value"), col("reason"))
-                             .from_(work("id_reject_a"))))
-    steps.append(insert_into(WORK, "id_rejected", exp.select(exp.alias_(t.copy(), "id_type"), col("id_value", "h"), col("reason", "b")).distinct()
-                             .from_(work("id_label", "c"))
-                             .join(work("id_bad", "b"), on=exp.EQ(this=col("l", "b"), expression=col("l", "c")))
+    steps.append(insert_into(WORK, "id_rejected", exp.select(alias(t.copy(), "id_type"), col("id_value"), col("reason"))
+                             .from_(work("id_reject_a"), copy=False)))
+    steps.append(insert_into(WORK, "id_rejected", exp.select(alias(t.copy(), "id_type"), col("id_value", "h"), col("reason", "b")).distinct(copy=False)
+                             .from_(work("id_label", "c"), copy=False)
+                             .join(work("id_bad", "b"), on=exp.EQ(this=col("l", "b"), expression=col("l", "c")), copy=False)
                              .join(work("id_held", "h"), on=and_(exp.EQ(this=col("pid", "h"), expression=col("pid", "c")),
-                                                                 exp.EQ(this=col("id_type", "h"), expression=t.copy())))
-                             .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("id_value", "r"), expression=col("id_value", "h")))
-                             .where(_is_null(col("id_value", "r")))))
+                                                                 exp.EQ(this=col("id_type", "h"), expression=t.copy())), copy=False)
+                             .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("id_value", "r"), expression=col("id_value", "h")), copy=False)
+                             .where(_is_null(col("id_value", "r")), copy=False)))
     steps += _merge(t)
     return steps
 
 
 def _merge(t: exp.Expression) -> list:
     """Apply the pass: good components take their label; held values collapse onto profiles."""
-    steps: list = create_table_as(WORK, "id_merge", exp.select(col("pid", "c"), col("l", "c")).from_(work("id_label", "c"))
-                                  .join(work("id_bad", "b"), join_type="left", on=exp.EQ(this=col("l", "b"), expression=col("l", "c")))
-                                  .where(_is_null(col("l", "b"))))
-    new_pid = lambda alias: exp.func("COALESCE", col("l", "m"), col("pid", alias))  # noqa: E731
-    steps += create_table_as(WORK, "id_profile_next", exp.select(col("rid", "p"), exp.alias_(new_pid("p"), "pid"))
-                             .from_(work("id_profile", "p"))
-                             .join(work("id_merge", "m"), join_type="left", on=exp.EQ(this=col("pid", "m"), expression=col("pid", "p"))))
-    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), col("pid")).from_(work("id_profile_next")))
+    steps: list = create_table_as(WORK, "id_merge", exp.select(col("pid", "c"), col("l", "c")).from_(work("id_label", "c"), copy=False)
+                                  .join(work("id_bad", "b"), join_type="left", on=exp.EQ(this=col("l", "b"), expression=col("l", "c")), copy=False)
+                                  .where(_is_null(col("l", "b")), copy=False))
+    new_pid = lambda alias: coalesce(col("l", "m"), col("pid", alias))  # noqa: E731
+    steps += create_table_as(WORK, "id_profile_next", exp.select(col("rid", "p"), alias(new_pid("p"), "pid"))
+                             .from_(work("id_profile", "p"), copy=False)
+                             .join(work("id_merge", "m"), join_type="left", on=exp.EQ(this=col("pid", "m"), expression=col("pid", "p")), copy=False))
+    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), col("pid")).from_(work("id_profile_next"), copy=False))
     rejected_now = and_(exp.EQ(this=col("id_type", "x"), expression=col("id_type", "h")),
                         exp.EQ(this=col("id_value", "x"), expression=col("id_value", "h")),
                         exp.EQ(this=col("id_type", "h"), expression=t.copy()))
-    steps += create_table_as(WORK, "id_held_next", exp.select(exp.alias_(new_pid("h"), "pid"), col("id_type", "h"), col("id_value", "h"))
-                             .distinct().from_(work("id_held", "h"))
-                             .join(work("id_merge", "m"), join_type="left", on=exp.EQ(this=col("pid", "m"), expression=col("pid", "h")))
-                             .join(work("id_rejected", "x"), join_type="left", on=rejected_now)
-                             .where(_is_null(col("id_type", "x"))))
-    steps += create_table_as(WORK, "id_held", exp.select(col("pid"), col("id_type"), col("id_value")).from_(work("id_held_next")))
+    steps += create_table_as(WORK, "id_held_next", exp.select(alias(new_pid("h"), "pid"), col("id_type", "h"), col("id_value", "h"))
+                             .distinct(copy=False).from_(work("id_held", "h"), copy=False)
+                             .join(work("id_merge", "m"), join_type="left", on=exp.EQ(this=col("pid", "m"), expression=col("pid", "h")), copy=False)
+                             .join(work("id_rejected", "x"), join_type="left", on=rejected_now, copy=False)
+                             .where(_is_null(col("id_type", "x")), copy=False))
+    steps += create_table_as(WORK, "id_held", exp.select(col("pid"), col("id_type"), col("id_value")).from_(work("id_held_next"), copy=False))
     return steps
 
 
 def _over_limit(identity: Identity, group: exp.Column, source: exp.Select, template: str) -> exp.Select:
     """Groups whose held values exceed a type's limit, with the first such type's reason."""
     id_type = col("id_type", "h")
-    over = (source.select(exp.alias_(group.copy(), "grp"),
-                          exp.alias_(row_number([group.copy()], [asc(_rank(identity, id_type))]), "rn"),
-                          exp.alias_(_reason(identity, id_type, template), "reason"))
-            .group_by(group.copy(), id_type.copy())
+    over = (source.select(alias(group.copy(), "grp"),
+                          alias(row_number([group.copy()], [asc(_rank(identity, id_type))]), "rn"),
+                          alias(_reason(identity, id_type, template), "reason"), copy=False)
+            .group_by(group.copy(), id_type.copy(), copy=False)
             .having(exp.GT(this=exp.Count(this=exp.Distinct(expressions=[col("id_value", "h")])),
-                           expression=_limit(identity, id_type.copy()))))
+                           expression=_limit(identity, id_type.copy())), copy=False))
     name = "id_value" if group.name == "v" else "l"
-    return (exp.select(exp.alias_(col("grp"), name), col("reason")).from_(over.subquery("o"))
-            .where(exp.EQ(this=col("rn"), expression=lit(1))))
+    return (exp.select(alias(col("grp"), name), col("reason")).from_(over.subquery("o"), copy=False)
+            .where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
 
 
 def _propagate(id_type: str) -> Loop:
     """Min-label propagation over (value, profile) edges, with one pointer jump per round."""
-    value_label = (exp.select(col("v", "e"), exp.alias_(exp.Min(this=col("l", "p")), "l"))
-                   .from_(work("id_edges", "e"))
-                   .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "e")))
-                   .group_by(col("v", "e")))
-    hop = (exp.select(col("pid", "e"), exp.alias_(exp.Min(this=col("l", "vl")), "l"))
-           .from_(work("id_edges", "e"))
-           .join(value_label.subquery("vl"), on=exp.EQ(this=col("v", "vl"), expression=col("v", "e")))
-           .group_by(col("pid", "e")))
-    jumped = (exp.select(col("pid", "h"), exp.alias_(exp.Least(this=col("l", "h"), expressions=[col("l", "j")]), "l"))
-              .from_(hop.subquery("h"))
-              .join(work("id_label_prev", "j"), on=exp.EQ(this=col("pid", "j"), expression=col("l", "h"))))
-    changed = (exp.select(exp.Count(this=exp.Star())).from_(work("id_label", "c"))
-               .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "c")))
-               .where(exp.NEQ(this=col("l", "c"), expression=col("l", "p"))))
-    body = [*create_table_as(WORK, "id_label_prev", exp.select(col("pid"), col("l")).from_(work("id_label"))),
+    value_label = (exp.select(col("v", "e"), alias(exp.Min(this=col("l", "p")), "l"))
+                   .from_(work("id_edges", "e"), copy=False)
+                   .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "e")), copy=False)
+                   .group_by(col("v", "e"), copy=False))
+    hop = (exp.select(col("pid", "e"), alias(exp.Min(this=col("l", "vl")), "l"))
+           .from_(work("id_edges", "e"), copy=False)
+           .join(value_label.subquery("vl"), on=exp.EQ(this=col("v", "vl"), expression=col("v", "e")), copy=False)
+           .group_by(col("pid", "e"), copy=False))
+    jumped = (exp.select(col("pid", "h"), alias(exp.Least(this=col("l", "h"), expressions=[col("l", "j")]), "l"))
+              .from_(hop.subquery("h"), copy=False)
+              .join(work("id_label_prev", "j"), on=exp.EQ(this=col("pid", "j"), expression=col("l", "h")), copy=False))
+    changed = (exp.select(exp.Count(this=exp.Star())).from_(work("id_label", "c"), copy=False)
+               .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "c")), copy=False)
+               .where(exp.NEQ(this=col("l", "c"), expression=col("l", "p")), copy=False))
+    body = [*create_table_as(WORK, "id_label_prev", exp.select(col("pid"), col("l")).from_(work("id_label"), copy=False)),
             *create_table_as(WORK, "id_label", jumped)]
     return Loop(f"components_{id_type}", body, changed)
 
@@ -246,28 +245,28 @@ def _finish(defs: Definitions, identity: Identity) -> list[exp.Expression]:
     staging = defs.project.schemas.staging
     steps: list = []
     keyed = (exp.select(col("pid"), col("id_type"), col("id_value"),
-                        exp.alias_(row_number([col("pid")], [asc(_rank(identity, col("id_type"))), asc(codepoint(col("id_value")))]), "rn"))
-             .from_(work("id_held")))
+                        alias(row_number([col("pid")], [asc(_rank(identity, col("id_type"))), asc(codepoint(col("id_value")))]), "rn"))
+             .from_(work("id_held"), copy=False))
     steps += create_table_as(WORK, "id_profile_key", exp.select(col("pid"), col("id_type"), col("id_value"))
-                             .from_(keyed.subquery("k")).where(exp.EQ(this=col("rn"), expression=lit(1))))
+                             .from_(keyed.subquery("k"), copy=False).where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
     profile_id = exp.func("COALESCE",
                           portable("MD5_HEX", concat(col("id_type", "k"), lit(":"), col("id_value", "k"))),
                           portable("MD5_HEX", concat(lit("record:"), col("source", "r"), lit(":"), col("record_key", "r"))))
     steps += create_table_as(WORK, "id_record_profile", exp.select(col("rid", "r"), col("source", "r"), col("record_key", "r"),
-                                                                   exp.alias_(profile_id, "profile_id")).distinct()
-                             .from_(work("id_records", "r"))
-                             .join(work("id_profile", "p"), on=exp.EQ(this=col("rid", "p"), expression=col("rid", "r")))
-                             .join(work("id_profile_key", "k"), join_type="left", on=exp.EQ(this=col("pid", "k"), expression=col("pid", "p"))))
+                                                                   alias(profile_id, "profile_id")).distinct(copy=False)
+                             .from_(work("id_records", "r"), copy=False)
+                             .join(work("id_profile", "p"), on=exp.EQ(this=col("rid", "p"), expression=col("rid", "r")), copy=False)
+                             .join(work("id_profile_key", "k"), join_type="left", on=exp.EQ(this=col("pid", "k"), expression=col("pid", "p")), copy=False))
     steps += create_table_as(schema, f"{identity.name}_map", exp.select(col("source"), col("record_key"), col("profile_id"))
-                             .from_(work("id_record_profile")))
+                             .from_(work("id_record_profile"), copy=False))
     steps += create_table_as(schema, f"{identity.name}_conflicts", exp.select(col("id_type"), col("id_value"), col("reason"))
-                             .from_(work("id_rejected")))
-    steps += create_table_as(WORK, "profile_ids", exp.select(col("profile_id")).distinct().from_(work("id_record_profile")))
+                             .from_(work("id_rejected"), copy=False))
+    steps += create_table_as(WORK, "profile_ids", exp.select(col("profile_id")).distinct(copy=False).from_(work("id_record_profile"), copy=False))
     for source in identity.sources:
         contract = defs.contracts[source]
         steps += create_table_as(WORK, f"src__{source}", exp.select(col("profile_id", "m"), exp.Column(this=exp.Star(), table=exp.to_identifier("t")))
-                                 .from_(table(staging, source, "t"))
+                                 .from_(table(staging, source, "t"), copy=False)
                                  .join(table(schema, f"{identity.name}_map", "m"), on=and_(
                                      exp.EQ(this=col("source", "m"), expression=lit(source)),
-                                     exp.EQ(this=col("record_key", "m"), expression=record_key(contract, "t")))))
+                                     exp.EQ(this=col("record_key", "m"), expression=record_key(contract, "t"))), copy=False))
     return steps

@@ -8,12 +8,12 @@ from ..model import Definitions
 from .attributes import attr_table
 from .consent import consent_table
 from .plan import Unit
-from .sql import col, create_table_as, union_all, work
+from .sql import (alias, col, create_table_as, union_all, work)
 
 _EMPTY_CONSENT = exp.select(
-    exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build("TEXT")), "profile_id"),
-    exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build("TEXT")), "purpose"),
-    exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build("BOOLEAN")), "granted"),
+    alias(exp.Cast(this=exp.Null(), to=exp.DataType.build("TEXT")), "profile_id"),
+    alias(exp.Cast(this=exp.Null(), to=exp.DataType.build("TEXT")), "purpose"),
+    alias(exp.Cast(this=exp.Null(), to=exp.DataType.build("BOOLEAN")), "granted"),
 ).where(exp.false())
 
 
@@ -22,7 +22,7 @@ def profiles_unit(defs: Definitions) -> Unit:
     profiles = exp.select(col("profile_id", "p")).from_(work("profile_ids", "p"))
     for name in sorted(defs.attributes):
         # copy=False: sqlglot's builders copy the whole tree on every call otherwise (quadratic)
-        profiles = (profiles.select(exp.alias_(col("value", name), name), copy=False)
+        profiles = (profiles.select(alias(col("value", name), name), copy=False)
                     .join(work(attr_table(name), name), join_type="left",
                           on=exp.EQ(this=col("profile_id", name), expression=col("profile_id", "p")), copy=False))
     consents = [exp.select(col("profile_id"), col("purpose"), col("granted")).from_(work(consent_table(c)))

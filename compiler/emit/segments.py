@@ -19,18 +19,18 @@ def segment_unit(defs: Definitions, segment: Segment) -> Unit:
         conditions.append(exp.In(this=col("profile_id"), query=_members(schemas.audiences, segment.include).subquery()))
     if segment.exclude:
         conditions.append(exp.Not(this=exp.In(this=col("profile_id"), query=_members(schemas.audiences, segment.exclude).subquery())))
-    query = exp.select(col("profile_id")).from_(table(schemas.profiles, f"{defs.project.entity}_profiles"))
+    query = exp.select(col("profile_id")).from_(table(schemas.profiles, f"{defs.project.entity}_profiles"), copy=False)
     if conditions:
-        query = query.where(and_(*conditions))
+        query = query.where(and_(*conditions), copy=False)
     checks = []
     size = segment.expected_size
     if size and (size.min is not None or size.max is not None):
         checks.append(Check("CDP507", "error", f"segment {segment.name}: size outside expected_size",
-                            exp.select(exp.Count(this=exp.Star())).from_(table(schemas.audiences, segment.name)),
+                            exp.select(exp.Count(this=exp.Star())).from_(table(schemas.audiences, segment.name), copy=False),
                             minimum=size.min, maximum=size.max))
     return Unit("segments", "segment", segment.name, create_table_as(schemas.audiences, segment.name, query), checks,
                 [f"{schemas.audiences}.{segment.name}"])
 
 
 def _members(schema: str, segments: list[str]) -> exp.Query:
-    return union_all(exp.select(col("profile_id")).from_(table(schema, name)) for name in segments)
+    return union_all(exp.select(col("profile_id")).from_(table(schema, name), copy=False) for name in segments)

@@ -31,11 +31,22 @@ def data_type(field_type: str) -> exp.DataType:
 
 def table(schema: str, name: str, alias: str | None = None) -> exp.Table:
     t = exp.table_(name, db=schema)
-    return t.as_(alias) if alias else t
+    return t.as_(alias, copy=False) if alias else t
 
 
 def work(name: str, alias: str | None = None) -> exp.Table:
     return table(WORK, name, alias)
+
+
+# The builders below never copy their arguments: emitters pass freshly built nodes (and
+# .copy() what they reuse), and sqlglot's default copy on every call made emit quadratic.
+
+def alias(expression: exp.Expression, name: str) -> exp.Expression:
+    return exp.alias_(expression, name, copy=False)
+
+
+def coalesce(*args: exp.Expression) -> exp.Expression:
+    return exp.Coalesce(this=args[0], expressions=list(args[1:]))
 
 
 def col(name: str, qualifier: str | None = None) -> exp.Column:
@@ -92,7 +103,7 @@ def or_(*conditions: exp.Expression) -> exp.Expression:
 
 def is_true(condition: exp.Expression) -> exp.Expression:
     """Three-valued logic made two-valued: NULL counts as false."""
-    return exp.func("COALESCE", exp.Paren(this=condition), exp.false())
+    return coalesce(exp.Paren(this=condition), exp.false())
 
 
 def drop_table(schema: str, name: str) -> exp.Drop:

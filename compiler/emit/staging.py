@@ -14,8 +14,7 @@ from ..model import Contract, ContractField, Definitions
 from ..model.base import duration_seconds
 from ..model.contract import parse_field_type
 from .plan import Check, Unit
-from .sql import (WORK, and_, as_of_timestamp, cast, col, create_table_as, is_true, lit, or_, table,
-                  typed_lit, work)
+from .sql import (WORK, alias, and_, as_of_timestamp, cast, col, create_table_as, is_true, lit, or_, table, typed_lit, work)
 
 _DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$"
@@ -39,18 +38,18 @@ def staging_unit(defs: Definitions, contract: Contract) -> Unit:
     # the typed values in a subquery: the rules read them, and PostgreSQL and BigQuery do not
     # resolve a column alias of the same SELECT list (a lateral alias)
     typed_query = (exp.select(*(col(n) for n, _ in fields),
-                              *(exp.alias_(_typed_value(col(n), f), typed_name(n)) for n, f in fields))
+                              *(alias(_typed_value(col(n), f), typed_name(n)) for n, f in fields))
                    .from_(table(contract.relation_schema, contract.relation_table)))
     checked_query = (
         exp.select(*(col(n) for n, _ in fields),
                    *(col(typed_name(n)) for n, _ in fields),
-                   exp.alias_(ok, "_ok"),
-                   exp.alias_(portable("TEXT_ARRAY_COMPACT", *reason_texts) if reason_texts else
+                   alias(ok, "_ok"),
+                   alias(portable("TEXT_ARRAY_COMPACT", *reason_texts) if reason_texts else
                               portable("TEXT_ARRAY_COMPACT", exp.Null()), "_reject_reasons"))
         .from_(typed_query.subquery("typed"))
     )
     # cast again: PostgreSQL drops a decimal's (p,s) from a CASE without ELSE (__t_*)
-    staged = (exp.select(*(exp.alias_(col(typed_name(n)) if f.base_type == "string" else cast(col(typed_name(n)), f.type), n)
+    staged = (exp.select(*(alias(col(typed_name(n)) if f.base_type == "string" else cast(col(typed_name(n)), f.type), n)
                            for n, f in fields))
               .from_(work(checked)).where(col("_ok")))
     rejected = (exp.select(*(col(n) for n, _ in fields), col("_reject_reasons"))

@@ -13,7 +13,7 @@ from ..dialects import portable
 from ..model import Definitions, Destination
 from .attributes import attr_table
 from .plan import Unit
-from .sql import WORK, and_, asc, codepoint, col, create_table_as, desc, lit, row_number, table, text, work
+from .sql import (WORK, alias, and_, asc, codepoint, col, create_table_as, desc, lit, row_number, table, text, work)
 
 
 def sync_table(destination: str, segment: str) -> str:
@@ -34,25 +34,25 @@ def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[s
     for sync in destination.syncs:
         name = sync_table(destination.name, sync.segment)
         query = (exp.select(col("profile_id", "s"))
-                 .from_(table(schemas.audiences, sync.segment, "s"))
+                 .from_(table(schemas.audiences, sync.segment, "s"), copy=False)
                  .join(table(schemas.profiles, f"{defs.project.entity}_consent", "c"), on=and_(
                      exp.EQ(this=col("profile_id", "c"), expression=col("profile_id", "s")),
                      exp.EQ(this=col("purpose", "c"), expression=lit(sync.purpose)),
-                     exp.EQ(this=col("granted", "c"), expression=exp.true()))))
+                     exp.EQ(this=col("granted", "c"), expression=exp.true())), copy=False))
         for id_type in destination.identifiers:
-            alias = f"i_{id_type}"
-            value = _hashed_identifier(destination, identity.identifier(id_type).normalize, col("id_value", alias))
-            query = (query.select(exp.alias_(value, id_type))
-                     .join(work(_ident_table(destination.name, id_type), alias), join_type="left",
-                           on=exp.EQ(this=col("profile_id", alias), expression=col("profile_id", "s"))))
+            ref = f"i_{id_type}"
+            value = _hashed_identifier(destination, identity.identifier(id_type).normalize, col("id_value", ref))
+            query = (query.select(alias(value, id_type), copy=False)
+                     .join(work(_ident_table(destination.name, id_type), ref), join_type="left",
+                           on=exp.EQ(this=col("profile_id", ref), expression=col("profile_id", "s")), copy=False))
         for field in destination.fields:
-            alias = f"f_{field}"
-            value = col("value", alias)
+            ref = f"f_{field}"
+            value = col("value", ref)
             if destination.hash == "sha256" and field in pii_attributes:
                 value = portable("SHA256_HEX", text(value))
-            query = (query.select(exp.alias_(value, field))
-                     .join(work(attr_table(field), alias), join_type="left",
-                           on=exp.EQ(this=col("profile_id", alias), expression=col("profile_id", "s"))))
+            query = (query.select(alias(value, field), copy=False)
+                     .join(work(attr_table(field), ref), join_type="left",
+                           on=exp.EQ(this=col("profile_id", ref), expression=col("profile_id", "s")), copy=False))
         steps += create_table_as(schemas.audiences, name, query)
         outputs.append(f"{schemas.audiences}.{name}")
     return Unit("syncs", "destination", destination.name, steps, [], outputs)
@@ -61,18 +61,18 @@ def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[s
 def _chosen_identifier(defs: Definitions, id_type: str) -> exp.Select:
     conflicts = table(defs.project.schemas.identity, f"{defs.identity.name}_conflicts", "x")
     counted = (exp.select(col("profile_id", "rp"), col("id_value", "v"),
-                          exp.alias_(row_number([col("profile_id", "rp")],
+                          alias(row_number([col("profile_id", "rp")],
                                                 [desc(exp.Count(this=exp.Star())), asc(codepoint(col("id_value", "v")))]), "rn"))
-               .from_(work("id_values", "v"))
-               .join(work("id_record_profile", "rp"), on=exp.EQ(this=col("rid", "rp"), expression=col("rid", "v")))
+               .from_(work("id_values", "v"), copy=False)
+               .join(work("id_record_profile", "rp"), on=exp.EQ(this=col("rid", "rp"), expression=col("rid", "v")), copy=False)
                .join(conflicts, join_type="left", on=and_(
                    exp.EQ(this=col("id_type", "x"), expression=col("id_type", "v")),
-                   exp.EQ(this=col("id_value", "x"), expression=col("id_value", "v"))))
+                   exp.EQ(this=col("id_value", "x"), expression=col("id_value", "v"))), copy=False)
                .where(and_(exp.EQ(this=col("id_type", "v"), expression=lit(id_type)),
-                           exp.Is(this=col("id_type", "x"), expression=exp.Null())))
-               .group_by(col("profile_id", "rp"), col("id_value", "v")))
-    return (exp.select(col("profile_id"), col("id_value")).from_(counted.subquery("c"))
-            .where(exp.EQ(this=col("rn"), expression=lit(1))))
+                           exp.Is(this=col("id_type", "x"), expression=exp.Null())), copy=False)
+               .group_by(col("profile_id", "rp"), col("id_value", "v"), copy=False))
+    return (exp.select(col("profile_id"), col("id_value")).from_(counted.subquery("c"), copy=False)
+            .where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
 
 
 def _hashed_identifier(destination: Destination, normalizer: str, value: exp.Expression) -> exp.Expression:
