@@ -42,3 +42,12 @@ def test_console_example_is_real(name, block, tmp_path, monkeypatch):
         assert args[0] == "cdpc", f"{name}: only cdpc commands are run"
         result = cdpc(*args[1:])
         assert _mask(result.output) == _mask(expected), f"{name}: `{command}` prints something else now"
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "```sh" and lines[3] == "```", "README opens with exactly two command lines"
+    run_line, test_line = lines[1], lines[2]
+    assert "cdpc validate" in run_line and "cdpc run" in run_line
+    assert test_line.endswith("python3 -m pytest")
+    assert test_line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
