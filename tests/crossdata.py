@@ -66,8 +66,8 @@ BAD_TIMESTAMPS = ("2026-02-30 10:00:00", "2026-13-01 00:00:00", "2026-01-01 24:0
                   "2024-02-29 23:59:59", "2026-11-19 08:00:00.1234567", "2026-11-19 08:00:00+00", "epoch")
 
 
-def _date() -> st.SearchStrategy[str]:
-    return st.integers(-3000, 200).map(lambda d: (AS_OF.date() + dt.timedelta(days=d)).isoformat())
+def _date(days_before: int = 3000, days_after: int = 60) -> st.SearchStrategy[str]:
+    return st.integers(-days_before, days_after).map(lambda d: (AS_OF.date() + dt.timedelta(days=d)).isoformat())
 
 
 BAD_DATES = ("2026-02-29", "2024-02-29", "20260101", "infinity", "2026-11-20T00:00:00", "2026-11-20 00:00:00", "0001-01-01")
@@ -82,6 +82,7 @@ def _decimal() -> st.SearchStrategy[str]:
 BAD_DECIMALS = ("1e3", "abc", " 5", "5 ", ".5", "5.", "12,50", "$10", "99999999.995", "100000000", "-0", "NaN")
 BOOLEANS = ("true", "false", "TRUE", "False", "tRuE")
 BAD_BOOLEANS = ("yes", "1", "t", " true", "")
+MOSTLY_FALSE = ("false",) * 6 + BOOLEANS
 
 MEMBERSHIP = ("FC000001", "FC000002", "FC000003", "FC000004", "FC00000é")
 EMAILS = ("ana@x.com", "bob@example.org", "cara@x.com", "shared@family.com", "zoé@exämple.de", "test@example.com",
@@ -110,78 +111,98 @@ def _accepted(values: list[str], *odd: str) -> st.SearchStrategy:
     return _often(st.sampled_from(values), *odd)
 
 
+def _required(values: list[str], *odd: str) -> st.SearchStrategy:
+    return _often(st.sampled_from(values), *odd, null_pct=2)
+
+
 def _rows(fields: dict[str, st.SearchStrategy], max_rows: int) -> st.SearchStrategy[list[dict]]:
-    return st.lists(st.fixed_dictionaries(fields), max_size=max_rows)
+    return st.lists(st.fixed_dictionaries(fields), min_size=1, max_size=max_rows)
 
 
-def raw_data(max_rows: int = 8) -> st.SearchStrategy[dict[str, list[dict]]]:
-    """{contract: [row, ...]} for the reference project's contracts."""
-    membership = _often(_variant(MEMBERSHIP), "", " ")
-    email = _often(_variant(EMAILS), *BAD_EMAILS)
-    phone = _often(st.sampled_from(PHONES), "", "call me")
-    return st.fixed_dictionaries({
+@st.composite
+def raw_data(draw, max_rows: int = 10) -> dict[str, list[dict]]:
+    """{contract: [row, ...]} for the reference project's contracts.
+
+    A few people are drawn first; most rows carry one person's identifiers (in some
+    spelling), the others any value of the pools, so that profiles grow over several
+    sources and reach segments and syncs.
+    """
+    people = draw(st.lists(st.fixed_dictionaries({
+        "membership": st.sampled_from(MEMBERSHIP), "email": st.sampled_from(EMAILS),
+        "phone": st.sampled_from(PHONES), "device": st.sampled_from(DEVICES)}), min_size=1, max_size=4))
+
+    def known(kind: str, pool: tuple[str, ...]) -> st.SearchStrategy[str]:
+        spelled = st.sampled_from([person[kind] for person in people]).flatmap(lambda v: _variant((v,)))
+        return st.one_of(spelled, spelled, spelled, _variant(pool))
+
+    membership = _often(known("membership", MEMBERSHIP), "", " ")
+    email = _often(known("email", EMAILS), *BAD_EMAILS)
+    phone = _often(known("phone", PHONES), "", "call me")
+    return draw(st.fixed_dictionaries({
         "crm_contacts": _rows({
             "contact_id": _often(st.integers(1, 9).map(lambda i: f"C{i:07d}"), "X1", "C123", null=False),
             "membership_id": membership, "first_name": _text(), "last_name": _text(), "email": email, "phone": phone,
             "birth_date": _often(_date(), *BAD_DATES),
             "home_club": _accepted(CLUBS, "SF_MISSION", "moon"),
             "plan": _accepted(["basic", "plus", "premium", "student", "corporate"], "gold"),
-            "membership_status": _often(st.sampled_from(["active", "active", "frozen", "cancelled", "pending"]), "Active"),
-            "joined_on": _often(_date(), *BAD_DATES),
-            "vacation_hold_until": _often(_date(), "never"),
-            "marketing_hold": _often(st.sampled_from(BOOLEANS), *BAD_BOOLEANS),
-            "has_injury_flag": _often(st.sampled_from(BOOLEANS), *BAD_BOOLEANS),
-            "medical_notes": st.one_of(st.none(), st.none(), _text()),
-            "created_at": _often(_timestamp(), *BAD_TIMESTAMPS),
-            "updated_at": _often(_timestamp(), *BAD_TIMESTAMPS),
+            "membership_status": _often(st.sampled_from(["active"] * 4 + ["frozen", "cancelled", "pending"]), "Active", null_pct=2),
+            "joined_on": _often(_date(days_before=400, days_after=5), *BAD_DATES),
+            "vacation_hold_until": _often(_date(days_before=30, days_after=30), "never", null_pct=70),
+            "marketing_hold": _often(st.sampled_from(MOSTLY_FALSE), *BAD_BOOLEANS),
+            "has_injury_flag": _often(st.sampled_from(MOSTLY_FALSE), *BAD_BOOLEANS),
+            "medical_notes": _often(_text(), null_pct=85),
+            "created_at": _often(_timestamp(), *BAD_TIMESTAMPS, null_pct=2),
+            "updated_at": _often(_timestamp(), *BAD_TIMESTAMPS, null_pct=2),
         }, max_rows),
         "bookings": _rows({
-            "booking_id": _often(_ids("B", 12), null=True),
+            "booking_id": _often(_ids("B", 12), null=True, null_pct=2),
             "membership_id": membership, "email": email,
-            "club_id": _accepted(CLUBS, "hq"),
+            "club_id": _required(CLUBS, "hq"),
             "class_name": _text(), "instructor": _text(),
-            "status": _accepted(["booked", "attended", "attended", "cancelled", "late_cancel", "no_show"], "ATTENDED"),
+            "status": _often(st.sampled_from(["booked", "attended", "attended", "cancelled", "late_cancel", "no_show"]),
+                             "ATTENDED", null_pct=2),
             "price": _often(_decimal(), *BAD_DECIMALS),
-            "booked_at": _often(_timestamp(), *BAD_TIMESTAMPS),
-            "class_starts_at": _often(_timestamp(days_before=90, days_after=5), *BAD_TIMESTAMPS),
+            "booked_at": _often(_timestamp(), *BAD_TIMESTAMPS, null_pct=2),
+            "class_starts_at": _often(_timestamp(days_before=90, days_after=5), *BAD_TIMESTAMPS, null_pct=2),
             "notes": st.one_of(st.none(), _text()),
         }, max_rows),
         "pos_transactions": _rows({
-            "transaction_id": _often(_ids("T", 12)),
-            "location_code": _accepted(CLUBS),
+            "transaction_id": _often(_ids("T", 12), null_pct=2),
+            "location_code": _required(CLUBS),
             "phone": phone, "email": email,
-            "item_category": _accepted(["membership_dues", "personal_training", "retail", "smoothie_bar", "day_pass",
+            "item_category": _required(["membership_dues", "personal_training", "retail", "smoothie_bar", "day_pass",
                                         "guest_pass"], "food"),
             "amount": _often(_decimal(), *BAD_DECIMALS),
             "currency": _often(st.sampled_from(["USD", "USD", "EUR"]), "usd", "US"),
             "card_brand": _accepted(["VISA", "MASTERCARD", "AMERICAN_EXPRESS", "DISCOVER", "CASH", "APPLE_PAY",
                                      "GOOGLE_PAY"], "visa"),
             "card_last4": _often(st.integers(0, 9999).map(lambda i: f"{i:04d}"), "12a4", "123"),
-            "status": _accepted(["paid", "paid", "refunded", "voided", "failed"], "PAID"),
-            "occurred_at": _often(_timestamp(days_before=400), *BAD_TIMESTAMPS),
+            "status": _required(["paid", "paid", "refunded", "voided", "failed"], "PAID"),
+            "occurred_at": _often(_timestamp(days_before=400), *BAD_TIMESTAMPS, null_pct=2),
         }, max_rows),
         "app_events": _rows({
-            "event_id": _often(_ids("E", 12)),
-            "device_id": _often(_variant(DEVICES), ""),
+            "event_id": _often(_ids("E", 12), null_pct=2),
+            "device_id": _often(known("device", DEVICES), "", null_pct=2),
             "member_ref": membership,
-            "event_type": _accepted(["app_open", "app_open", "class_view", "booking_started", "booking_completed",
+            "event_type": _required(["app_open", "app_open", "class_view", "booking_started", "booking_completed",
                                      "check_in", "workout_logged", "push_opened"], "open"),
             "platform": _accepted(["ios", "android", "web"], "iOS"),
             "app_version": _often(st.sampled_from(["1.2.3", "10.0.11"]), "v1", "1.2"),
-            "occurred_at": _often(_timestamp(days_before=60), *BAD_TIMESTAMPS),
+            "occurred_at": _often(_timestamp(days_before=60), *BAD_TIMESTAMPS, null_pct=2),
         }, max_rows),
         "consent_events": _rows({
-            "consent_id": _often(_ids("K", 12)),
+            "consent_id": _often(_ids("K", 12), null_pct=2),
             "membership_id": membership, "email": email, "phone": phone,
-            "purpose": _accepted(["email_marketing", "sms_marketing", "ads_personalization", "partner_offers"], "spam"),
-            "granted": _often(st.sampled_from(BOOLEANS), *BAD_BOOLEANS),
+            "purpose": _required(["email_marketing", "email_marketing", "sms_marketing", "sms_marketing",
+                                  "ads_personalization", "partner_offers"], "spam"),
+            "granted": _often(st.sampled_from(("true",) * 3 + BOOLEANS), *BAD_BOOLEANS, null_pct=2),
             "collected_via": _accepted(["app", "web", "front_desk", "sms_keyword", "email_link"], "fax"),
             # a few fixed moments, so that ties (a denial wins) happen
             "recorded_at": _often(st.one_of(_timestamp(days_before=100),
                                             st.sampled_from(["2026-11-01 09:00:00", "2026-11-01T09:00:00"])),
                                   *BAD_TIMESTAMPS),
         }, max_rows),
-    })
+    }))
 
 
 def write_raw(data_dir: Path, relation_of: dict[str, str], columns_of: dict[str, list[str]],
