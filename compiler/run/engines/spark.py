@@ -19,6 +19,7 @@ reads as the same text on every engine.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import logging
 import os
@@ -135,6 +136,8 @@ class SparkEngine:
                 shutil.rmtree(self.warehouse, ignore_errors=True)
             raise EngineError(f"Spark did not start ({self.master}): {_first_line(exc)}; {JAVA_HINT}") from None
         self._scratch = scratch
+        # removed at exit only: a stopping JVM, or a session shared through getOrCreate, still writes there
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
         session.sparkContext.setLogLevel("ERROR")
         return session
 
@@ -186,10 +189,9 @@ class SparkEngine:
         """Stop the session this engine started (one it found running is left running)."""
         if not self._owns_session:
             return
-        try:
-            self.session.stop()
-        finally:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+        # The scratch dir goes at exit, not here: a session handed out by getOrCreate can
+        # outlive this engine (active sessions are per thread), and its shuffles live there.
+        self.session.stop()
 
     # ---- helpers ------------------------------------------------------------------------
 
