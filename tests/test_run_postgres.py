@@ -23,7 +23,7 @@ from compiler.run.engines.postgres import PostgresEngine
 from compiler.run.runner import run_project
 
 from engine_projects import COLLATION_PROJECT, SMALL_PROJECT
-from helpers import AS_OF, ROOT, cdpc, copy_reference, write_files
+from helpers import AS_OF, cdpc, copy_reference, write_files
 from tables import column_types, differences, snapshot, spec_tables
 
 AS_OF_DT = dt.datetime.fromisoformat(AS_OF)

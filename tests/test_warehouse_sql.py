@@ -9,7 +9,6 @@ the statements cdpc emits, and call only functions the warehouse documents
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import sqlglot

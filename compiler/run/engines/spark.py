@@ -83,7 +83,7 @@ class SparkEngine:
         except ImportError:  # pragma: no cover - every pyspark 4 has both
             raise EngineError(f"this pyspark is too old for cdpc: {INSTALL_HINT}") from None
         self._errors = (PySparkException, Py4JError)
-        active = SparkSession.getActiveSession()
+        active = _running_session(SparkSession)
         self._owns_session = active is None
         if active is None:
             java_home = find_java_home()  # before anything touches the disk
@@ -215,6 +215,19 @@ class SparkEngine:
                 filesystem.delete(path, True)
         except self._errors as exc:
             raise EngineError(f"cannot clear the old data of {schema}.{table}: {_first_line(exc)}") from None
+
+
+def _running_session(SparkSession):  # noqa: N803
+    """The session already running in this process, if any.
+
+    getActiveSession() is per thread; the builder's getOrCreate() also returns the default
+    session of another thread, so that one counts too (a SparkContext is one per process).
+    """
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is None:
+        return None
+    return SparkSession.getActiveSession() or getattr(SparkSession, "_instantiatedSession", None)
 
 
 def _parquet_as_text(raw: RawFile) -> Path:
