@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,11 @@ class DuckDBEngine:
             self.connection = duckdb.connect(str(database))
             # row order of a table is never part of its meaning here; not keeping it is faster
             self.connection.execute("SET preserve_insertion_order = false")
+            # DuckDB takes up to 80% of RAM by default; CDPC_DUCKDB_MEMORY_LIMIT (e.g. 4GB)
+            # caps it, and DuckDB spills to its temp directory beyond that
+            limit = os.environ.get("CDPC_DUCKDB_MEMORY_LIMIT")
+            if limit:
+                self.connection.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
         except duckdb.Error as exc:
             raise EngineError(f"cannot open DuckDB database {database}: {exc}") from None
 
