@@ -28,8 +28,6 @@ GENERIC: dict[str, str] = {
     "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2}, 'g')",
     # a list of texts with the NULL elements removed (rejection reasons)
     "TEXT_ARRAY_COMPACT": "LIST_FILTER([{*}], x -> x IS NOT NULL)",
-    # a cast that is only reached once the value is known to be castable
-    "GUARDED_CAST_DECIMAL": "TRY_CAST({0} AS DECIMAL(38, 10))",
     # ordering text by code point
     "CODEPOINT": "{0}",
     # cast a value to text (record keys, hashing of fields)
@@ -55,7 +53,6 @@ DIALECTS: dict[str, Dialect] = {
         "REGEX_SEARCH": "{0} ~ {1}",
         "TEXT_ARRAY_COMPACT": "ARRAY_REMOVE(ARRAY[{*}]::TEXT[], NULL)",
         "CODEPOINT": "{0} COLLATE \"C\"",
-        "GUARDED_CAST_DECIMAL": "CAST({0} AS DECIMAL(38, 10))",
     }, notes="text order and min/max of text use COLLATE \"C\" (code-point order)"),
     "spark": Dialect("spark", executes=True, overrides={
         "SHA256_HEX": "SHA2({0}, 256)",
@@ -70,7 +67,6 @@ DIALECTS: dict[str, Dialect] = {
         "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
         "TEXT_ARRAY_COMPACT": "ARRAY_COMPACT(ARRAY_CONSTRUCT({*}))",
         "CODEPOINT": "COLLATE({0}, 'utf8')",
-        "GUARDED_CAST_DECIMAL": "TRY_CAST({0} AS DECIMAL(38, 10))",
         "TO_TEXT": "CAST({0} AS VARCHAR)",
     }, notes="REGEXP_LIKE anchors the whole subject, so a search is REGEXP_INSTR > 0"),
     "bigquery": Dialect("bigquery", executes=False, overrides={
@@ -79,7 +75,6 @@ DIALECTS: dict[str, Dialect] = {
         "REGEX_SEARCH": "REGEXP_CONTAINS({0}, {1})",
         "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
         "TEXT_ARRAY_COMPACT": "ARRAY(SELECT x FROM UNNEST([{*}]) AS x WHERE x IS NOT NULL)",
-        "GUARDED_CAST_DECIMAL": "SAFE_CAST({0} AS BIGNUMERIC)",
         "TO_TEXT": "CAST({0} AS STRING)",
     }, notes="SHA256 and MD5 return BYTES, hence TO_HEX"),
 }

@@ -20,7 +20,7 @@ from ..dialects import portable
 from ..model import Contract, Definitions, Identity
 from ..normalize import normalize_value
 from .plan import Loop, Unit
-from .sql import (WORK, alias, and_, asc, coalesce, codepoint, col, concat, create_table_as, drop_table, insert_into, lit, row_number, table, text, union_all, work)
+from .sql import (WORK, alias, and_, asc, coalesce, codepoint, col, concat, create_table_as, insert_into, lit, row_number, table, text, union_all, work)
 
 _NULL_TEXT = exp.Cast(this=exp.Null(), to=exp.DataType.build("TEXT"))
 

@@ -130,7 +130,6 @@ def _is_branch(part: Any) -> bool:
 def _allowed_keys(model_cls: type, loc: tuple) -> list[str]:
     """Walk the model's fields along loc to list the keys allowed where the unknown one was."""
     from pydantic import BaseModel
-    import typing
 
     current: Any = model_cls
     for part in loc:

@@ -6,7 +6,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, Location
+from ..diagnostics import Diagnostic
 from ..model import Contract, Definitions
 
 

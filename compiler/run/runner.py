@@ -128,9 +128,8 @@ def _run_check(engine: Engine, unit: RenderedUnit, check: RenderedCheck, defs) -
         return None
     definition = defs.by_kind(unit.kind).get(unit.name) if unit.kind != "project" else None
     location = definition.loc() if definition is not None else Location()
-    expected = f"expected {'>= ' + str(check.minimum) if check.minimum is not None else ''}" \
-               f"{' and ' if check.minimum is not None and check.maximum is not None else ''}" \
-               f"{'<= ' + str(check.maximum) if check.maximum is not None else ''}"
+    bounds = [f">= {check.minimum}" if check.minimum is not None else "", f"<= {check.maximum}" if check.maximum is not None else ""]
+    expected = "expected " + " and ".join(b for b in bounds if b)
     return Diagnostic(check.code, f"{check.message}: {value} ({expected})", location, _check_hint(check.code),
                       severity=check.severity)
 
