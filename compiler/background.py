@@ -10,6 +10,7 @@ simply runs in the caller, so an error surfaces exactly as without the child.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
@@ -36,6 +37,7 @@ class Background(Generic[T]):
             os.close(write)
             return
         if pid == 0:  # the child: compute, send, leave without running the parent's exit handlers
+            gc.disable()  # it exits right after: collecting its garbage would be wasted work
             os.close(read)
             try:
                 payload = pickle.dumps(("ok", self.function()), protocol=pickle.HIGHEST_PROTOCOL)

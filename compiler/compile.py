@@ -20,11 +20,13 @@ from .dialects import DIALECTS
 from .emit import build_plan, pii_attributes
 from .emit.plan import RenderedUnit, Unit, render_unit
 from .emit.syncs import sync_table
-from .fingerprint import fingerprints
+from .fingerprint import fingerprints_of
+from .gcpause import gc_paused
 from .graph import node_id
 from .project import LoadedProject
 
 GENERATED = "generated"
+UNITS_PER_WORKER = 200  # below this a forked child costs more than it saves
 
 
 def plan_of(project: LoadedProject) -> list[Unit]:
@@ -40,13 +42,18 @@ def render_target(project: LoadedProject, target: str) -> list[RenderedUnit]:
     return [render_unit(unit, DIALECTS[target]) for unit in plan_of(project)]
 
 
-def sql_file_names(units: list[RenderedUnit]) -> list[str]:
+def sql_file_names(units: list[RenderedUnit] | list[Unit]) -> list[str]:
     width = max(3, len(str(len(units))))
     return [f"{index:0{width}d}_{unit.layer}__{unit.name}.sql" for index, unit in enumerate(units)]
 
 
 def compile_outputs(project: LoadedProject, targets: list[str] | None = None) -> dict[str, str]:
     """Relative path under generated/ -> file text, for every file of a compile."""
+    with gc_paused():
+        return _compile_outputs(project, targets)
+
+
+def _compile_outputs(project: LoadedProject, targets: list[str] | None) -> dict[str, str]:
     defs = project.definitions
     targets = targets or list(dict.fromkeys(defs.project.targets))
     outputs: dict[str, str] = {}
@@ -64,34 +71,35 @@ def compile_outputs(project: LoadedProject, targets: list[str] | None = None) ->
 
 
 def _render_targets(project: LoadedProject, targets: list[str]) -> dict[str, list[tuple[str, str, str, str]]]:
-    """(path, kind, name, text) per target; on several cores the targets render in parallel
-    (forked children share the built plan), and the result is the same as rendering in turn."""
-    plan_of(project)  # build once, before forking, so every child inherits it
+    """(path, kind, name, text) per target. On several cores, forked children render a
+    share of the units each (every k-th unit of every target: targets differ in cost by
+    4x, units are many and alike), and the result is the same as rendering in turn."""
+    units = plan_of(project)  # build once, before forking, so every child inherits it
+    workers = max(1, min(os.cpu_count() or 1, len(units) // UNITS_PER_WORKER))
 
-    def render(group: list[str]) -> dict:
-        rendered = {}
-        for target in group:
-            units = render_target(project, target)
-            rendered[target] = [(f"{target}/{name}", unit.kind, unit.name, unit.text())
-                                for name, unit in zip(sql_file_names(units), units)]
-        return rendered
+    def render(share: int) -> dict[str, list[str]]:
+        return {target: [render_unit(unit, DIALECTS[target]).text() for unit in units[share::workers]]
+                for target in targets}
 
-    workers = max(1, min(os.cpu_count() or 1, len(targets)))
-    groups = [targets[i::workers] for i in range(workers)]
-    children = [Background(lambda group=group: render(group)) for group in groups[1:]]
-    result = render(groups[0])
-    for child in children:
-        result.update(child.result())
-    return {target: result[target] for target in targets}
+    children = [Background(lambda share=share: render(share)) for share in range(1, workers)]
+    shares = [render(0)] + [child.result() for child in children]
+    names = sql_file_names(units)
+    result = {}
+    for target in targets:
+        texts = [shares[i % workers][target][i // workers] for i in range(len(units))]
+        result[target] = [(f"{target}/{name}", unit.kind, unit.name, text)
+                          for name, unit, text in zip(names, units, texts)]
+    return result
 
 
 def manifest(project: LoadedProject, targets: list[str], produced: dict) -> dict:
     defs, lineage = project.definitions, project.lineage
-    prints = fingerprints(defs, lineage)
+    prints = fingerprints_of(project)
+    upstream_of = lineage.all_upstream()
     entries = []
     for definition in defs.all():
         node = node_id(definition.kind, definition.name)
-        upstream = [n for n in lineage.upstream(node) if not n.startswith("field:")] if node in lineage.graph else []
+        upstream = [n for n in upstream_of.get(node, []) if not n.startswith("field:")]
         entries.append({
             "kind": definition.kind,
             "name": definition.name,

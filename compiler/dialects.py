@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 
 PORTABLE_PREFIX = "CDPC_"
 
@@ -121,19 +122,43 @@ def portable(function: str, *args: exp.Expression) -> exp.Expression:
 
 
 def lower(tree: exp.Expression, dialect: Dialect) -> exp.Expression:
-    """Replace every portable placeholder in `tree` by the dialect's spelling."""
-    def replace(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Anonymous) and str(node.this).startswith(PORTABLE_PREFIX):
-            name = str(node.this)[len(PORTABLE_PREFIX):]
-            args = [lower(arg, dialect) for arg in node.expressions]  # placeholders nest
-            return _instantiate(dialect.name, dialect.template(name), args)
-        return node
-    return tree.transform(replace, copy=True)
+    """A copy of `tree` with every portable placeholder replaced by the dialect's spelling.
+
+    One copy, then in-place replacement: innermost placeholders first (reversed pre-order
+    puts every node after its descendants), so an outer template receives lowered args.
+    """
+    tree = tree.copy()
+    placeholders = [node for node in tree.find_all(exp.Anonymous, bfs=False)
+                    if str(node.this).startswith(PORTABLE_PREFIX)]
+    for node in reversed(placeholders):
+        name = str(node.this)[len(PORTABLE_PREFIX):]
+        lowered = _instantiate(dialect.name, dialect.template(name), list(node.expressions))
+        tree = lowered if node is tree else tree
+        node.replace(lowered)
+    return tree
 
 
 def render(tree: exp.Expression, dialect: Dialect) -> str:
-    # `lower` returns a fresh copy (transform(copy=True)), so the generator need not copy it again
-    return lower(tree, dialect).sql(dialect=dialect.name, pretty=True, copy=False)
+    # `lower` returns a fresh copy, so the generator need not copy it again
+    lowered = lower(tree, dialect)
+    text = _sqlglot_dialect(dialect.name).generate(lowered, copy=False, pretty=True)
+    _release(lowered)
+    return text
+
+
+@lru_cache(maxsize=None)
+def _sqlglot_dialect(name: str) -> SqlglotDialect:
+    return SqlglotDialect.get_or_raise(name)  # made once: .sql(dialect="name") makes one per call
+
+
+def _release(tree: exp.Expression) -> None:
+    """Unlink a throwaway tree's parent pointers so reference counting frees it at once.
+
+    Every sqlglot tree is a reference cycle (children point at their parent). Rendering a
+    project makes millions of such nodes per target; left to the cyclic GC they cost more
+    than rendering itself, as each collection also rescans the long-lived plan."""
+    for node in tree.walk():
+        node.parent = None
 
 
 @lru_cache(maxsize=None)
@@ -141,19 +166,35 @@ def _parsed_template(dialect: str, template: str) -> exp.Expression:
     text = template.replace("{*}", "__cdpc_args")
     for i in range(10):
         text = text.replace("{%d}" % i, f"__cdpc_arg{i}")
-    return sqlglot.parse_one(text, read=dialect)
+    return without_positions(sqlglot.parse_one(text, read=dialect))
+
+
+def without_positions(tree: exp.Expression) -> exp.Expression:
+    """Drop the parser's line/column metadata: emitted SQL never needs it, and every
+    later copy of the tree would deep-copy one dict per parsed node (a third of render)."""
+    for node in tree.walk():
+        node._meta = None
+    return tree
 
 
 def _instantiate(dialect: str, template: str, args: list[exp.Expression]) -> exp.Expression:
+    """The template with the args in place; each arg moves in once, a second use is a copy."""
     tree = _parsed_template(dialect, template).copy()
+    moved: set[int] = set()
+
+    def take(index: int) -> exp.Expression:
+        first = index not in moved
+        moved.add(index)
+        return args[index] if first else args[index].copy()
+
     if isinstance(tree, exp.Column) and tree.name.startswith("__cdpc_arg"):  # the template is `{0}`
-        return args[int(tree.name[len("__cdpc_arg"):])].copy()
+        return take(int(tree.name[len("__cdpc_arg"):]))
     for column in list(tree.find_all(exp.Column)):
         name = column.name
         if name == "__cdpc_args":
             _splice(column, args)
         elif name.startswith("__cdpc_arg"):
-            column.replace(args[int(name[len("__cdpc_arg"):])].copy())
+            column.replace(take(int(name[len("__cdpc_arg"):])))
     return tree
 
 
@@ -163,4 +204,4 @@ def _splice(placeholder: exp.Column, args: list[exp.Expression]) -> None:
     if not isinstance(siblings, list):
         raise ValueError("a variadic placeholder must stand in an argument list")
     index = next(i for i, s in enumerate(siblings) if s is placeholder)
-    parent.set(key, siblings[:index] + [a.copy() for a in args] + siblings[index + 1:])
+    parent.set(key, siblings[:index] + list(args) + siblings[index + 1:])

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -37,6 +37,9 @@ from .model import Definition, Definitions
 from .model.base import DOC_KEYS
 from .model.contract import parse_field_type
 from .snippets import SnippetError, parse_snippet
+
+if TYPE_CHECKING:
+    from .project import LoadedProject
 
 _SNIPPET_KEYS = ("aggregate", "where", "expression")
 _NOT_SEMANTIC = set(DOC_KEYS) | {"version"}
@@ -57,6 +60,14 @@ class Fingerprint:
     data_hash: str
     metadata_hash: str
     own_hash: str = ""
+
+
+def fingerprints_of(project: LoadedProject) -> dict[str, Fingerprint]:
+    """`fingerprints` of a valid loaded project, computed once and kept on it."""
+    cached = getattr(project, "_prints", None)
+    if cached is None:
+        cached = project._prints = fingerprints(project.definitions, project.lineage)
+    return cached
 
 
 def fingerprints(defs: Definitions, lineage: Lineage) -> dict[str, Fingerprint]:

@@ -67,6 +67,14 @@ class Lineage:
     def upstream(self, node: str) -> list[str]:
         return sorted(nx.ancestors(self.graph, node), key=node_sort_key)
 
+    def all_upstream(self) -> dict[str, list[str]]:
+        """`upstream` of every node, in one pass in topological order (not one search each)."""
+        ancestors: dict[str, frozenset[str]] = {}
+        for node in nx.topological_sort(self.graph):
+            parents = list(self.graph.predecessors(node))
+            ancestors[node] = frozenset(parents).union(*(ancestors[p] for p in parents))
+        return {node: sorted(found, key=node_sort_key) for node, found in ancestors.items()}
+
     def downstream(self, node: str) -> list[str]:
         return sorted(nx.descendants(self.graph, node), key=node_sort_key)
 

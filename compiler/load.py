@@ -6,15 +6,14 @@ and list indexes) to its Location, so later stages can point at the exact spot.
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import yaml
 
 from .diagnostics import Diagnostic, Location, WARNING
+from .gcpause import gc_paused
 
 try:  # the C loader is several times faster; fall back where libyaml is missing
     _Loader = yaml.CSafeLoader
@@ -55,7 +54,7 @@ def load_definitions(project_dir: Path) -> tuple[list[Document], list[Diagnostic
     definitions_dir = project_dir / "definitions"
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
-    with _gc_paused():  # once for all files: re-enabling per file costs more than it saves
+    with gc_paused():  # once for all files: re-enabling per file costs more than it saves
         for path in definition_files(definitions_dir):
             rel = path.relative_to(project_dir).as_posix()
             docs, diags = load_text_file(rel, path.read_bytes())
@@ -79,7 +78,7 @@ def load_yaml_text(rel: str, text: str) -> tuple[list[Document], list[Diagnostic
     diagnostics: list[Diagnostic] = []
     builder = _EventBuilder(rel, diagnostics)
     try:
-        with _gc_paused():
+        with gc_paused():
             for event in yaml.parse(text, Loader=_Loader):
                 builder.feed(event)
     except yaml.YAMLError as exc:
@@ -89,19 +88,6 @@ def load_yaml_text(rel: str, text: str) -> tuple[list[Document], list[Diagnostic
         diagnostics.append(Diagnostic("CDP003", "file holds no YAML documents", Location(rel, 1, 1),
                                       "add a definition or delete the file", severity=WARNING))
     return documents, diagnostics
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Loading allocates millions of small acyclic objects; the cyclic GC rescanning them
-    made a 10 MB file three times slower. Nothing built here is a reference cycle."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 MAX_DEPTH = 64  # definitions nest a handful of levels; deeper input is an accident or an attack

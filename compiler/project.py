@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from .diagnostics import Diagnostic, DiagnosticError, Location, has_errors, sort_diagnostics
+from .gcpause import gc_paused
 from .graph import Lineage, build_lineage
 from .load import Document, load_definitions
 from .model import Definitions
@@ -40,6 +41,11 @@ def load_project(root: Path) -> LoadedProject:
 
 def project_from_documents(root: Path, documents: list[Document], diagnostics: list[Diagnostic]) -> LoadedProject:
     """The rest of load_project, for documents read from elsewhere (a git base: `cdpc check`)."""
+    with gc_paused():  # models, validation and the graph: long-lived objects, little garbage
+        return _project(root, documents, diagnostics)
+
+
+def _project(root: Path, documents: list[Document], diagnostics: list[Diagnostic]) -> LoadedProject:
     diagnostics = list(diagnostics)
     definitions, model_diags = build_definitions(documents)
     diagnostics += model_diags

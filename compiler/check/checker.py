@@ -19,7 +19,7 @@ from typing import Optional
 
 from ..compile import compile_outputs, read_generated
 from ..diagnostics import WARNING, Diagnostic, Location, sort_diagnostics
-from ..fingerprint import Fingerprint, fingerprints
+from ..fingerprint import Fingerprint, fingerprints_of
 from ..graph import node_id
 from ..project import LoadedProject, load_project
 from .approvals import ApprovalStatus, approval_findings, governed
@@ -73,12 +73,13 @@ def run_check(root: Path, base_ref: Optional[str] = None, *, report: bool = Fals
         return freshness_findings(outputs, read_generated(root)), outputs if report else None
 
     # the in-memory compile is most of the work; the base, hashes and rules do not need it
+    prints = fingerprints_of(head)  # before the fork: the compile's manifest needs them too
     compiled = Background(compile_and_compare)
     try:
         base = read_base(root, base_ref, resolved) if base_ref else None
         result = CheckResult(root, head, list(head.diagnostics), base)
         defs = head.definitions
-        result.prints = prints = fingerprints(defs, head.lineage)
+        result.prints = prints
         if base is None:
             found, _ = approval_findings(defs, prints, None)
             result.diagnostics += found

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Optional
 
 from ..diagnostics import Diagnostic, DiagnosticError, Location
+from ..gcpause import gc_paused
 from ..load import Document, load_text_file
 from ..project import LoadedProject, project_from_documents
 
@@ -73,10 +74,11 @@ def read_base(root: Path, ref: str, resolved: Optional[tuple[str, str]] = None) 
     blobs = read_blobs(root, [oid for _, oid in files])
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
-    for rel, oid in files:
-        docs, diags = load_text_file(rel, blobs[oid])
-        documents += docs
-        diagnostics += diags
+    with gc_paused():  # as load_definitions does for the working tree: once for all files
+        for rel, oid in files:
+            docs, diags = load_text_file(rel, blobs[oid])
+            documents += docs
+            diagnostics += diags
     return GitBase(ref, commit, project_from_documents(root, documents, diagnostics))
 
 

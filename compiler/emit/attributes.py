@@ -13,7 +13,7 @@ from sqlglot import exp
 from ..model import Attribute, Definitions
 from ..snippets import parse_snippet
 from .plan import Unit
-from .sql import (WORK, alias, asc, bind_snippet, cast, codepoint, col, create_table_as, desc, is_true, lit, row_number, typed_lit, union_all, work)
+from .sql import (WORK, alias, asc, bind_snippet, cast, codepoint, col, create_table_as, data_type, desc, is_true, lit, row_number, typed_lit, union_all, work)
 
 
 def attr_table(name: str) -> str:
@@ -31,13 +31,13 @@ def attribute_unit(defs: Definitions, attribute: Attribute) -> Unit:
 
 
 def _all_profiles() -> exp.Select:
-    return exp.select(col("profile_id", "p")).from_(work("profile_ids", "p"), copy=False)
+    return exp.select(col("profile_id", "p"), copy=False).from_(work("profile_ids", "p"), copy=False)
 
 
 def _aggregate(defs: Definitions, attribute: Attribute) -> exp.Select:
     dialect = defs.project.expression_dialect
     value = bind_snippet(parse_snippet(attribute.aggregate, dialect).expr)
-    grouped = (exp.select(col("profile_id"), alias(value, "value"))
+    grouped = (exp.select(col("profile_id"), alias(value, "value"), copy=False)
                .from_(work(source_table(attribute.source)), copy=False).group_by(col("profile_id"), copy=False))
     if attribute.where:
         grouped = grouped.where(is_true(bind_snippet(parse_snippet(attribute.where, dialect).expr)), copy=False)
@@ -45,7 +45,7 @@ def _aggregate(defs: Definitions, attribute: Attribute) -> exp.Select:
     result = exp.Case(ifs=[exp.If(this=no_rows, true=typed_lit(attribute.default, attribute.type))],
                       default=cast(col("value", "g"), attribute.type))
     return (_all_profiles().select(alias(result, "value"), copy=False)
-            .join(grouped.subquery("g"), join_type="left",
+            .join(grouped.subquery("g", copy=False), join_type="left",
                   on=exp.EQ(this=col("profile_id", "g"), expression=col("profile_id", "p")), copy=False))
 
 
@@ -53,7 +53,7 @@ def _expression(defs: Definitions, attribute: Attribute) -> exp.Select:
     snippet = parse_snippet(attribute.expression, defs.project.expression_dialect)
     inputs = _attribute_inputs(list(snippet.columns))
     value = cast(bind_snippet(snippet.expr), attribute.type)
-    return exp.select(col("profile_id"), alias(value, "value")).from_(inputs.subquery("inputs"), copy=False)
+    return exp.select(col("profile_id"), alias(value, "value"), copy=False).from_(inputs.subquery("inputs", copy=False), copy=False)
 
 
 def _attribute_inputs(names: list[str]) -> exp.Select:
@@ -71,28 +71,28 @@ def _pick(defs: Definitions, attribute: Attribute) -> exp.Select:
     candidates = []
     for rank, source in enumerate(pick.from_, 1):
         event_time = defs.contracts[source].event_time
-        seen = (exp.Cast(this=col(event_time), to=exp.DataType.build("TIMESTAMP")) if event_time
-                else exp.Cast(this=exp.Null(), to=exp.DataType.build("TIMESTAMP")))
+        seen = (exp.Cast(this=col(event_time), to=data_type("timestamp")) if event_time
+                else exp.Cast(this=exp.Null(), to=data_type("timestamp")))
         field = pick.field_for(source)
         candidates.append(exp.select(col("profile_id"), alias(cast(col(field), attribute.type), "value"),
-                                     alias(lit(rank), "source_rank"), alias(seen, "seen_at"))
+                                     alias(lit(rank), "source_rank"), alias(seen, "seen_at"), copy=False)
                           .from_(work(source_table(source)), copy=False)
                           .where(exp.Not(this=exp.Is(this=col(field), expression=exp.Null())), copy=False))
     value = codepoint(col("value")) if is_text else col("value")
     if pick.strategy == "most_frequent":
-        counted = (exp.select(col("profile_id"), col("value"), alias(exp.Count(this=exp.Star()), "n"))
-                   .from_(union_all(candidates).subquery("c"), copy=False).group_by(col("profile_id"), col("value"), copy=False))
+        counted = (exp.select(col("profile_id"), col("value"), alias(exp.Count(this=exp.Star()), "n"), copy=False)
+                   .from_(union_all(candidates).subquery("c", copy=False), copy=False).group_by(col("profile_id"), col("value"), copy=False))
         order = [desc(col("n")), asc(value)]
-        ranked_from = counted.subquery("c")
+        ranked_from = counted.subquery("c", copy=False)
     else:
         order = {
             "source_priority": [asc(col("source_rank")), desc(col("seen_at")), asc(value)],
             "most_recent": [desc(col("seen_at")), asc(value)],
             "first_seen": [asc(col("seen_at")), asc(value)],
         }[pick.strategy]
-        ranked_from = union_all(candidates).subquery("c")
-    ranked = (exp.select(col("profile_id"), col("value"), alias(row_number([col("profile_id")], order), "rn"))
+        ranked_from = union_all(candidates).subquery("c", copy=False)
+    ranked = (exp.select(col("profile_id"), col("value"), alias(row_number([col("profile_id")], order), "rn"), copy=False)
               .from_(ranked_from, copy=False))
-    chosen = exp.select(col("profile_id"), col("value")).from_(ranked.subquery("r"), copy=False).where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False)
+    chosen = exp.select(col("profile_id"), col("value"), copy=False).from_(ranked.subquery("r", copy=False), copy=False).where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False)
     return (_all_profiles().select(alias(col("value", "v"), "value"), copy=False)
-            .join(chosen.subquery("v"), join_type="left", on=exp.EQ(this=col("profile_id", "v"), expression=col("profile_id", "p")), copy=False))
+            .join(chosen.subquery("v", copy=False), join_type="left", on=exp.EQ(this=col("profile_id", "v"), expression=col("profile_id", "p")), copy=False))

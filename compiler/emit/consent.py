@@ -25,17 +25,17 @@ def consent_unit(defs: Definitions, consent: Consent) -> Unit:
     events = (exp.select(col("profile_id"), alias(text(col(consent.purpose_field)), "purpose"),
                          alias(is_true(granted_now.copy()), "granted"),
                          alias(row_number([col("profile_id"), col(consent.purpose_field)],
-                                               [desc(col(consent.time_field)), asc(denial_first)]), "rn"))
+                                               [desc(col(consent.time_field)), asc(denial_first)]), "rn"), copy=False)
               .from_(work(source_table(consent.source)), copy=False)
               .where(exp.In(this=text(col(consent.purpose_field)), expressions=[lit(p) for p in purposes]), copy=False))
-    latest = (exp.select(col("profile_id"), col("purpose"), col("granted")).from_(events.subquery("e"), copy=False)
+    latest = (exp.select(col("profile_id"), col("purpose"), col("granted"), copy=False).from_(events.subquery("e", copy=False), copy=False)
               .where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
-    declared = union_all(exp.select(alias(lit(p), "purpose")) for p in purposes)
+    declared = union_all(exp.select(alias(lit(p), "purpose"), copy=False) for p in purposes)
     query = (exp.select(col("profile_id", "p"), col("purpose", "d"),
-                        alias(_granted(consent), "granted"))
+                        alias(_granted(consent), "granted"), copy=False)
              .from_(work("profile_ids", "p"), copy=False)
-             .join(declared.subquery("d"), join_type="cross", copy=False)
-             .join(latest.subquery("l"), join_type="left", on=and_(
+             .join(declared.subquery("d", copy=False), join_type="cross", copy=False)
+             .join(latest.subquery("l", copy=False), join_type="left", on=and_(
                  exp.EQ(this=col("profile_id", "l"), expression=col("profile_id", "p")),
                  exp.EQ(this=col("purpose", "l"), expression=col("purpose", "d"))), copy=False))
     for name in consent.suppress_when:

@@ -40,16 +40,16 @@ def identity_unit(defs: Definitions, identity: Identity) -> Unit:
     # rows that share a record key are one record (SPEC: a record is its source and key), so
     # rid is a dense rank and a record may hold the values of all its rows
     steps += create_table_as(WORK, "id_values", union_all(
-        exp.select(col("rid"), alias(lit(t), "id_type"), alias(col(_column(t)), "id_value")).distinct(copy=False)
+        exp.select(col("rid"), alias(lit(t), "id_type"), alias(col(_column(t)), "id_value"), copy=False).distinct(copy=False)
         .from_(work("id_records"), copy=False).where(exp.Not(this=exp.Is(this=col(_column(t)), expression=exp.Null())), copy=False)
         for t in identity.types))
-    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), alias(col("rid"), "pid")).distinct(copy=False)
+    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), alias(col("rid"), "pid"), copy=False).distinct(copy=False)
                              .from_(work("id_records"), copy=False))
-    steps += create_table_as(WORK, "id_held", exp.select(alias(col("rid"), "pid"), col("id_type"), col("id_value"))
+    steps += create_table_as(WORK, "id_held", exp.select(alias(col("rid"), "pid"), col("id_type"), col("id_value"), copy=False)
                              .from_(work("id_values"), copy=False))
     steps += create_table_as(WORK, "id_rejected", exp.select(
         alias(_NULL_TEXT.copy(), "id_type"), alias(_NULL_TEXT.copy(), "id_value"),
-        alias(_NULL_TEXT.copy(), "reason")).where(exp.false(), copy=False))
+        alias(_NULL_TEXT.copy(), "reason"), copy=False).where(exp.false(), copy=False))
     for id_type in identity.types:
         steps += _pass(identity, id_type)
     steps += _finish(defs, identity)
@@ -71,14 +71,14 @@ def _records(defs: Definitions, identity: Identity) -> list[exp.Expression]:
         contract = defs.contracts[source]
         values = [alias(_prepare(identity, t, col(mapping[t])) if t in mapping else _NULL_TEXT.copy(), _column(t))
                   for t in identity.types]
-        per_source.append(exp.select(alias(lit(source), "source"), alias(record_key(contract), "record_key"), *values)
+        per_source.append(exp.select(alias(lit(source), "source"), alias(record_key(contract), "record_key"), *values, copy=False)
                           .from_(table(staging, source), copy=False))
     finished = [alias(_finish_value(identity, t, col(_column(t))), _column(t)) for t in identity.types]
     # an ordered window (Spark needs one) that also makes rid reproducible
     rid = exp.Window(this=exp.Anonymous(this="DENSE_RANK"), order=exp.Order(expressions=[
         asc(codepoint(col("source"))), asc(codepoint(col("record_key")))]))
-    query = (exp.select(alias(rid, "rid"), col("source"), col("record_key"), *finished)
-             .from_(union_all(per_source).subquery("prepared"), copy=False))
+    query = (exp.select(alias(rid, "rid"), col("source"), col("record_key"), *finished, copy=False)
+             .from_(union_all(per_source).subquery("prepared", copy=False), copy=False))
     return create_table_as(WORK, "id_records", query)
 
 
@@ -113,7 +113,7 @@ def _finish_value(identity: Identity, id_type: str, value: exp.Expression) -> ex
         ])
     blocked = sorted({n for v in identity.blocklist.get(id_type, []) if (n := normalize_value(kind, str(v)))})
     empty = exp.EQ(this=value.copy(), expression=lit(""))
-    condition = exp.or_(empty, exp.In(this=value.copy(), expressions=[lit(b) for b in blocked])) if blocked else empty
+    condition = exp.or_(empty, exp.In(this=value.copy(), expressions=[lit(b) for b in blocked]), copy=False) if blocked else empty
     return exp.Case(ifs=[exp.If(this=condition, true=_NULL_TEXT.copy())], default=value)
 
 
@@ -145,32 +145,32 @@ def _is_null(expression: exp.Expression) -> exp.Expression:
 def _pass(identity: Identity, id_type: str) -> list:
     t = lit(id_type)
     steps: list = []
-    linking = (exp.select(col("id_value")).from_(work("id_held"), copy=False).where(exp.EQ(this=col("id_type"), expression=t.copy()), copy=False)
+    linking = (exp.select(col("id_value"), copy=False).from_(work("id_held"), copy=False).where(exp.EQ(this=col("id_type"), expression=t.copy()), copy=False)
                .group_by(col("id_value"), copy=False).having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1)), copy=False))
-    steps += create_table_as(WORK, "id_link", exp.select(alias(col("id_value", "h"), "v"), col("pid", "h"))
+    steps += create_table_as(WORK, "id_link", exp.select(alias(col("id_value", "h"), "v"), col("pid", "h"), copy=False)
                              .from_(work("id_held", "h"), copy=False)
                              .where(and_(exp.EQ(this=col("id_type", "h"), expression=t.copy()),
-                                         exp.In(this=col("id_value", "h"), query=linking.subquery())), copy=False))
+                                         exp.In(this=col("id_value", "h"), query=linking.subquery(copy=False))), copy=False))
     steps += create_table_as(WORK, "id_reject_a", _over_limit(
-        identity, group=col("v", "l"), source=exp.select().from_(work("id_link", "l"), copy=False)
+        identity, group=col("v", "l"), source=exp.select(copy=False).from_(work("id_link", "l"), copy=False)
         .join(work("id_held", "h"), on=exp.EQ(this=col("pid", "h"), expression=col("pid", "l")), copy=False),
         template="linking value would give a profile more than {n} {t} values (max_per_profile)"))
-    steps += create_table_as(WORK, "id_edges", exp.select(col("v", "l"), col("pid", "l")).from_(work("id_link", "l"), copy=False)
+    steps += create_table_as(WORK, "id_edges", exp.select(col("v", "l"), col("pid", "l"), copy=False).from_(work("id_link", "l"), copy=False)
                              .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("id_value", "r"), expression=col("v", "l")), copy=False)
                              .where(_is_null(col("id_value", "r")), copy=False))
-    steps += create_table_as(WORK, "id_label", exp.select(col("pid"), alias(col("pid"), "l")).distinct(copy=False).from_(work("id_edges"), copy=False))
+    steps += create_table_as(WORK, "id_label", exp.select(col("pid"), alias(col("pid"), "l"), copy=False).distinct(copy=False).from_(work("id_edges"), copy=False))
     steps.append(_propagate(id_type))
     steps += create_table_as(WORK, "id_bad", _over_limit(
-        identity, group=col("l", "c"), source=exp.select().from_(work("id_label", "c"), copy=False)
+        identity, group=col("l", "c"), source=exp.select(copy=False).from_(work("id_label", "c"), copy=False)
         .join(work("id_held", "h"), on=exp.EQ(this=col("pid", "h"), expression=col("pid", "c")), copy=False)
         .join(work("id_reject_a", "r"), join_type="left", on=and_(
             exp.EQ(this=col("id_type", "h"), expression=t.copy()),
             exp.EQ(this=col("id_value", "r"), expression=col("id_value", "h"))), copy=False)
         .where(_is_null(col("id_value", "r")), copy=False),
         template="merged profile would hold more than {n} {t} values (max_per_profile)"))
-    steps.append(insert_into(WORK, "id_rejected", exp.select(alias(t.copy(), "id_type"), col("id_value"), col("reason"))
+    steps.append(insert_into(WORK, "id_rejected", exp.select(alias(t.copy(), "id_type"), col("id_value"), col("reason"), copy=False)
                              .from_(work("id_reject_a"), copy=False)))
-    steps.append(insert_into(WORK, "id_rejected", exp.select(alias(t.copy(), "id_type"), col("id_value", "h"), col("reason", "b")).distinct(copy=False)
+    steps.append(insert_into(WORK, "id_rejected", exp.select(alias(t.copy(), "id_type"), col("id_value", "h"), col("reason", "b"), copy=False).distinct(copy=False)
                              .from_(work("id_label", "c"), copy=False)
                              .join(work("id_bad", "b"), on=exp.EQ(this=col("l", "b"), expression=col("l", "c")), copy=False)
                              .join(work("id_held", "h"), on=and_(exp.EQ(this=col("pid", "h"), expression=col("pid", "c")),
@@ -183,23 +183,23 @@ def _pass(identity: Identity, id_type: str) -> list:
 
 def _merge(t: exp.Expression) -> list:
     """Apply the pass: good components take their label; held values collapse onto profiles."""
-    steps: list = create_table_as(WORK, "id_merge", exp.select(col("pid", "c"), col("l", "c")).from_(work("id_label", "c"), copy=False)
+    steps: list = create_table_as(WORK, "id_merge", exp.select(col("pid", "c"), col("l", "c"), copy=False).from_(work("id_label", "c"), copy=False)
                                   .join(work("id_bad", "b"), join_type="left", on=exp.EQ(this=col("l", "b"), expression=col("l", "c")), copy=False)
                                   .where(_is_null(col("l", "b")), copy=False))
     new_pid = lambda alias: coalesce(col("l", "m"), col("pid", alias))  # noqa: E731
-    steps += create_table_as(WORK, "id_profile_next", exp.select(col("rid", "p"), alias(new_pid("p"), "pid"))
+    steps += create_table_as(WORK, "id_profile_next", exp.select(col("rid", "p"), alias(new_pid("p"), "pid"), copy=False)
                              .from_(work("id_profile", "p"), copy=False)
                              .join(work("id_merge", "m"), join_type="left", on=exp.EQ(this=col("pid", "m"), expression=col("pid", "p")), copy=False))
-    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), col("pid")).from_(work("id_profile_next"), copy=False))
+    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), col("pid"), copy=False).from_(work("id_profile_next"), copy=False))
     rejected_now = and_(exp.EQ(this=col("id_type", "x"), expression=col("id_type", "h")),
                         exp.EQ(this=col("id_value", "x"), expression=col("id_value", "h")),
                         exp.EQ(this=col("id_type", "h"), expression=t.copy()))
-    steps += create_table_as(WORK, "id_held_next", exp.select(alias(new_pid("h"), "pid"), col("id_type", "h"), col("id_value", "h"))
+    steps += create_table_as(WORK, "id_held_next", exp.select(alias(new_pid("h"), "pid"), col("id_type", "h"), col("id_value", "h"), copy=False)
                              .distinct(copy=False).from_(work("id_held", "h"), copy=False)
                              .join(work("id_merge", "m"), join_type="left", on=exp.EQ(this=col("pid", "m"), expression=col("pid", "h")), copy=False)
                              .join(work("id_rejected", "x"), join_type="left", on=rejected_now, copy=False)
                              .where(_is_null(col("id_type", "x")), copy=False))
-    steps += create_table_as(WORK, "id_held", exp.select(col("pid"), col("id_type"), col("id_value")).from_(work("id_held_next"), copy=False))
+    steps += create_table_as(WORK, "id_held", exp.select(col("pid"), col("id_type"), col("id_value"), copy=False).from_(work("id_held_next"), copy=False))
     return steps
 
 
@@ -213,27 +213,27 @@ def _over_limit(identity: Identity, group: exp.Column, source: exp.Select, templ
             .having(exp.GT(this=exp.Count(this=exp.Distinct(expressions=[col("id_value", "h")])),
                            expression=_limit(identity, id_type.copy())), copy=False))
     name = "id_value" if group.name == "v" else "l"
-    return (exp.select(alias(col("grp"), name), col("reason")).from_(over.subquery("o"), copy=False)
+    return (exp.select(alias(col("grp"), name), col("reason"), copy=False).from_(over.subquery("o", copy=False), copy=False)
             .where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
 
 
 def _propagate(id_type: str) -> Loop:
     """Min-label propagation over (value, profile) edges, with one pointer jump per round."""
-    value_label = (exp.select(col("v", "e"), alias(exp.Min(this=col("l", "p")), "l"))
+    value_label = (exp.select(col("v", "e"), alias(exp.Min(this=col("l", "p")), "l"), copy=False)
                    .from_(work("id_edges", "e"), copy=False)
                    .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "e")), copy=False)
                    .group_by(col("v", "e"), copy=False))
-    hop = (exp.select(col("pid", "e"), alias(exp.Min(this=col("l", "vl")), "l"))
+    hop = (exp.select(col("pid", "e"), alias(exp.Min(this=col("l", "vl")), "l"), copy=False)
            .from_(work("id_edges", "e"), copy=False)
-           .join(value_label.subquery("vl"), on=exp.EQ(this=col("v", "vl"), expression=col("v", "e")), copy=False)
+           .join(value_label.subquery("vl", copy=False), on=exp.EQ(this=col("v", "vl"), expression=col("v", "e")), copy=False)
            .group_by(col("pid", "e"), copy=False))
-    jumped = (exp.select(col("pid", "h"), alias(exp.Least(this=col("l", "h"), expressions=[col("l", "j")]), "l"))
-              .from_(hop.subquery("h"), copy=False)
+    jumped = (exp.select(col("pid", "h"), alias(exp.Least(this=col("l", "h"), expressions=[col("l", "j")]), "l"), copy=False)
+              .from_(hop.subquery("h", copy=False), copy=False)
               .join(work("id_label_prev", "j"), on=exp.EQ(this=col("pid", "j"), expression=col("l", "h")), copy=False))
-    changed = (exp.select(exp.Count(this=exp.Star())).from_(work("id_label", "c"), copy=False)
+    changed = (exp.select(exp.Count(this=exp.Star()), copy=False).from_(work("id_label", "c"), copy=False)
                .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "c")), copy=False)
                .where(exp.NEQ(this=col("l", "c"), expression=col("l", "p")), copy=False))
-    body = [*create_table_as(WORK, "id_label_prev", exp.select(col("pid"), col("l")).from_(work("id_label"), copy=False)),
+    body = [*create_table_as(WORK, "id_label_prev", exp.select(col("pid"), col("l"), copy=False).from_(work("id_label"), copy=False)),
             *create_table_as(WORK, "id_label", jumped)]
     return Loop(f"components_{id_type}", body, changed)
 
@@ -245,26 +245,26 @@ def _finish(defs: Definitions, identity: Identity) -> list[exp.Expression]:
     staging = defs.project.schemas.staging
     steps: list = []
     keyed = (exp.select(col("pid"), col("id_type"), col("id_value"),
-                        alias(row_number([col("pid")], [asc(_rank(identity, col("id_type"))), asc(codepoint(col("id_value")))]), "rn"))
+                        alias(row_number([col("pid")], [asc(_rank(identity, col("id_type"))), asc(codepoint(col("id_value")))]), "rn"), copy=False)
              .from_(work("id_held"), copy=False))
-    steps += create_table_as(WORK, "id_profile_key", exp.select(col("pid"), col("id_type"), col("id_value"))
-                             .from_(keyed.subquery("k"), copy=False).where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
+    steps += create_table_as(WORK, "id_profile_key", exp.select(col("pid"), col("id_type"), col("id_value"), copy=False)
+                             .from_(keyed.subquery("k", copy=False), copy=False).where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
     profile_id = exp.func("COALESCE",
                           portable("MD5_HEX", concat(col("id_type", "k"), lit(":"), col("id_value", "k"))),
                           portable("MD5_HEX", concat(lit("record:"), col("source", "r"), lit(":"), col("record_key", "r"))))
     steps += create_table_as(WORK, "id_record_profile", exp.select(col("rid", "r"), col("source", "r"), col("record_key", "r"),
-                                                                   alias(profile_id, "profile_id")).distinct(copy=False)
+                                                                   alias(profile_id, "profile_id"), copy=False).distinct(copy=False)
                              .from_(work("id_records", "r"), copy=False)
                              .join(work("id_profile", "p"), on=exp.EQ(this=col("rid", "p"), expression=col("rid", "r")), copy=False)
                              .join(work("id_profile_key", "k"), join_type="left", on=exp.EQ(this=col("pid", "k"), expression=col("pid", "p")), copy=False))
-    steps += create_table_as(schema, f"{identity.name}_map", exp.select(col("source"), col("record_key"), col("profile_id"))
+    steps += create_table_as(schema, f"{identity.name}_map", exp.select(col("source"), col("record_key"), col("profile_id"), copy=False)
                              .from_(work("id_record_profile"), copy=False))
-    steps += create_table_as(schema, f"{identity.name}_conflicts", exp.select(col("id_type"), col("id_value"), col("reason"))
+    steps += create_table_as(schema, f"{identity.name}_conflicts", exp.select(col("id_type"), col("id_value"), col("reason"), copy=False)
                              .from_(work("id_rejected"), copy=False))
-    steps += create_table_as(WORK, "profile_ids", exp.select(col("profile_id")).distinct(copy=False).from_(work("id_record_profile"), copy=False))
+    steps += create_table_as(WORK, "profile_ids", exp.select(col("profile_id"), copy=False).distinct(copy=False).from_(work("id_record_profile"), copy=False))
     for source in identity.sources:
         contract = defs.contracts[source]
-        steps += create_table_as(WORK, f"src__{source}", exp.select(col("profile_id", "m"), exp.Column(this=exp.Star(), table=exp.to_identifier("t")))
+        steps += create_table_as(WORK, f"src__{source}", exp.select(col("profile_id", "m"), exp.Column(this=exp.Star(), table=exp.to_identifier("t")), copy=False)
                                  .from_(table(staging, source, "t"), copy=False)
                                  .join(table(schema, f"{identity.name}_map", "m"), on=and_(
                                      exp.EQ(this=col("source", "m"), expression=lit(source)),

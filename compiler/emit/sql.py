@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Iterable
 
 import sqlglot
 from sqlglot import exp
 
-from ..dialects import portable
+from ..dialects import portable, without_positions
 from ..model.contract import parse_field_type
 from ..snippets import AS_OF_NODES
 
@@ -23,10 +24,15 @@ _TYPES = {
 
 
 def data_type(field_type: str) -> exp.DataType:
-    base, precision, scale = parse_field_type(field_type)
+    return _data_type(field_type).copy()
+
+
+@lru_cache(maxsize=None)
+def _data_type(field_type: str) -> exp.DataType:
+    base, precision, scale = parse_field_type(field_type)  # parsing a type costs more than a copy
     if base == "decimal":
-        return exp.DataType.build(f"DECIMAL({precision}, {scale})")
-    return exp.DataType.build(_TYPES[base])
+        return without_positions(exp.DataType.build(f"DECIMAL({precision}, {scale})"))
+    return without_positions(exp.DataType.build(_TYPES[base]))
 
 
 def table(schema: str, name: str, alias: str | None = None) -> exp.Table:
@@ -94,11 +100,11 @@ def concat(*parts: exp.Expression) -> exp.Expression:
 
 
 def and_(*conditions: exp.Expression) -> exp.Expression:
-    return exp.and_(*conditions) if conditions else exp.true()
+    return exp.and_(*conditions, copy=False) if conditions else exp.true()
 
 
 def or_(*conditions: exp.Expression) -> exp.Expression:
-    return exp.or_(*conditions) if conditions else exp.false()
+    return exp.or_(*conditions, copy=False) if conditions else exp.false()
 
 
 def is_true(condition: exp.Expression) -> exp.Expression:
@@ -117,7 +123,7 @@ def create_table_as(schema: str, name: str, query: exp.Expression) -> list[exp.E
 
 
 def insert_into(schema: str, name: str, query: exp.Expression) -> exp.Insert:
-    return exp.insert(query, table(schema, name))
+    return exp.insert(query, table(schema, name), copy=False)
 
 
 def create_schema(name: str) -> exp.Create:
@@ -128,21 +134,21 @@ def union_all(queries: Iterable[exp.Query]) -> exp.Query:
     queries = list(queries)
     result = queries[0]
     for query in queries[1:]:
-        result = exp.union(result, query, distinct=False)
+        result = exp.union(result, query, distinct=False, copy=False)
     return result
 
 
 def parse(sql_text: str) -> exp.Expression:
     """A static fragment written in the neutral (DuckDB) dialect."""
-    return sqlglot.parse_one(sql_text, read="duckdb")
+    return without_positions(sqlglot.parse_one(sql_text, read="duckdb"))
 
 
 def as_of_timestamp() -> exp.Expression:
-    return exp.Subquery(this=exp.select(col("as_of")).from_(work(RUN_CONTEXT)))
+    return exp.Subquery(this=exp.select(col("as_of"), copy=False).from_(work(RUN_CONTEXT), copy=False))
 
 
 def as_of_date() -> exp.Expression:
-    return exp.Cast(this=as_of_timestamp(), to=exp.DataType.build("DATE"))
+    return exp.Cast(this=as_of_timestamp(), to=data_type("date"))
 
 
 def bind_snippet(expression: exp.Expression, columns: dict[str, exp.Expression] | None = None) -> exp.Expression:
@@ -155,7 +161,7 @@ def bind_snippet(expression: exp.Expression, columns: dict[str, exp.Expression] 
         if columns is not None and isinstance(node, exp.Column) and node.name in columns:
             return columns[node.name].copy()
         return node
-    return expression.transform(replace, copy=True)
+    return without_positions(expression.transform(replace, copy=True))
 
 
 def row_number(partition: list[exp.Expression], order: list[exp.Ordered]) -> exp.Window:

@@ -14,7 +14,7 @@ from ..model import Contract, ContractField, Definitions
 from ..model.base import duration_seconds
 from ..model.contract import parse_field_type
 from .plan import Check, Unit
-from .sql import (WORK, alias, and_, as_of_timestamp, cast, col, create_table_as, is_true, lit, or_, table, typed_lit, work)
+from .sql import (WORK, alias, and_, as_of_timestamp, cast, col, create_table_as, data_type, is_true, lit, or_, table, typed_lit, work)
 
 _DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$"
@@ -38,22 +38,22 @@ def staging_unit(defs: Definitions, contract: Contract) -> Unit:
     # the typed values in a subquery: the rules read them, and PostgreSQL and BigQuery do not
     # resolve a column alias of the same SELECT list (a lateral alias)
     typed_query = (exp.select(*(col(n) for n, _ in fields),
-                              *(alias(_typed_value(col(n), f), typed_name(n)) for n, f in fields))
-                   .from_(table(contract.relation_schema, contract.relation_table)))
+                              *(alias(_typed_value(col(n), f), typed_name(n)) for n, f in fields), copy=False)
+                   .from_(table(contract.relation_schema, contract.relation_table), copy=False))
     checked_query = (
         exp.select(*(col(n) for n, _ in fields),
                    *(col(typed_name(n)) for n, _ in fields),
                    alias(ok, "_ok"),
                    alias(portable("TEXT_ARRAY_COMPACT", *reason_texts) if reason_texts else
-                              portable("TEXT_ARRAY_COMPACT", exp.Null()), "_reject_reasons"))
-        .from_(typed_query.subquery("typed"))
+                              portable("TEXT_ARRAY_COMPACT", exp.Null()), "_reject_reasons"), copy=False)
+        .from_(typed_query.subquery("typed", copy=False), copy=False)
     )
     # cast again: PostgreSQL drops a decimal's (p,s) from a CASE without ELSE (__t_*)
     staged = (exp.select(*(alias(col(typed_name(n)) if f.base_type == "string" else cast(col(typed_name(n)), f.type), n)
-                           for n, f in fields))
-              .from_(work(checked)).where(col("_ok")))
-    rejected = (exp.select(*(col(n) for n, _ in fields), col("_reject_reasons"))
-                .from_(work(checked)).where(exp.Not(this=col("_ok"))))
+                           for n, f in fields), copy=False)
+              .from_(work(checked), copy=False).where(col("_ok"), copy=False))
+    rejected = (exp.select(*(col(n) for n, _ in fields), col("_reject_reasons"), copy=False)
+                .from_(work(checked), copy=False).where(exp.Not(this=col("_ok")), copy=False))
     steps = [*create_table_as(WORK, checked, checked_query),
              *create_table_as(schema, contract.name, staged),
              *create_table_as(schema, f"{contract.name}_rejected", rejected)]
@@ -198,14 +198,14 @@ def _table_checks(schema: str, contract: Contract) -> list[Check]:
 def _duplicates(staged: exp.Table, keys: list[str]) -> exp.Expression:
     """Number of key values held by more than one staged row (NULL keys are not compared)."""
     not_null = and_(*(exp.Not(this=exp.Is(this=col(k), expression=exp.Null())) for k in keys))
-    grouped = (exp.select(*(col(k) for k in keys)).from_(staged.copy()).where(not_null)
-               .group_by(*(col(k) for k in keys)).having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1))))
-    return exp.select(exp.Count(this=exp.Star())).from_(grouped.subquery("dup"))
+    grouped = (exp.select(*(col(k) for k in keys), copy=False).from_(staged.copy(), copy=False).where(not_null, copy=False)
+               .group_by(*(col(k) for k in keys), copy=False).having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1)), copy=False))
+    return exp.select(exp.Count(this=exp.Star()), copy=False).from_(grouped.subquery("dup", copy=False), copy=False)
 
 
 def _stale(staged: exp.Table, event_time: str, seconds: int) -> exp.Expression:
     """1 when the newest event is older than `seconds` before the as-of time (or there is none)."""
-    newest = exp.Max(this=exp.Cast(this=col(event_time), to=exp.DataType.build("TIMESTAMP")))
+    newest = exp.Max(this=exp.Cast(this=col(event_time), to=data_type("timestamp")))
     limit = exp.Sub(this=as_of_timestamp(), expression=exp.Interval(this=lit(str(seconds)), unit=exp.var("SECOND")))
     stale = or_(exp.Is(this=newest, expression=exp.Null()), exp.LT(this=newest.copy(), expression=limit))
-    return exp.select(exp.Case(ifs=[exp.If(this=stale, true=lit(1))], default=lit(0))).from_(staged.copy())
+    return exp.select(exp.Case(ifs=[exp.If(this=stale, true=lit(1))], default=lit(0)), copy=False).from_(staged.copy(), copy=False)

@@ -33,7 +33,7 @@ def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[s
     outputs = []
     for sync in destination.syncs:
         name = sync_table(destination.name, sync.segment)
-        query = (exp.select(col("profile_id", "s"))
+        query = (exp.select(col("profile_id", "s"), copy=False)
                  .from_(table(schemas.audiences, sync.segment, "s"), copy=False)
                  .join(table(schemas.profiles, f"{defs.project.entity}_consent", "c"), on=and_(
                      exp.EQ(this=col("profile_id", "c"), expression=col("profile_id", "s")),
@@ -62,7 +62,7 @@ def _chosen_identifier(defs: Definitions, id_type: str) -> exp.Select:
     conflicts = table(defs.project.schemas.identity, f"{defs.identity.name}_conflicts", "x")
     counted = (exp.select(col("profile_id", "rp"), col("id_value", "v"),
                           alias(row_number([col("profile_id", "rp")],
-                                                [desc(exp.Count(this=exp.Star())), asc(codepoint(col("id_value", "v")))]), "rn"))
+                                                [desc(exp.Count(this=exp.Star())), asc(codepoint(col("id_value", "v")))]), "rn"), copy=False)
                .from_(work("id_values", "v"), copy=False)
                .join(work("id_record_profile", "rp"), on=exp.EQ(this=col("rid", "rp"), expression=col("rid", "v")), copy=False)
                .join(conflicts, join_type="left", on=and_(
@@ -71,7 +71,7 @@ def _chosen_identifier(defs: Definitions, id_type: str) -> exp.Select:
                .where(and_(exp.EQ(this=col("id_type", "v"), expression=lit(id_type)),
                            exp.Is(this=col("id_type", "x"), expression=exp.Null())), copy=False)
                .group_by(col("profile_id", "rp"), col("id_value", "v"), copy=False))
-    return (exp.select(col("profile_id"), col("id_value")).from_(counted.subquery("c"), copy=False)
+    return (exp.select(col("profile_id"), col("id_value"), copy=False).from_(counted.subquery("c", copy=False), copy=False)
             .where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
 
 
