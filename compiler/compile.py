@@ -13,11 +13,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import NamedTuple, Sequence
 
 from . import __version__
-from .background import Background
+from .background import shared_map
 from .dialects import DIALECTS
-from .emit import build_plan, pii_attributes
+from .emit import build_plan, pii_attributes, plan_builders
 from .emit.plan import RenderedUnit, Unit, render_unit
 from .emit.syncs import sync_table
 from .fingerprint import fingerprints_of
@@ -26,7 +27,8 @@ from .graph import node_id
 from .project import LoadedProject
 
 GENERATED = "generated"
-UNITS_PER_WORKER = 200  # below this a forked child costs more than it saves
+UNITS_PER_WORKER = 1000  # unit renders; below this a forked child costs more than it saves
+CHUNK = 10  # units per work item (each rendered for every target): small enough to balance
 
 
 def plan_of(project: LoadedProject) -> list[Unit]:
@@ -42,26 +44,43 @@ def render_target(project: LoadedProject, target: str) -> list[RenderedUnit]:
     return [render_unit(unit, DIALECTS[target]) for unit in plan_of(project)]
 
 
-def sql_file_names(units: list[RenderedUnit] | list[Unit]) -> list[str]:
+def sql_file_names(units: Sequence[RenderedUnit | Unit | _Texts]) -> list[str]:
     width = max(3, len(str(len(units))))
     return [f"{index:0{width}d}_{unit.layer}__{unit.name}.sql" for index, unit in enumerate(units)]
 
 
 def compile_outputs(project: LoadedProject, targets: list[str] | None = None) -> dict[str, str]:
     """Relative path under generated/ -> file text, for every file of a compile."""
+    targets = compile_targets(project, targets)
+    return finish_outputs(project, targets, sql_outputs(project, targets))
+
+
+def compile_targets(project: LoadedProject, targets: list[str] | None = None) -> list[str]:
+    return targets or list(dict.fromkeys(project.definitions.project.targets))
+
+
+def sql_outputs(project: LoadedProject, targets: list[str]) -> list[tuple[str, str, str, str]]:
+    """The SQL files: (path, kind, name, text), the bulk of a compile (`cdpc check` runs it in
+    a child while it prepares what `finish_outputs` needs: fingerprints and lineage)."""
     with gc_paused():
-        return _compile_outputs(project, targets)
+        return [file for files in _render_targets(project, targets).values() for file in files]
 
 
-def _compile_outputs(project: LoadedProject, targets: list[str] | None) -> dict[str, str]:
+def prepare_finish(project: LoadedProject) -> None:
+    """Compute ahead what `finish_outputs` needs besides the SQL (it is kept on the project)."""
+    fingerprints_of(project)
+    project.lineage.all_upstream  # noqa: B018 - a cached property
+    _pii(project)
+
+
+def finish_outputs(project: LoadedProject, targets: list[str], sql: list[tuple[str, str, str, str]]) -> dict[str, str]:
+    """The SQL files plus the sync manifests and manifest.json, in path order."""
     defs = project.definitions
-    targets = targets or list(dict.fromkeys(defs.project.targets))
     outputs: dict[str, str] = {}
     produced: dict[tuple[str, str], list[str]] = {}
-    for target, files in _render_targets(project, targets).items():
-        for path, kind, name, text in files:
-            outputs[path] = text
-            produced.setdefault((kind, name), []).append(path)
+    for path, kind, name, text in sql:
+        outputs[path] = text
+        produced.setdefault((kind, name), []).append(path)
     for destination in defs.destinations.values():
         path = f"syncs/{destination.name}.json"
         outputs[path] = _json(sync_manifest(project, destination))
@@ -71,31 +90,41 @@ def _compile_outputs(project: LoadedProject, targets: list[str] | None) -> dict[
 
 
 def _render_targets(project: LoadedProject, targets: list[str]) -> dict[str, list[tuple[str, str, str, str]]]:
-    """(path, kind, name, text) per target. On several cores, forked children render a
-    share of the units each (every k-th unit of every target: targets differ in cost by
-    4x, units are many and alike), and the result is the same as rendering in turn."""
-    units = plan_of(project)  # build once, before forking, so every child inherits it
-    workers = max(1, min(os.cpu_count() or 1, len(units) // UNITS_PER_WORKER))
+    """(path, kind, name, text) per target. On several cores the caller and forked children
+    take chunks of units from a shared queue and build and render each for every target
+    (no whole plan is built first); the result is the same as rendering in turn."""
+    cached = getattr(project, "_plan", None)
+    builders = ([lambda unit=unit: unit for unit in cached] if cached is not None
+                else plan_builders(project.definitions, project.lineage))
+    chunks = range(0, len(builders), CHUNK)
+    workers = max(1, min(os.cpu_count() or 1, len(builders) * len(targets) // UNITS_PER_WORKER))
 
-    def render(share: int) -> dict[str, list[str]]:
-        return {target: [render_unit(unit, DIALECTS[target]).text() for unit in units[share::workers]]
-                for target in targets}
+    def render(index: int, in_child: bool) -> list[_Texts]:
+        rendered = []
+        for build in builders[chunks[index]:chunks[index] + CHUNK]:
+            unit = build()  # a child's garbage dies with it: no need to free trees one by one
+            rendered.append(_Texts(unit.layer, unit.kind, unit.name,
+                                   [render_unit(unit, DIALECTS[t], release=not in_child).text() for t in targets]))
+        return rendered
 
-    children = [Background(lambda share=share: render(share)) for share in range(1, workers)]
-    shares = [render(0)] + [child.result() for child in children]
-    names = sql_file_names(units)
-    result = {}
-    for target in targets:
-        texts = [shares[i % workers][target][i // workers] for i in range(len(units))]
-        result[target] = [(f"{target}/{name}", unit.kind, unit.name, text)
-                          for name, unit, text in zip(names, units, texts)]
-    return result
+    units = [unit for chunk in shared_map(render, len(chunks), workers) for unit in chunk]
+    return {target: [(f"{target}/{file}", unit.kind, unit.name, unit.texts[i])
+                     for file, unit in zip(sql_file_names(units), units)]
+            for i, target in enumerate(targets)}
+
+
+class _Texts(NamedTuple):
+    """One unit's SQL text per target, as a worker sends it back."""
+    layer: str
+    kind: str
+    name: str
+    texts: list[str]
 
 
 def manifest(project: LoadedProject, targets: list[str], produced: dict) -> dict:
     defs, lineage = project.definitions, project.lineage
     prints = fingerprints_of(project)
-    upstream_of = lineage.all_upstream()
+    upstream_of = lineage.all_upstream
     entries = []
     for definition in defs.all():
         node = node_id(definition.kind, definition.name)
@@ -116,9 +145,7 @@ def manifest(project: LoadedProject, targets: list[str], produced: dict) -> dict
 def sync_manifest(project: LoadedProject, destination) -> dict:
     defs = project.definitions
     identity = defs.identity
-    pii = getattr(project, "_pii", None)
-    if pii is None:  # the same for every destination: computed once per project
-        pii = project._pii = pii_attributes(defs, project.lineage)
+    pii = _pii(project)
     identifiers = [{
         "type": t,
         "normalize": identity.identifier(t).normalize,
@@ -135,6 +162,13 @@ def sync_manifest(project: LoadedProject, destination) -> dict:
     } for s in destination.syncs]
     return {"destination": destination.name, "version": destination.version, "platform": destination.platform,
             "channel": destination.channel, "identifiers": identifiers, "fields": fields, "syncs": syncs}
+
+
+def _pii(project: LoadedProject) -> set[str]:
+    """Attributes derived from PII: the same for every destination, found once per project."""
+    if getattr(project, "_pii", None) is None:
+        project._pii = pii_attributes(project.definitions, project.lineage)
+    return project._pii
 
 
 def _sent_as(destination, normalizer: str) -> str:

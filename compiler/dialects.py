@@ -29,6 +29,8 @@ GENERIC: dict[str, str] = {
     "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2}, 'g')",
     # a list of texts with the NULL elements removed (rejection reasons)
     "TEXT_ARRAY_COMPACT": "LIST_FILTER([{*}], x -> x IS NOT NULL)",
+    # that list holds no element (a row passes staging when it has no rejection reason)
+    "ARRAY_IS_EMPTY": "LEN({0}) = 0",
     # ordering text by code point
     "CODEPOINT": "{0}",
     # cast a value to text (record keys, hashing of fields)
@@ -53,6 +55,7 @@ DIALECTS: dict[str, Dialect] = {
         "SHA256_HEX": "ENCODE(SHA256(CONVERT_TO({0}, 'UTF8')), 'hex')",
         "REGEX_SEARCH": "{0} ~ {1}",
         "TEXT_ARRAY_COMPACT": "ARRAY_REMOVE(ARRAY[{*}]::TEXT[], NULL)",
+        "ARRAY_IS_EMPTY": "CARDINALITY({0}) = 0",
         "CODEPOINT": "{0} COLLATE \"C\"",
     }, notes="text order and min/max of text use COLLATE \"C\" (code-point order)"),
     "spark": Dialect("spark", executes=True, overrides={
@@ -60,6 +63,7 @@ DIALECTS: dict[str, Dialect] = {
         "REGEX_SEARCH": "{0} RLIKE {1}",
         "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
         "TEXT_ARRAY_COMPACT": "FILTER(ARRAY({*}), x -> x IS NOT NULL)",
+        "ARRAY_IS_EMPTY": "SIZE({0}) = 0",
         "TO_TEXT": "CAST({0} AS STRING)",
     }, notes="string comparison is binary (UTF-8 byte order equals code-point order)"),
     "snowflake": Dialect("snowflake", executes=False, overrides={
@@ -67,6 +71,7 @@ DIALECTS: dict[str, Dialect] = {
         "REGEX_SEARCH": "REGEXP_INSTR({0}, {1}) > 0",
         "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
         "TEXT_ARRAY_COMPACT": "ARRAY_COMPACT(ARRAY_CONSTRUCT({*}))",
+        "ARRAY_IS_EMPTY": "ARRAY_SIZE({0}) = 0",
         "CODEPOINT": "COLLATE({0}, 'utf8')",
         "TO_TEXT": "CAST({0} AS VARCHAR)",
     }, notes="REGEXP_LIKE anchors the whole subject, so a search is REGEXP_INSTR > 0"),
@@ -76,6 +81,7 @@ DIALECTS: dict[str, Dialect] = {
         "REGEX_SEARCH": "REGEXP_CONTAINS({0}, {1})",
         "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
         "TEXT_ARRAY_COMPACT": "ARRAY(SELECT x FROM UNNEST([{*}]) AS x WHERE x IS NOT NULL)",
+        "ARRAY_IS_EMPTY": "ARRAY_LENGTH({0}) = 0",
         "TO_TEXT": "CAST({0} AS STRING)",
     }, notes="SHA256 and MD5 return BYTES, hence TO_HEX"),
 }
@@ -138,11 +144,18 @@ def lower(tree: exp.Expression, dialect: Dialect) -> exp.Expression:
     return tree
 
 
-def render(tree: exp.Expression, dialect: Dialect) -> str:
-    # `lower` returns a fresh copy, so the generator need not copy it again
-    lowered = lower(tree, dialect)
+def has_portable(tree: exp.Expression) -> bool:
+    return any(str(node.this).startswith(PORTABLE_PREFIX) for node in tree.find_all(exp.Anonymous))
+
+
+def render(tree: exp.Expression, dialect: Dialect, *, lower_needed: bool = True, release: bool = True) -> str:
+    """The tree as the target's SQL text. The generator gets a private copy (its dialect
+    transforms may edit it); `lower_needed=False` when the tree holds no placeholder;
+    `release=False` where the caller's garbage is never collected (a forked child)."""
+    lowered = lower(tree, dialect) if lower_needed else tree.copy()
     text = _sqlglot_dialect(dialect.name).generate(lowered, copy=False, pretty=True)
-    _release(lowered)
+    if release:
+        _release(lowered)
     return text
 
 

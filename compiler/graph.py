@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Optional
 
 import networkx as nx
@@ -67,13 +68,15 @@ class Lineage:
     def upstream(self, node: str) -> list[str]:
         return sorted(nx.ancestors(self.graph, node), key=node_sort_key)
 
+    @cached_property
     def all_upstream(self) -> dict[str, list[str]]:
         """`upstream` of every node, in one pass in topological order (not one search each)."""
         ancestors: dict[str, frozenset[str]] = {}
         for node in nx.topological_sort(self.graph):
             parents = list(self.graph.predecessors(node))
             ancestors[node] = frozenset(parents).union(*(ancestors[p] for p in parents))
-        return {node: sorted(found, key=node_sort_key) for node, found in ancestors.items()}
+        rank = {node: i for i, node in enumerate(sorted(self.graph, key=node_sort_key))}
+        return {node: sorted(found, key=rank.__getitem__) for node, found in ancestors.items()}
 
     def downstream(self, node: str) -> list[str]:
         return sorted(nx.descendants(self.graph, node), key=node_sort_key)

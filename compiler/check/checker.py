@@ -2,7 +2,7 @@
 
 1. validate the head (errors stop here: nothing else can be compared soundly);
 2. generated/ up to date (CDP601): an in-memory compile, in a forked child while the
-   parent reads the base and applies the rules (check/background.py);
+   parent reads the base, applies the rules and reads generated/ (compiler/background.py);
 3. with a base: what changed per definition; contract compatibility and version bumps
    (CDP602, CDP603, CDP606); approvals for every changed data hash of a governed kind
    (CDP604, CDP605);
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..compile import compile_outputs, read_generated
+from ..compile import (compile_outputs, compile_targets, finish_outputs, prepare_finish, read_generated,
+                       sql_outputs)
 from ..diagnostics import WARNING, Diagnostic, Location, sort_diagnostics
 from ..fingerprint import Fingerprint, fingerprints_of
 from ..graph import node_id
@@ -68,13 +69,10 @@ def run_check(root: Path, base_ref: Optional[str] = None, *, report: bool = Fals
         base = read_base(root, base_ref, resolved) if base_ref else None
         return CheckResult(root, head, sort_diagnostics(head.diagnostics), base)
 
-    def compile_and_compare() -> tuple[list[Diagnostic], Optional[dict[str, str]]]:
-        outputs = compile_outputs(head)
-        return freshness_findings(outputs, read_generated(root)), outputs if report else None
-
     # the in-memory compile is most of the work; the base, hashes and rules do not need it
-    prints = fingerprints_of(head)  # before the fork: the compile's manifest needs them too
-    compiled = Background(compile_and_compare)
+    targets = compile_targets(head)
+    compiled = Background(lambda: sql_outputs(head, targets))
+    prints = fingerprints_of(head)
     try:
         base = read_base(root, base_ref, resolved) if base_ref else None
         result = CheckResult(root, head, list(head.diagnostics), base)
@@ -87,11 +85,13 @@ def run_check(root: Path, base_ref: Optional[str] = None, *, report: bool = Fals
             changed = _compare_with_base(result, base)
             found, result.approvals = approval_findings(defs, prints, changed)
             result.diagnostics += found
+        committed = read_generated(root)
+        prepare_finish(head)  # while the child renders
     except BaseException:
         compiled.cancel()
         raise
-    stale, outputs = compiled.result()
-    result.diagnostics += stale
+    outputs = finish_outputs(head, targets, compiled.result())
+    result.diagnostics += freshness_findings(outputs, committed)
     if base is not None and report and result.base_usable:
         _report_extras(result, outputs, data_dir, as_of)
     result.diagnostics = sort_diagnostics(result.diagnostics)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache, partial
+from typing import Callable
+
 from sqlglot import exp
 
 from ..graph import Lineage
@@ -19,19 +22,25 @@ from .syncs import sync_unit
 
 def build_plan(defs: Definitions, lineage: Lineage) -> list[Unit]:
     """Every unit of a run, upstream first; compile renders them, run executes them."""
-    units = [_setup_unit(defs)]
-    units += [staging_unit(defs, c) for c in defs.contracts.values()]
+    return [build() for build in plan_builders(defs, lineage)]
+
+
+def plan_builders(defs: Definitions, lineage: Lineage) -> list[Callable[[], Unit]]:
+    """One function per unit of `build_plan`, in its order: units are independent, so a
+    compile can build and render them in any process (pieces of the plan, in parallel)."""
+    builders: list[Callable[[], Unit]] = [lambda: _setup_unit(defs)]
+    builders += [partial(staging_unit, defs, c) for c in defs.contracts.values()]
     identity = defs.identity
     if identity is not None:
-        units.append(identity_unit(defs, identity))
-        units += [attribute_unit(defs, defs.attributes[name]) for name in lineage.attribute_order()]
-        units += [consent_unit(defs, c) for c in defs.consents.values()]
-        units.append(profiles_unit(defs))
-        units += [segment_unit(defs, defs.segments[name]) for name in lineage.segment_order()]
-        pii = pii_attributes(defs, lineage)
-        units += [sync_unit(defs, d, pii) for d in defs.destinations.values()]
-    units.append(_cleanup_unit(defs))
-    return units
+        builders.append(partial(identity_unit, defs, identity))
+        builders += [partial(attribute_unit, defs, defs.attributes[name]) for name in lineage.attribute_order()]
+        builders += [partial(consent_unit, defs, c) for c in defs.consents.values()]
+        builders.append(partial(profiles_unit, defs))
+        builders += [partial(segment_unit, defs, defs.segments[name]) for name in lineage.segment_order()]
+        pii = cache(lambda: pii_attributes(defs, lineage))  # shared by every destination, found once
+        builders += [lambda d=d: sync_unit(defs, d, pii()) for d in defs.destinations.values()]
+    builders.append(lambda: _cleanup_unit(defs))
+    return builders
 
 
 def pii_attributes(defs: Definitions, lineage: Lineage) -> set[str]:

@@ -7,11 +7,11 @@ into text; the same rendered unit is written to generated/ and executed by the r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 from sqlglot import exp
 
-from ..dialects import Dialect, render
+from ..dialects import Dialect, has_portable, render
 
 LAYERS = ("setup", "staging", "identity", "attributes", "consent", "profiles", "segments", "syncs", "cleanup")
 
@@ -49,10 +49,28 @@ class Unit:
     steps: list[Step] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)  # the tables it leaves, schema.table
+    _portable: Optional[frozenset[int]] = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def file_stem(self) -> str:
         return f"{self.layer}__{self.name}"
+
+    def trees(self) -> Iterator[exp.Expression]:
+        for step in self.steps:
+            if isinstance(step, Loop):
+                yield from step.body
+                yield step.until
+            else:
+                yield step
+        for check in self.checks:
+            yield check.query
+
+    def portable_trees(self) -> frozenset[int]:
+        """ids of the trees holding portable placeholders (one in ten): only they need
+        lowering per target. Found once per unit; the trees never change after emit."""
+        if self._portable is None:
+            self._portable = frozenset(id(tree) for tree in self.trees() if has_portable(tree))
+        return self._portable
 
 
 # ---- rendered form ------------------------------------------------------------------
@@ -112,14 +130,19 @@ def _bounds(minimum: Optional[int], maximum: Optional[int]) -> str:
     return f"expect {minimum}..{maximum}"
 
 
-def render_unit(unit: Unit, dialect: Dialect) -> RenderedUnit:
+def render_unit(unit: Unit, dialect: Dialect, release: bool = True) -> RenderedUnit:
+    """The unit's SQL for one target (`release`: see dialects.render)."""
+    portable = unit.portable_trees()
+
+    def one(tree: exp.Expression) -> str:
+        return render(tree, dialect, lower_needed=id(tree) in portable, release=release)
+
     steps: list[Union[str, RenderedLoop]] = []
     for step in unit.steps:
         if isinstance(step, Loop):
-            steps.append(RenderedLoop(step.name, [render(s, dialect) for s in step.body],
-                                      render(step.until, dialect), step.max_iterations))
+            steps.append(RenderedLoop(step.name, [one(s) for s in step.body], one(step.until), step.max_iterations))
         else:
-            steps.append(render(step, dialect))
-    checks = [RenderedCheck(c.code, c.severity, c.message, render(c.query, dialect), c.minimum, c.maximum)
+            steps.append(one(step))
+    checks = [RenderedCheck(c.code, c.severity, c.message, one(c.query), c.minimum, c.maximum)
               for c in unit.checks]
     return RenderedUnit(unit.layer, unit.kind, unit.name, steps, checks, list(unit.outputs))

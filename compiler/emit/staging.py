@@ -33,7 +33,6 @@ def staging_unit(defs: Definitions, contract: Contract) -> Unit:
     checked = f"{contract.name}__checked"
     fields = list(contract.fields.items())
     reasons = [r for name, f in fields for r in _reasons(name, f)]
-    ok = exp.Not(this=exp.Paren(this=or_(*(is_true(cond) for cond, _ in reasons))))
     reason_texts = [exp.Case(ifs=[exp.If(this=is_true(cond), true=lit(message))]) for cond, message in reasons]
     # the typed values in a subquery: the rules read them, and PostgreSQL and BigQuery do not
     # resolve a column alias of the same SELECT list (a lateral alias)
@@ -43,7 +42,6 @@ def staging_unit(defs: Definitions, contract: Contract) -> Unit:
     checked_query = (
         exp.select(*(col(n) for n, _ in fields),
                    *(col(typed_name(n)) for n, _ in fields),
-                   alias(ok, "_ok"),
                    alias(portable("TEXT_ARRAY_COMPACT", *reason_texts) if reason_texts else
                               portable("TEXT_ARRAY_COMPACT", exp.Null()), "_reject_reasons"), copy=False)
         .from_(typed_query.subquery("typed", copy=False), copy=False)
@@ -51,14 +49,18 @@ def staging_unit(defs: Definitions, contract: Contract) -> Unit:
     # cast again: PostgreSQL drops a decimal's (p,s) from a CASE without ELSE (__t_*)
     staged = (exp.select(*(alias(col(typed_name(n)) if f.base_type == "string" else cast(col(typed_name(n)), f.type), n)
                            for n, f in fields), copy=False)
-              .from_(work(checked), copy=False).where(col("_ok"), copy=False))
+              .from_(work(checked), copy=False).where(_no_reason(), copy=False))
     rejected = (exp.select(*(col(n) for n, _ in fields), col("_reject_reasons"), copy=False)
-                .from_(work(checked), copy=False).where(exp.Not(this=col("_ok")), copy=False))
+                .from_(work(checked), copy=False).where(exp.Not(this=_no_reason()), copy=False))
     steps = [*create_table_as(WORK, checked, checked_query),
              *create_table_as(schema, contract.name, staged),
              *create_table_as(schema, f"{contract.name}_rejected", rejected)]
     return Unit("staging", "contract", contract.name, steps, _table_checks(schema, contract),
                 [f"{schema}.{contract.name}", f"{schema}.{contract.name}_rejected"])
+
+
+def _no_reason() -> exp.Expression:
+    return portable("ARRAY_IS_EMPTY", col("_reject_reasons"))
 
 
 def _typed_value(raw: exp.Expression, field: ContractField) -> exp.Expression:

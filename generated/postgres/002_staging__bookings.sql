@@ -27,47 +27,6 @@ SELECT
   __t_booked_at,
   __t_class_starts_at,
   __t_notes,
-  NOT (
-    COALESCE((
-      booking_id IS NULL
-    ), FALSE)
-    OR COALESCE((
-      club_id IS NULL
-    ), FALSE)
-    OR COALESCE(
-      (
-        NOT __t_club_id IN ('sf_mission', 'sf_marina', 'oakland_uptown', 'berkeley', 'palo_alto', 'san_jose')
-      ),
-      FALSE
-    )
-    OR COALESCE((
-      status IS NULL
-    ), FALSE)
-    OR COALESCE(
-      (
-        NOT __t_status IN ('booked', 'attended', 'cancelled', 'late_cancel', 'no_show')
-      ),
-      FALSE
-    )
-    OR COALESCE((
-      NOT price IS NULL AND __t_price IS NULL
-    ), FALSE)
-    OR COALESCE((
-      __t_price < CAST(0 AS DECIMAL(10, 2))
-    ), FALSE)
-    OR COALESCE((
-      booked_at IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT booked_at IS NULL AND __t_booked_at IS NULL
-    ), FALSE)
-    OR COALESCE((
-      class_starts_at IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT class_starts_at IS NULL AND __t_class_starts_at IS NULL
-    ), FALSE)
-  ) AS _ok,
   ARRAY_REMOVE(
     CAST(ARRAY[
       CASE
@@ -275,7 +234,7 @@ SELECT
   __t_notes AS notes
 FROM cdpc_work.bookings__checked
 WHERE
-  _ok;
+  CARDINALITY(_reject_reasons) = 0;
 
 DROP TABLE IF EXISTS cdp_staging.bookings_rejected;
 
@@ -295,7 +254,7 @@ SELECT
   _reject_reasons
 FROM cdpc_work.bookings__checked
 WHERE
-  NOT _ok;
+  NOT CARDINALITY(_reject_reasons) = 0;
 
 -- cdpc:check CDP504 error expect <= 0: bookings: duplicate primary_key (booking_id) values
 SELECT

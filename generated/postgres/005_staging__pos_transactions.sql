@@ -27,80 +27,6 @@ SELECT
   __t_card_last4,
   __t_status,
   __t_occurred_at,
-  NOT (
-    COALESCE((
-      transaction_id IS NULL
-    ), FALSE)
-    OR COALESCE((
-      location_code IS NULL
-    ), FALSE)
-    OR COALESCE(
-      (
-        NOT __t_location_code IN ('sf_mission', 'sf_marina', 'oakland_uptown', 'berkeley', 'palo_alto', 'san_jose')
-      ),
-      FALSE
-    )
-    OR COALESCE((
-      item_category IS NULL
-    ), FALSE)
-    OR COALESCE(
-      (
-        NOT __t_item_category IN (
-          'membership_dues',
-          'personal_training',
-          'retail',
-          'smoothie_bar',
-          'day_pass',
-          'guest_pass'
-        )
-      ),
-      FALSE
-    )
-    OR COALESCE((
-      amount IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT amount IS NULL AND __t_amount IS NULL
-    ), FALSE)
-    OR COALESCE((
-      __t_amount < CAST(0 AS DECIMAL(10, 2))
-    ), FALSE)
-    OR COALESCE((
-      __t_amount > CAST(5000 AS DECIMAL(10, 2))
-    ), FALSE)
-    OR COALESCE((
-      NOT currency ~ '^[A-Z]{3}$'
-    ), FALSE)
-    OR COALESCE(
-      (
-        NOT __t_card_brand IN (
-          'VISA',
-          'MASTERCARD',
-          'AMERICAN_EXPRESS',
-          'DISCOVER',
-          'CASH',
-          'APPLE_PAY',
-          'GOOGLE_PAY'
-        )
-      ),
-      FALSE
-    )
-    OR COALESCE((
-      NOT card_last4 ~ '^[0-9]{4}$'
-    ), FALSE)
-    OR COALESCE((
-      status IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT __t_status IN ('paid', 'refunded', 'voided', 'failed')
-    ), FALSE)
-    OR COALESCE((
-      occurred_at IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT occurred_at IS NULL AND __t_occurred_at IS NULL
-    ), FALSE)
-  ) AS _ok,
   ARRAY_REMOVE(
     CAST(ARRAY[
       CASE
@@ -319,7 +245,7 @@ SELECT
   CAST(__t_occurred_at AS TIMESTAMP) AS occurred_at
 FROM cdpc_work.pos_transactions__checked
 WHERE
-  _ok;
+  CARDINALITY(_reject_reasons) = 0;
 
 DROP TABLE IF EXISTS cdp_staging.pos_transactions_rejected;
 
@@ -339,7 +265,7 @@ SELECT
   _reject_reasons
 FROM cdpc_work.pos_transactions__checked
 WHERE
-  NOT _ok;
+  NOT CARDINALITY(_reject_reasons) = 0;
 
 -- cdpc:check CDP504 error expect <= 0: pos_transactions: duplicate primary_key (transaction_id) values
 SELECT

@@ -19,43 +19,6 @@ SELECT
   __t_platform,
   __t_app_version,
   __t_occurred_at,
-  NOT (
-    COALESCE((
-      event_id IS NULL
-    ), FALSE)
-    OR COALESCE((
-      device_id IS NULL
-    ), FALSE)
-    OR COALESCE((
-      event_type IS NULL
-    ), FALSE)
-    OR COALESCE(
-      (
-        NOT __t_event_type IN (
-          'app_open',
-          'class_view',
-          'booking_started',
-          'booking_completed',
-          'check_in',
-          'workout_logged',
-          'push_opened'
-        )
-      ),
-      FALSE
-    )
-    OR COALESCE((
-      NOT __t_platform IN ('ios', 'android', 'web')
-    ), FALSE)
-    OR COALESCE((
-      NOT REGEXP_INSTR(app_version, '^[0-9]+\\.[0-9]+\\.[0-9]+$') > 0
-    ), FALSE)
-    OR COALESCE((
-      occurred_at IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT occurred_at IS NULL AND __t_occurred_at IS NULL
-    ), FALSE)
-  ) AS _ok,
   ARRAY_COMPACT(
     [
       CASE
@@ -191,7 +154,7 @@ SELECT
   CAST(__t_occurred_at AS TIMESTAMP) AS occurred_at
 FROM cdpc_work.app_events__checked
 WHERE
-  _ok;
+  ARRAY_SIZE(_reject_reasons) = 0;
 
 DROP TABLE IF EXISTS cdp_staging.app_events_rejected;
 
@@ -207,7 +170,7 @@ SELECT
   _reject_reasons
 FROM cdpc_work.app_events__checked
 WHERE
-  NOT _ok;
+  NOT ARRAY_SIZE(_reject_reasons) = 0;
 
 -- cdpc:check CDP504 error expect <= 0: app_events: duplicate primary_key (event_id) values
 SELECT

@@ -21,38 +21,6 @@ SELECT
   __t_granted,
   __t_collected_via,
   __t_recorded_at,
-  NOT (
-    COALESCE((
-      consent_id IS NULL
-    ), FALSE)
-    OR COALESCE((
-      purpose IS NULL
-    ), FALSE)
-    OR COALESCE(
-      (
-        NOT __t_purpose IN ('email_marketing', 'sms_marketing', 'ads_personalization', 'partner_offers')
-      ),
-      FALSE
-    )
-    OR COALESCE((
-      granted IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT granted IS NULL AND __t_granted IS NULL
-    ), FALSE)
-    OR COALESCE(
-      (
-        NOT __t_collected_via IN ('app', 'web', 'front_desk', 'sms_keyword', 'email_link')
-      ),
-      FALSE
-    )
-    OR COALESCE((
-      recorded_at IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT recorded_at IS NULL AND __t_recorded_at IS NULL
-    ), FALSE)
-  ) AS _ok,
   ARRAY_COMPACT(
     [
       CASE
@@ -186,7 +154,7 @@ SELECT
   CAST(__t_recorded_at AS TIMESTAMP) AS recorded_at
 FROM cdpc_work.consent_events__checked
 WHERE
-  _ok;
+  ARRAY_SIZE(_reject_reasons) = 0;
 
 DROP TABLE IF EXISTS cdp_staging.consent_events_rejected;
 
@@ -203,7 +171,7 @@ SELECT
   _reject_reasons
 FROM cdpc_work.consent_events__checked
 WHERE
-  NOT _ok;
+  NOT ARRAY_SIZE(_reject_reasons) = 0;
 
 -- cdpc:check CDP504 error expect <= 0: consent_events: duplicate primary_key (consent_id) values
 SELECT

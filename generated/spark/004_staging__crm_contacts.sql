@@ -39,59 +39,6 @@ SELECT
   __t_medical_notes,
   __t_created_at,
   __t_updated_at,
-  NOT (
-    COALESCE((
-      contact_id IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT contact_id RLIKE '^C[0-9]{7}$'
-    ), FALSE)
-    OR COALESCE((
-      NOT birth_date IS NULL AND __t_birth_date IS NULL
-    ), FALSE)
-    OR COALESCE(
-      (
-        NOT __t_home_club IN ('sf_mission', 'sf_marina', 'oakland_uptown', 'berkeley', 'palo_alto', 'san_jose')
-      ),
-      FALSE
-    )
-    OR COALESCE((
-      NOT __t_plan IN ('basic', 'plus', 'premium', 'student', 'corporate')
-    ), FALSE)
-    OR COALESCE((
-      membership_status IS NULL
-    ), FALSE)
-    OR COALESCE(
-      (
-        NOT __t_membership_status IN ('active', 'frozen', 'cancelled', 'pending')
-      ),
-      FALSE
-    )
-    OR COALESCE((
-      NOT joined_on IS NULL AND __t_joined_on IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT vacation_hold_until IS NULL AND __t_vacation_hold_until IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT marketing_hold IS NULL AND __t_marketing_hold IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT has_injury_flag IS NULL AND __t_has_injury_flag IS NULL
-    ), FALSE)
-    OR COALESCE((
-      created_at IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT created_at IS NULL AND __t_created_at IS NULL
-    ), FALSE)
-    OR COALESCE((
-      updated_at IS NULL
-    ), FALSE)
-    OR COALESCE((
-      NOT updated_at IS NULL AND __t_updated_at IS NULL
-    ), FALSE)
-  ) AS _ok,
   FILTER(
     ARRAY(
       CASE
@@ -425,7 +372,7 @@ SELECT
   CAST(__t_updated_at AS TIMESTAMP) AS updated_at
 FROM cdpc_work.crm_contacts__checked
 WHERE
-  _ok;
+  SIZE(_reject_reasons) = 0;
 
 DROP TABLE IF EXISTS cdp_staging.crm_contacts_rejected;
 
@@ -451,7 +398,7 @@ SELECT
   _reject_reasons
 FROM cdpc_work.crm_contacts__checked
 WHERE
-  NOT _ok;
+  NOT SIZE(_reject_reasons) = 0;
 
 -- cdpc:check CDP504 error expect <= 0: crm_contacts: duplicate primary_key (contact_id) values
 SELECT
