@@ -63,6 +63,16 @@ def measure(args: list[str], cwd: Path) -> tuple[int, float, float, int, str]:
     return os.waitstatus_to_exitcode(status), wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, output
 
 
+def calibration() -> float:
+    """Seconds for a fixed pure-Python loop: this shared machine's CPU speed drifts (up to
+    2x between minutes), so each table carries the speed it was measured at."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def prepare(repo: Path, definitions: int, targets: str | None) -> dict:
     shape = _generate(repo, definitions)
     project = repo / "definitions" / "project.yaml"
@@ -107,6 +117,7 @@ def main() -> None:
               f"{os.cpu_count()} cores; the pull request changes {shape['changed']}")
         print(f"command: cdpc check --base HEAD~1{' --report FILE' if options.report else ''}")
         rows = []
+        speed_before = calibration()
         for run in range(1, options.runs + 1):
             shutil.rmtree(repo / ".cdpc", ignore_errors=True)  # cold, as in CI (check never reads it anyway)
             code, wall, cpu, rss, output = measure(command, repo)
@@ -127,6 +138,8 @@ def main() -> None:
         print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
         for row in table:
             print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        print(f"\ncalibration loop (5M additions): {speed_before:.2f} s before, {calibration():.2f} s after "
+              "(0.12 s when this machine's host is quiet, up to 0.22 s when it is busy)")
 
 
 if __name__ == "__main__":

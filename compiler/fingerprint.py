@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -156,6 +157,7 @@ def _sort_lists(data: Any, path: tuple) -> None:
             data[key] = sorted(data[key], key=lambda v: json.dumps(v, sort_keys=True, default=str))
 
 
+@lru_cache(maxsize=8192)  # the base and the head share most snippets
 def _canonical_snippet(text: str, dialect: str) -> str:
     try:
         return parse_snippet(text, dialect).expr.sql(dialect="duckdb")
