@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import sqlglot
 
+from compiler import compile as compile_module
 from compiler.compile import compile_outputs, read_generated, write_generated
 from compiler.project import require_valid
 
@@ -100,15 +100,15 @@ def test_a_write_that_fails_midway_keeps_the_old_tree(tmp_path, monkeypatch):
     before = read_generated(project)
     outputs = {**before, "duckdb/zzz_extra.sql": "SELECT 1;\n"}
     written = []
-    original = Path.write_text
+    original = compile_module._write_file
 
-    def failing_write(self, *args, **kwargs):
-        written.append(self)
+    def failing_write(path: str, content: str) -> None:
+        written.append(path)
         if len(written) == 5:
             raise OSError(28, "No space left on device")
-        return original(self, *args, **kwargs)
+        original(path, content)
 
-    monkeypatch.setattr(Path, "write_text", failing_write)
+    monkeypatch.setattr(compile_module, "_write_file", failing_write)
     with pytest.raises(OSError):
         write_generated(project, outputs)
     monkeypatch.undo()
