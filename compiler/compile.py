@@ -102,9 +102,10 @@ def _render_targets(project: LoadedProject, targets: list[str]) -> dict[str, lis
     def render(index: int, in_child: bool) -> list[_Texts]:
         rendered = []
         for build in builders[chunks[index]:chunks[index] + CHUNK]:
-            unit = build()  # a child's garbage dies with it: no need to free trees one by one
-            rendered.append(_Texts(unit.layer, unit.kind, unit.name,
-                                   [render_unit(unit, DIALECTS[t], release=not in_child).text() for t in targets]))
+            unit = build()
+            # a child's garbage dies with it: no need to free its trees one by one
+            texts = [render_unit(unit, DIALECTS[target], release=not in_child).text() for target in targets]
+            rendered.append(_Texts(unit.layer, unit.kind, unit.name, texts))
         return rendered
 
     units = [unit for chunk in shared_map(render, len(chunks), workers) for unit in chunk]
