@@ -35,13 +35,17 @@ def plan_of(project: LoadedProject) -> list[Unit]:
     """The emitted units of a valid project (built once and kept on the project)."""
     cached = getattr(project, "_plan", None)
     if cached is None:
-        cached = build_plan(project.definitions, project.lineage)
+        with gc_paused():
+            cached = build_plan(project.definitions, project.lineage)
         project._plan = cached
     return cached
 
 
 def render_target(project: LoadedProject, target: str) -> list[RenderedUnit]:
-    return [render_unit(unit, DIALECTS[target]) for unit in plan_of(project)]
+    """Every unit for one target, in run order (what `cdpc run` executes)."""
+    units = plan_of(project)
+    with gc_paused():
+        return [render_unit(unit, DIALECTS[target]) for unit in units]
 
 
 def sql_file_names(units: Sequence[RenderedUnit | Unit | _Texts]) -> list[str]:
