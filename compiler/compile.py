@@ -97,9 +97,7 @@ def _render_targets(project: LoadedProject, targets: list[str]) -> dict[str, lis
     """(path, kind, name, text) per target. On several cores the caller and forked children
     take chunks of units from a shared queue and build and render each for every target
     (no whole plan is built first); the result is the same as rendering in turn."""
-    cached = getattr(project, "_plan", None)
-    builders = ([lambda unit=unit: unit for unit in cached] if cached is not None
-                else plan_builders(project.definitions, project.lineage))
+    builders = plan_builders(project.definitions, project.lineage)
     chunks = range(0, len(builders), CHUNK)
     workers = max(1, min(os.cpu_count() or 1, len(builders) * len(targets) // UNITS_PER_WORKER))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Iterator
 
 import sqlglot
 from sqlglot import exp
@@ -134,9 +135,7 @@ def lower(tree: exp.Expression, dialect: Dialect) -> exp.Expression:
     puts every node after its descendants), so an outer template receives lowered args.
     """
     tree = tree.copy()
-    placeholders = [node for node in tree.find_all(exp.Anonymous, bfs=False)
-                    if str(node.this).startswith(PORTABLE_PREFIX)]
-    for node in reversed(placeholders):
+    for node in reversed(list(_placeholders(tree))):
         name = str(node.this)[len(PORTABLE_PREFIX):]
         lowered = _instantiate(dialect.name, dialect.template(name), list(node.expressions))
         tree = lowered if node is tree else tree
@@ -145,7 +144,12 @@ def lower(tree: exp.Expression, dialect: Dialect) -> exp.Expression:
 
 
 def has_portable(tree: exp.Expression) -> bool:
-    return any(str(node.this).startswith(PORTABLE_PREFIX) for node in tree.find_all(exp.Anonymous))
+    return any(_placeholders(tree))
+
+
+def _placeholders(tree: exp.Expression) -> Iterator[exp.Anonymous]:
+    """The portable calls in `tree`, in pre-order (a node before its descendants)."""
+    return (node for node in tree.find_all(exp.Anonymous, bfs=False) if str(node.this).startswith(PORTABLE_PREFIX))
 
 
 def render(tree: exp.Expression, dialect: Dialect, *, lower_needed: bool = True, release: bool = True) -> str:

@@ -66,11 +66,12 @@ class Lineage:
     graph: nx.DiGraph
 
     def upstream(self, node: str) -> list[str]:
-        return sorted(nx.ancestors(self.graph, node), key=node_sort_key)
+        return list(self.all_upstream[node])
 
     @cached_property
     def all_upstream(self) -> dict[str, list[str]]:
-        """`upstream` of every node, in one pass in topological order (not one search each)."""
+        """Every node's ancestors in `node_sort_key` order, found in one pass in topological
+        order (not one graph search per node); the graph is complete before a Lineage exists."""
         ancestors: dict[str, frozenset[str]] = {}
         for node in nx.topological_sort(self.graph):
             parents = list(self.graph.predecessors(node))
