@@ -16,7 +16,7 @@ import click
 
 from . import schema as schemas
 from .diagnostics import DiagnosticError, did_you_mean
-from .gcpause import freeze_survivors_of_batches
+from .gcpause import survivors_frozen
 from .graph import Lineage
 from .output import exit_code, show_diagnostics, summary
 from .compile import (compile_outputs, read_generated, remember_compile, unchanged_since_last_compile,
@@ -293,8 +293,8 @@ def _count(project: LoadedProject) -> int:
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point (`cdpc`): one command, then the process ends."""
-    freeze_survivors_of_batches()
-    cli.main(args=argv, prog_name="cdpc")
+    with survivors_frozen():
+        cli.main(args=argv, prog_name="cdpc")
 
 
 if __name__ == "__main__":  # python -m compiler.cli

@@ -8,8 +8,9 @@ took (a 1,000-definition compile: 10.9 s in-process with it, 5.5 s without).
 
 A batch's survivors would still be scanned once the collector resumes (about 0.3 s per
 million objects, again at each older generation). A short-lived process (the CLI) asks
-for them to be frozen instead: `gc.freeze` moves them out of the collector's sight for
-good. A library caller (the tests) keeps the default, so nothing is held forever.
+for them to be frozen instead (`gc.freeze`: out of the collector's sight) for the length
+of its command, and hands them back before exit. A library caller (the tests) keeps the
+default, so nothing is held forever.
 """
 
 from __future__ import annotations
@@ -21,10 +22,18 @@ from typing import Iterator
 _freeze_survivors = False
 
 
-def freeze_survivors_of_batches() -> None:
-    """For a process that ends soon after its work: survivors of a batch are never scanned."""
+@contextmanager
+def survivors_frozen() -> Iterator[None]:
+    """For a process that ends soon after its work: survivors of a batch are never scanned.
+    On the way out they are handed back, so that interpreter shutdown finalizes them
+    (DuckDB's bindings report every object of theirs still alive then as a leak)."""
     global _freeze_survivors
     _freeze_survivors = True
+    try:
+        yield
+    finally:
+        _freeze_survivors = False
+        gc.unfreeze()
 
 
 @contextmanager

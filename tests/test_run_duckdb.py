@@ -14,7 +14,7 @@ from compiler.project import require_valid
 from compiler.run.engines.duckdb import DuckDBEngine
 from compiler.run.runner import run_project
 
-from helpers import AS_OF, ROOT, cdpc, copy_reference
+from helpers import AS_OF, ROOT, cdpc, cdpc_subprocess, copy_reference
 
 AS_OF_DT = dt.datetime.fromisoformat(AS_OF)
 SECTION_4 = {
@@ -46,6 +46,15 @@ def reference_run(tmp_path_factory):
     db = tmp_path_factory.mktemp("run") / "fitclub.duckdb"
     result = cdpc("run", "--project", str(ROOT), "--db", str(db), "--as-of", AS_OF)
     return result, db
+
+
+def test_the_cli_process_ends_quietly(tmp_path):
+    # the CLI freezes long-lived objects for speed (compiler/gcpause.py); it must hand them
+    # back before exit, or DuckDB's bindings print "nanobind: leaked ..." at shutdown
+    project = copy_reference(tmp_path / "project")
+    result = cdpc_subprocess("run", "--as-of", AS_OF, "--project", str(project), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
 
 
 def test_run_leaves_exactly_the_section_4_tables(reference_run):
