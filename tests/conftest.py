@@ -132,3 +132,40 @@ def spark_engine(spark_warehouse):
 def spark(spark_engine):
     """The SparkSession behind spark_engine."""
     return spark_engine.session
+
+
+# --------------------------------------------------------------------------- canary data
+
+
+@pytest.fixture(scope="session")
+def canary_data(tmp_path_factory):
+    """The reference sample with canaries planted in every PHI and PII field (tests/canary.py):
+    a namespace with `canaries`, `data` (the planted files), `variant` (other PHI where the
+    reference's consent suppression stays the same, shuffled rows), `variant_free` (any
+    PHI changed, shuffled rows) and `secret_file` (a file holding a PHI canary)."""
+    from types import SimpleNamespace
+
+    from canary import ROOT_DATA, plant, plant_variant
+
+    root = tmp_path_factory.mktemp("canary")
+    canaries = plant(ROOT_DATA, root / "data")
+    plant_variant(root / "data", root / "variant", keep_suppression=True)
+    plant_variant(root / "data", root / "variant_free", keep_suppression=False)
+    secret = root / "secret.csv"
+    secret.write_text("secret\ncanary-phi-secretfile-000001\n", encoding="utf-8")
+    return SimpleNamespace(canaries=canaries, data=root / "data", variant=root / "variant",
+                           variant_free=root / "variant_free", secret_file=secret)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The adversarial corpus's tally (tests/test_adversarial.py), when it ran."""
+    try:
+        from canary import TALLY
+    except ImportError:
+        return
+    if TALLY:
+        from canary import tally_lines
+
+        terminalreporter.section("adversarial corpus")
+        for line in tally_lines():
+            terminalreporter.write_line(line)
