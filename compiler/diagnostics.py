@@ -57,6 +57,8 @@ CODES: dict[str, str] = {
     "CDP305": "aggregate expected",
     "CDP306": "aggregate not allowed here",
     "CDP307": "window function not allowed in a snippet",
+    "CDP308": "function or construct not on the snippet allow-list",
+    "CDP309": "snippet reads columns without naming them",
     "CDP401": "purpose does not list the destination's channel",
     "CDP402": "purpose not allowed by the segment",
     "CDP403": "field derived from PHI would be sent",

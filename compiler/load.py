@@ -30,6 +30,10 @@ class Document:
     data: Any
     positions: dict[Path_, Location] = field(default_factory=dict)
     key_positions: dict[Path_, Location] = field(default_factory=dict)
+    # Text scalars that do not start where their value does, by (line, col) of the value:
+    # 1 for a one-line quoted scalar (the quote), None when the text spans lines (block or
+    # folded), where no column inside it can be given. Plain one-line scalars: absent (0).
+    text_shifts: dict[tuple[int, int], Optional[int]] = field(default_factory=dict)
 
     def loc(self, *path: Any) -> Location:
         """Location of the value at `path`, or of its nearest ancestor that has one."""
@@ -43,6 +47,15 @@ class Document:
     def key_loc(self, *path: Any) -> Location:
         """Location of the key itself (for unknown-key errors)."""
         return self.key_positions.get(tuple(path)) or self.loc(*path)
+
+    def text_loc(self, path: Path_, offset: int) -> Location:
+        """Location of character `offset` of the text scalar at `path` (the value's start when
+        the text spans lines)."""
+        loc = self.loc(*path)
+        shift = self.text_shifts.get((loc.line, loc.col), 0)
+        if shift is None or path not in self.positions:
+            return loc
+        return Location(loc.file, loc.line, loc.col + shift + offset)
 
 
 def definition_files(definitions_dir: Path) -> list[Path]:
@@ -177,6 +190,9 @@ class _EventBuilder:
         if tag == _MERGE_TAG and self.stack and self.stack[-1].child_path()[1]:
             raise _problem("YAML merge keys (`<<`) are not supported", event)
         value = event.value if tag == _STR_TAG else self._construct(tag, event)
+        if event.style or event.start_mark.line != event.end_mark.line:
+            one_line = event.style in ("'", '"') and event.start_mark.line == event.end_mark.line
+            self.doc.text_shifts[(event.start_mark.line + 1, event.start_mark.column + 1)] = 1 if one_line else None
         if event.anchor:
             self.anchors[event.anchor] = value
         self._attach(value, self._loc(event))
