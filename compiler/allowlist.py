@@ -14,6 +14,7 @@ the network or the wall clock; also order-dependent aggregates (`string_agg`, `l
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
@@ -267,11 +268,12 @@ def _refusal(node: exp.Expression, reason: Reason, text: str) -> Refusal:
 
 
 def _shown(node: exp.Expression, text: str) -> str:
-    """The offending text as the author wrote it where the parser kept its place (a function's
-    name), else as sqlglot prints it."""
-    meta = node.meta
-    if isinstance(node, exp.Func) and "start" in meta and "end" in meta and text:
-        return text[meta["start"]:meta["end"] + 1] + "(...)"
+    """The offending text as the author wrote it where it can be found (a function's name),
+    else as sqlglot prints it."""
+    if isinstance(node, exp.Func) and text and _CALL.match(node.sql(dialect="duckdb")):
+        name = _written_name(node, text)
+        if name:
+            return name + "(...)"
     try:
         shown = node.sql(dialect="duckdb")
     except Exception:  # a node the generator cannot print still gets a name
@@ -279,14 +281,34 @@ def _shown(node: exp.Expression, text: str) -> str:
     return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
+def _written_name(node: exp.Expression, text: str) -> str:
+    offset = offset_of(node, text)
+    match = _CALL.match(text, offset)
+    return match.group(1) if match else ""
+
+
+_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_CALL_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*$")
+
+
 def offset_of(node: exp.Expression, text: str = "") -> int:
-    """Where `node`'s text starts in the snippet: the parser's position of its first token,
-    else where its printed form first appears, else 0."""
+    """Where `node`'s text starts in the snippet: the parser's position of its own first token,
+    else where its printed form appears in the text, else the call just before its first
+    child (`string_agg(` before `email`), else its first child's position, else 0."""
+    if "start" in node.meta:
+        return node.meta["start"]
+    lowered = text.lower()
+    printed = node.sql(dialect="duckdb").lower()
+    for spelling in (printed, printed.removesuffix("()")):
+        found = lowered.find(spelling) if spelling else -1
+        if found >= 0:
+            return found
     starts = [n.meta["start"] for n in node.walk() if "start" in n.meta]
-    if starts:
-        return min(starts)
-    found = text.lower().find(node.sql(dialect="duckdb").lower()) if text else -1
-    return max(found, 0)
+    if not starts:
+        return 0
+    is_call = isinstance(node, exp.Func) and _CALL.match(printed)
+    call = _CALL_BEFORE.search(text[:min(starts)]) if is_call else None
+    return call.start(1) if call else min(starts)
 
 
 # --------------------------------------------------------------------------- docs
