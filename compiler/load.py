@@ -88,6 +88,9 @@ def load_text_file(rel: str, raw: bytes) -> tuple[list[Document], list[Diagnosti
 
 
 def load_yaml_text(rel: str, text: str) -> tuple[list[Document], list[Diagnostic]]:
+    too_deep = _flow_too_deep(rel, text)
+    if too_deep is not None:
+        return [], [too_deep]
     diagnostics: list[Diagnostic] = []
     builder = _EventBuilder(rel, diagnostics)
     try:
@@ -104,6 +107,32 @@ def load_yaml_text(rel: str, text: str) -> tuple[list[Document], list[Diagnostic
 
 
 MAX_DEPTH = 64  # definitions nest a handful of levels; deeper input is an accident or an attack
+
+
+def _flow_too_deep(rel: str, text: str) -> Optional[Diagnostic]:
+    """cdpc's nesting limit, checked before the parser's: libyaml scans a flow collection ahead
+    of the events (a `[` may start a key) and newer PyYAML versions refuse deep nesting there
+    with their own message, so the builder's check alone would depend on the PyYAML version."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None  # the common case: cannot be too deep
+    depth, quote, line, col = 0, "", 1, 0
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            quote = "" if quote == "#" else quote
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"#":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return Diagnostic("CDP001", f"invalid YAML: nesting deeper than {MAX_DEPTH} levels",
+                                  Location(rel, line, col), "definitions nest a few levels; flatten this value")
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return None
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _COLLECTION_TAGS = (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
