@@ -88,6 +88,13 @@ def test_attack_is_refused_at_the_offending_text(tmp_path, snippet, code, offset
     assert first.location.file == "definitions/attributes/x.yaml"
 
 
+@pytest.mark.parametrize("whole_row", ["orders", "src__orders", "p", "g"])
+def test_a_table_name_or_alias_is_not_a_value(tmp_path, whole_row):
+    # the contract, the scratch table the aggregate reads, and the aliases of the emitted SQL
+    diagnostics = check(tmp_path, aggregate(f"max(to_json({whole_row}))")) + check(tmp_path, aggregate(f"max({whole_row})"))
+    assert {d.code for d in diagnostics} == {"CDP304", "CDP303"}, [d.render() for d in diagnostics]
+
+
 def test_quoted_snippet_points_inside_the_quotes(tmp_path):
     d = [d for d in check(tmp_path, segment('"spend > 1 and random() < 0.5"')) if d.is_error]
     assert [(x.code, str(x.location)) for x in d] == [("CDP308", "definitions/segments/s.yaml:4:23")]
