@@ -19,6 +19,7 @@ from ..emit.consent import consent_table
 from ..emit.sql import WORK
 from ..emit.staging import checked_table
 from ..emit.syncs import ident_table, sync_table
+from ..model import Contract
 from .context import Context, error
 
 FIELD_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -64,20 +65,27 @@ def as_of_names(ctx: Context) -> Iterator[Diagnostic]:
 
 def output_schemas(ctx: Context) -> Iterator[Diagnostic]:
     """CDP219: a run drops `cdpc_work` and the raw relations it loaded; an output schema there would share their fate."""
-    project, targets = ctx.defs.project, _targets(ctx)
-    scratch = {WORK: (f"cdpc's scratch schema `{WORK}`, dropped at the end of every run", None)}
-    for contract in ctx.defs.contracts.values():
-        scratch.setdefault(contract.relation_schema, (f"`{contract.relation_schema}`, the schema of the raw relation of "
-                                                      f"contract `{contract.name}`, loaded and dropped by every run", contract))
-    for role in ("staging", "identity", "profiles", "audiences"):
+    project, targets, scratch = ctx.defs.project, _targets(ctx), _scratch_schemas(ctx)
+    for role in type(project.schemas).model_fields:
         schema = getattr(project.schemas, role)
         taken = next((v for name, v in scratch.items() if any(_same(schema, name, t) for t in targets)), None)
-        if taken is not None:
-            what, contract = taken
-            written = "schemas" in project.model_fields_set and role in project.schemas.model_fields_set
-            where = project.loc("schemas", role) if written or contract is None else contract.loc("relation")
-            yield error("CDP219", f"output schema `{schema}` (schemas.{role}) is {what}", where,
-                        f"give schemas.{role} another name in project.yaml")
+        if taken is None:
+            continue
+        what, contract = taken
+        written = "schemas" in project.model_fields_set and role in project.schemas.model_fields_set
+        where = project.loc("schemas", role) if written or contract is None else contract.loc("relation")
+        yield error("CDP219", f"output schema `{schema}` (schemas.{role}) is {what}", where,
+                    f"give schemas.{role} another name in project.yaml")
+
+
+def _scratch_schemas(ctx: Context) -> dict[str, tuple[str, Optional[Contract]]]:
+    """Schema -> (what it is, the contract to blame when the output schema was not written)."""
+    schemas: dict[str, tuple[str, Optional[Contract]]] = {
+        WORK: (f"cdpc's scratch schema `{WORK}`, dropped at the end of every run", None)}
+    for contract in ctx.defs.contracts.values():
+        schemas.setdefault(contract.relation_schema, (f"`{contract.relation_schema}`, the schema of the raw relation of "
+                                                      f"contract `{contract.name}`, loaded and dropped by every run", contract))
+    return schemas
 
 
 def _same(a: str, b: str, target: Dialect) -> bool:
