@@ -205,10 +205,10 @@ def _scratch_tables(ctx: Context) -> Iterator[Table]:
     for contract in defs.contracts.values():
         yield Table(WORK, checked_table(contract.name), f"the scratch table of contract `{contract.name}`",
                     contract.loc("name"), scratch=True)
-    for identity in defs.identities.values():
-        for source in identity.sources:
-            yield Table(WORK, source_table(source), f"the scratch table of identity source `{source}`",
-                        identity.key_loc("sources", source), scratch=True)
+    identity = defs.identity  # the one a run resolves; a second is CDP209
+    for source in identity.sources if identity else ():
+        yield Table(WORK, source_table(source), f"the scratch table of identity source `{source}`",
+                    identity.key_loc("sources", source), scratch=True)
     for attribute in defs.attributes.values():
         yield Table(WORK, attr_table(attribute.name), f"the scratch table of attribute `{attribute.name}`",
                     attribute.loc("name"), scratch=True)
