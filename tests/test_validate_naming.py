@@ -198,3 +198,36 @@ def test_every_bare_word_a_target_reads_as_the_time_is_a_keyword():
              "sysdate", "systimestamp", "getdate", "today", "now", "utc_timestamp", "utc_date", "current_timestamp_ltz"}
     timed = {w for w in words for d in DIALECTS if type(parse_snippet(w, d).expr).__name__ != "Column"}
     assert timed and timed <= AS_OF_KEYWORDS
+
+
+def test_field_named_like_a_keyword_value(tmp_path):
+    # PostgreSQL reads an unquoted `user` as CURRENT_USER: the role would be aggregated, not the field
+    contract = """
+        kind: contract
+        name: orders
+        version: 1.0.0
+        relation: raw.orders
+        primary_key: [order_id]
+        event_time: ordered_at
+        fields:
+          order_id: {type: string, required: true}
+          email: {type: string, pii: true}
+          amount: {type: "decimal(10,2)", min: 0}
+          status: {type: string, accepted_values: [paid, refunded]}
+          ordered_at: {type: timestamp}
+          user: {type: string}
+        """
+    only(check(tmp_path, {"definitions/contracts/orders.yaml": contract}), "CDP221", "contracts/orders.yaml:13:3",
+         "field `user` is named like a SQL keyword")
+
+
+def test_attribute_named_like_a_keyword_value(tmp_path):
+    files = {"definitions/attributes/session_user.yaml":
+             "kind: attribute\nname: session_user\nversion: 1.0.0\ntype: integer\nsource: orders\naggregate: count(*)\n"}
+    only(check(tmp_path, files), "CDP221", "attributes/session_user.yaml:2:7", "attribute `session_user`")
+
+
+def test_names_containing_a_keyword_are_fine(tmp_path):
+    files = {"definitions/attributes/user_count.yaml":
+             "kind: attribute\nname: user_count\nversion: 1.0.0\ntype: integer\nsource: orders\naggregate: count(*)\n"}
+    assert check(tmp_path, files) == []

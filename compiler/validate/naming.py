@@ -32,6 +32,15 @@ AS_OF_KEYWORDS = frozenset("""
 """.split())
 
 
+# Bare words that some engine reads as a value, not as a column, when the generated SQL names
+# a column so (PostgreSQL reads an unquoted `user` as CURRENT_USER): a field or attribute so
+# named would read the session's role, or a literal, instead of its own values.
+VALUE_KEYWORDS = frozenset("""
+    user current_user current_role session_user system_user current_catalog current_schema
+    true false null unknown
+""".split())
+
+
 def profile_id_attribute(ctx: Context) -> Iterator[Diagnostic]:
     attribute = ctx.defs.attributes.get("profile_id")
     if attribute is not None:
@@ -61,6 +70,22 @@ def as_of_names(ctx: Context) -> Iterator[Diagnostic]:
         if name.lower() in AS_OF_KEYWORDS:
             yield error("CDP220", f"attribute `{name}` is named like an as-of keyword: a snippet reads a bare `{name}` "
                         "as the run's as-of time, never as this attribute", attribute.loc("name"), f"rename it, e.g. `{name}_value`")
+
+
+def keyword_names(ctx: Context) -> Iterator[Diagnostic]:
+    for contract in ctx.defs.contracts.values():
+        for name in contract.fields:
+            if name.lower() in VALUE_KEYWORDS | AS_OF_KEYWORDS:
+                yield _keyword_name(f"field `{name}`", name, contract.key_loc("fields", name))
+    for attribute in ctx.defs.attributes.values():
+        if attribute.name.lower() in VALUE_KEYWORDS:
+            yield _keyword_name(f"attribute `{attribute.name}`", attribute.name, attribute.loc("name"))
+
+
+def _keyword_name(what: str, name: str, location) -> Diagnostic:
+    reads = "the run's as-of time" if name.lower() in AS_OF_KEYWORDS else "a keyword value (the session's role, a literal)"
+    return error("CDP221", f"{what} is named like a SQL keyword: engines read a bare `{name}` as {reads}, "
+                 "not as this column", location, f"rename it, e.g. `{name}_name` or `{name}_value`")
 
 
 def output_schemas(ctx: Context) -> Iterator[Diagnostic]:
@@ -222,4 +247,4 @@ def _scratch_tables(ctx: Context) -> Iterator[Table]:
                         destination.loc("name"), scratch=True)
 
 
-RULES = (profile_id_attribute, field_names, tables, output_schemas, as_of_names)
+RULES = (keyword_names, profile_id_attribute, field_names, tables, output_schemas, as_of_names)
