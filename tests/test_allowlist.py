@@ -159,3 +159,18 @@ def test_docs_print_the_allow_list():
     printed = re.search(r"<!-- allowlist:begin -->\n(.*?)<!-- allowlist:end -->", text, flags=re.S)
     assert printed, "docs/language.md has no allow-list section"
     assert printed.group(1) == allowlist.markdown(), "docs/language.md's allow-list differs from compiler/allowlist.py"
+
+
+@pytest.mark.parametrize("dialect,snippet", [
+    ("spark", "max(reflect('java.lang.System', 'getenv', 'HOME'))"),
+    ("spark", "max(java_method('java.lang.System', 'getenv', 'HOME'))"),
+    ("postgres", "max(pg_read_file('/etc/passwd'))"),
+    ("postgres", "max(current_setting('data_directory'))"),
+    ("postgres", "max(inet_server_addr())"),
+    ("snowflake", "max(current_account())"),
+    ("bigquery", "max(session_user())"),
+])
+def test_other_expression_dialects_are_held_to_the_same_list(tmp_path, dialect, snippet):
+    project = f"kind: project\nname: shop\nexpression_dialect: {dialect}\ntargets: [duckdb, postgres]\n"
+    diagnostics = check(tmp_path, {"definitions/project.yaml": project, **aggregate(snippet)})
+    assert [d.code for d in diagnostics if d.is_error] in (["CDP304"], ["CDP308"]), [d.render() for d in diagnostics]

@@ -135,3 +135,12 @@ def test_a_file_database_is_written_and_kept(project, tmp_path):
     engine.close()
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM cdp_staging.signups").fetchone() == (2,)
+
+
+def test_a_run_on_an_engine_validate_did_not_check_is_refused(tmp_path):
+    # truncation and function checks cover project.targets only: postgres here was never checked
+    from helpers import cdpc
+    write_files(tmp_path, {**PROJECT, "definitions/project.yaml": "kind: project\nname: tiny\ntargets: [duckdb]\n"})
+    result = cdpc("run", "--project", str(tmp_path), "--engine", "postgres", "--as-of", "2026-11-20")
+    assert result.exit_code == 2
+    assert "engine `postgres` is not in project.targets (duckdb)" in result.output
