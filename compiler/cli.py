@@ -180,6 +180,11 @@ def run(data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engi
     from .run import execute  # the engines load only when a run needs them
 
     project = _require_valid(project_dir)
+    if engine not in project.definitions.project.targets:
+        # validate proved names, functions and limits for the targets only (CDP218, CDP304)
+        raise click.UsageError(f"engine `{engine}` is not in project.targets "
+                               f"({', '.join(project.definitions.project.targets)}): validate has not checked the "
+                               f"project for it; add `{engine}` to `targets` in project.yaml")
     moment = parse_as_of(as_of)
     result = execute(project, engine, data_dir or project.root / "data", moment,
                      db=db, dsn=dsn, master=master, warehouse=warehouse)

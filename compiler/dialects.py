@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterator
+from typing import Iterator, Optional
 
 import sqlglot
 from sqlglot import exp
@@ -40,17 +40,41 @@ GENERIC: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class Names:
+    """How a target stores the schema and table names that cdpc writes (unquoted)."""
+    max_bytes: Optional[int] = None  # the longest name it keeps; None: no limit a cdpc name can reach
+    truncates: bool = False  # a longer name is silently cut to max_bytes (else the target refuses it)
+    folds_case: bool = True  # names that differ only in case are one name
+
+    def physical(self, name: str) -> str:
+        """The name the target ends up with."""
+        folded = name.lower() if self.folds_case else name
+        if self.truncates and self.max_bytes is not None:
+            folded = folded.encode("utf-8")[:self.max_bytes].decode("utf-8", errors="ignore")
+        return folded
+
+    def too_long(self, name: str) -> bool:
+        return self.max_bytes is not None and len(name.encode("utf-8")) > self.max_bytes
+
+    def limit_text(self) -> str:
+        verb = "keeps only the first" if self.truncates else "refuses names longer than"
+        return f"{verb} {self.max_bytes} bytes"
+
+
+@dataclass(frozen=True)
 class Dialect:
     name: str  # the target name, also sqlglot's dialect name
     executes: bool  # cdpc run can execute it (the others are emitted and parse-checked)
     overrides: dict[str, str] = field(default_factory=dict)
     notes: str = ""
+    names: Names = Names()
 
     def template(self, function: str) -> str:
         return self.overrides.get(function, GENERIC[function])
 
 
 DIALECTS: dict[str, Dialect] = {
+    # DuckDB and Spark match names case-insensitively and have no length limit a cdpc name reaches
     "duckdb": Dialect("duckdb", executes=True),
     "postgres": Dialect("postgres", executes=True, overrides={
         "SHA256_HEX": "ENCODE(SHA256(CONVERT_TO({0}, 'UTF8')), 'hex')",
@@ -58,7 +82,8 @@ DIALECTS: dict[str, Dialect] = {
         "TEXT_ARRAY_COMPACT": "ARRAY_REMOVE(ARRAY[{*}]::TEXT[], NULL)",
         "ARRAY_IS_EMPTY": "CARDINALITY({0}) = 0",
         "CODEPOINT": "{0} COLLATE \"C\"",
-    }, notes="text order and min/max of text use COLLATE \"C\" (code-point order)"),
+    }, notes="text order and min/max of text use COLLATE \"C\" (code-point order)",
+        names=Names(max_bytes=63, truncates=True)),  # NAMEDATALEN - 1; longer names are cut with a NOTICE
     "spark": Dialect("spark", executes=True, overrides={
         "SHA256_HEX": "SHA2({0}, 256)",
         "REGEX_SEARCH": "{0} RLIKE {1}",
@@ -75,7 +100,8 @@ DIALECTS: dict[str, Dialect] = {
         "ARRAY_IS_EMPTY": "ARRAY_SIZE({0}) = 0",
         "CODEPOINT": "COLLATE({0}, 'utf8')",
         "TO_TEXT": "CAST({0} AS VARCHAR)",
-    }, notes="REGEXP_LIKE anchors the whole subject, so a search is REGEXP_INSTR > 0"),
+    }, notes="REGEXP_LIKE anchors the whole subject, so a search is REGEXP_INSTR > 0",
+        names=Names(max_bytes=255)),  # unquoted names fold to upper case
     "bigquery": Dialect("bigquery", executes=False, overrides={
         "SHA256_HEX": "TO_HEX(SHA256({0}))",
         "MD5_HEX": "TO_HEX(MD5({0}))",
@@ -84,7 +110,8 @@ DIALECTS: dict[str, Dialect] = {
         "TEXT_ARRAY_COMPACT": "ARRAY(SELECT x FROM UNNEST([{*}]) AS x WHERE x IS NOT NULL)",
         "ARRAY_IS_EMPTY": "ARRAY_LENGTH({0}) = 0",
         "TO_TEXT": "CAST({0} AS STRING)",
-    }, notes="SHA256 and MD5 return BYTES, hence TO_HEX"),
+    }, notes="SHA256 and MD5 return BYTES, hence TO_HEX",
+        names=Names(max_bytes=1024, folds_case=False)),  # dataset and table names are case-sensitive
 }
 
 

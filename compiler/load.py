@@ -30,6 +30,10 @@ class Document:
     data: Any
     positions: dict[Path_, Location] = field(default_factory=dict)
     key_positions: dict[Path_, Location] = field(default_factory=dict)
+    # Text scalars that do not start where their value does, by (line, col) of the value:
+    # 1 for a one-line quoted scalar (the quote), None when the text spans lines (block or
+    # folded), where no column inside it can be given. Plain one-line scalars: absent (0).
+    text_shifts: dict[tuple[int, int], Optional[int]] = field(default_factory=dict)
 
     def loc(self, *path: Any) -> Location:
         """Location of the value at `path`, or of its nearest ancestor that has one."""
@@ -43,6 +47,15 @@ class Document:
     def key_loc(self, *path: Any) -> Location:
         """Location of the key itself (for unknown-key errors)."""
         return self.key_positions.get(tuple(path)) or self.loc(*path)
+
+    def text_loc(self, path: Path_, offset: int) -> Location:
+        """Location of character `offset` of the text scalar at `path` (the value's start when
+        the text spans lines)."""
+        loc = self.loc(*path)
+        shift = self.text_shifts.get((loc.line, loc.col), 0)
+        if shift is None or path not in self.positions:
+            return loc
+        return Location(loc.file, loc.line, loc.col + shift + offset)
 
 
 def definition_files(definitions_dir: Path) -> list[Path]:
@@ -75,6 +88,9 @@ def load_text_file(rel: str, raw: bytes) -> tuple[list[Document], list[Diagnosti
 
 
 def load_yaml_text(rel: str, text: str) -> tuple[list[Document], list[Diagnostic]]:
+    too_deep = _flow_too_deep(rel, text)
+    if too_deep is not None:
+        return [], [too_deep]
     diagnostics: list[Diagnostic] = []
     builder = _EventBuilder(rel, diagnostics)
     try:
@@ -91,6 +107,32 @@ def load_yaml_text(rel: str, text: str) -> tuple[list[Document], list[Diagnostic
 
 
 MAX_DEPTH = 64  # definitions nest a handful of levels; deeper input is an accident or an attack
+
+
+def _flow_too_deep(rel: str, text: str) -> Optional[Diagnostic]:
+    """cdpc's nesting limit, checked before the parser's: libyaml scans a flow collection ahead
+    of the events (a `[` may start a key) and newer PyYAML versions refuse deep nesting there
+    with their own message, so the builder's check alone would depend on the PyYAML version."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None  # the common case: cannot be too deep
+    depth, quote, line, col = 0, "", 1, 0
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            quote = "" if quote == "#" else quote
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"#":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return Diagnostic("CDP001", f"invalid YAML: nesting deeper than {MAX_DEPTH} levels",
+                                  Location(rel, line, col), "definitions nest a few levels; flatten this value")
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return None
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _NULL_TAG = "tag:yaml.org,2002:null"
 _COLLECTION_TAGS = (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
@@ -177,6 +219,9 @@ class _EventBuilder:
         if tag == _MERGE_TAG and self.stack and self.stack[-1].child_path()[1]:
             raise _problem("YAML merge keys (`<<`) are not supported", event)
         value = event.value if tag == _STR_TAG else self._construct(tag, event)
+        if event.style or event.start_mark.line != event.end_mark.line:
+            one_line = event.style in ("'", '"') and event.start_mark.line == event.end_mark.line
+            self.doc.text_shifts[(event.start_mark.line + 1, event.start_mark.column + 1)] = 1 if one_line else None
         if event.anchor:
             self.anchors[event.anchor] = value
         self._attach(value, self._loc(event))

@@ -108,8 +108,10 @@ def _parse_error(exc: Exception) -> SnippetError:
     col = first.get("col") or 0
     highlight = first.get("highlight")
     near = f" near `{highlight}`" if highlight else ""
+    # sqlglot's `col` is where the offending token ends; point at where it starts
+    start = col - len(highlight) if highlight else col - 1
     return SnippetError("CDP301", f"SQL snippet does not parse: {desc}{near}",
-                        "check parentheses, quotes (text uses 'single quotes') and operators", max(col - 1, 0))
+                        "check parentheses, quotes (text uses 'single quotes') and operators", max(start, 0))
 
 
 def _outside_strings(text: str) -> str:

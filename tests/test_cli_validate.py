@@ -41,7 +41,7 @@ def test_errors_exit_1_all_at_once_sorted_with_hints(tmp_path):
     result = invoke("validate", "--project", str(make_project(tmp_path, BROKEN)))
     assert result.exit_code == 1
     assert result.stdout == (
-        "definitions/attributes/spend.yaml:6:12: CDP303 `aggregate`: `amout` is not a field of contract `orders`\n"
+        "definitions/attributes/spend.yaml:6:16: CDP303 `aggregate`: `amout` is not a field of contract `orders`\n"
         "    hint: did you mean `amount`?\n"
         "definitions/attributes/spend.yaml:7:8: CDP303 `where`: `stauts` is not a field of contract `orders`\n"
         "    hint: did you mean `status`?\n"

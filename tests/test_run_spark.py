@@ -72,6 +72,12 @@ def test_timestamps_are_without_time_zone(small_run, spark_engine):
     assert normalize(rows[0][0]) == ("timestamp", "2026-11-04 10:00:00"), "s5 is rejected (amount: oops)"
 
 
+def test_after_loading_sql_on_files_is_off(small_run, spark_engine):
+    """SPEC §5: once the raw files are loaded the run's SQL reads no file (docs/engines.md)."""
+    with pytest.raises(EngineError, match="TABLE_OR_VIEW_NOT_FOUND"):
+        spark_engine.rows("SELECT count(*) FROM csv.`/etc/passwd`")
+
+
 def test_a_rerun_over_an_earlier_runs_directories_replaces_them(small_run, spark_engine, spark_warehouse):
     """A new process has an empty catalog but finds the last run's table directories on disk."""
     project, _, first = small_run

@@ -98,11 +98,46 @@ def test_count_star_names_no_field_and_belonging_is_not_lineage(tmp_path):
     assert check(tmp_path, files) == []
 
 
-def test_phi_defined_segment_synced_is_a_warning(tmp_path):
+def test_phi_defined_segment_cannot_be_synced(tmp_path):
     files = {**FLAG, "definitions/segments/vip.yaml": "kind: segment\nname: vip\nversion: 1.0.0\nwhere: flagged\n"
                                                       "purposes: [email_marketing]\n"}
     d = only(check(tmp_path, files), "CDP403", "destinations/esp.yaml:8:15", "segment `vip` is defined from PHI")
-    assert not d.is_error
+    assert d.is_error
+
+
+def test_phi_reached_through_an_excluded_segment_cannot_be_synced(tmp_path):
+    # membership of vip now says "not flagged": it discloses the PHI just the same
+    files = {**FLAG,
+             "definitions/segments/flagged_people.yaml": "kind: segment\nname: flagged_people\nversion: 1.0.0\n"
+                                                         "where: flagged\npurposes: [email_marketing]\n",
+             "definitions/segments/vip.yaml": "kind: segment\nname: vip\nversion: 1.0.0\nwhere: big_spender\n"
+                                              "exclude: [flagged_people]\npurposes: [email_marketing]\n"}
+    only(check(tmp_path, files), "CDP403", "destinations/esp.yaml:8:15", "vip <- flagged_people <- flagged <- orders.notes")
+
+
+def test_phi_field_cannot_be_an_identifier(tmp_path):
+    identity = ("kind: identity\nname: customer\nversion: 1.0.0\nidentifiers:\n  - {type: email, normalize: email}\n"
+                "  - {type: care_note}\nsources:\n  orders: {email: email, care_note: notes}\n  consents: {email: email}\n")
+    diagnostics = check(tmp_path, {"definitions/identity/customer.yaml": identity})
+    d = find(diagnostics, "CDP405", "identity/customer.yaml:8:37")
+    assert "PHI field `orders.notes` cannot be the identifier `care_note`" in d.message and d.is_error
+
+
+def test_phi_identifier_sent_is_refused_even_so(tmp_path):
+    identity = ("kind: identity\nname: customer\nversion: 1.0.0\nidentifiers:\n  - {type: email, normalize: email}\n"
+                "  - {type: care_note}\nsources:\n  orders: {email: email, care_note: notes}\n  consents: {email: email}\n")
+    files = {"definitions/identity/customer.yaml": identity, **destination(identifiers="[email, care_note]")}
+    d = find(check(tmp_path, files), "CDP403", "destinations/esp.yaml:5:22")
+    assert "identifier `care_note` carries PHI field `orders.notes`" in d.message
+
+
+def test_phi_primary_key_of_an_identity_source_is_refused(tmp_path):
+    contract = ("kind: contract\nname: consents\nversion: 1.0.0\nrelation: raw.consents\nprimary_key: [consent_id]\n"
+                "event_time: recorded_at\nfields:\n  consent_id: {type: string, phi: true}\n  email: {type: string, pii: true}\n"
+                "  purpose: {type: string}\n  granted: {type: boolean}\n  recorded_at: {type: timestamp}\n")
+    d = only(check(tmp_path, {"definitions/contracts/consents.yaml": contract}), "CDP405",
+             "contracts/consents.yaml:5:15", "PHI field `consent_id` is in the primary key of identity source `consents`")
+    assert d.hint
 
 
 def test_phi_suppression_in_consent_is_fine(tmp_path):

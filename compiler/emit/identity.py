@@ -19,6 +19,7 @@ from sqlglot import exp
 from ..dialects import portable
 from ..model import Contract, Definitions, Identity
 from ..normalize import normalize_value
+from .attributes import source_table
 from .plan import Loop, Unit
 from .sql import (WORK, alias, and_, asc, coalesce, codepoint, col, concat, create_table_as, insert_into, lit, row_number, table, text, union_all, work)
 
@@ -264,7 +265,7 @@ def _finish(defs: Definitions, identity: Identity) -> list[exp.Expression]:
     steps += create_table_as(WORK, "profile_ids", exp.select(col("profile_id"), copy=False).distinct(copy=False).from_(work("id_record_profile"), copy=False))
     for source in identity.sources:
         contract = defs.contracts[source]
-        steps += create_table_as(WORK, f"src__{source}", exp.select(col("profile_id", "m"), exp.Column(this=exp.Star(), table=exp.to_identifier("t")), copy=False)
+        steps += create_table_as(WORK, source_table(source), exp.select(col("profile_id", "m"), exp.Column(this=exp.Star(), table=exp.to_identifier("t")), copy=False)
                                  .from_(table(staging, source, "t"), copy=False)
                                  .join(table(schema, f"{identity.name}_map", "m"), on=and_(
                                      exp.EQ(this=col("source", "m"), expression=lit(source)),

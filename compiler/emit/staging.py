@@ -28,9 +28,14 @@ def typed_name(field: str) -> str:
     return f"__t_{field}"
 
 
+def checked_table(contract: str) -> str:
+    """The scratch table of a contract's rows with their typed values and rejection reasons."""
+    return f"{contract}__checked"
+
+
 def staging_unit(defs: Definitions, contract: Contract) -> Unit:
     schema = defs.project.schemas.staging
-    checked = f"{contract.name}__checked"
+    checked = checked_table(contract.name)
     fields = list(contract.fields.items())
     reasons = [r for name, f in fields for r in _reasons(name, f)]
     reason_texts = [exp.Case(ifs=[exp.If(this=is_true(cond), true=lit(message))]) for cond, message in reasons]

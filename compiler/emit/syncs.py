@@ -20,7 +20,7 @@ def sync_table(destination: str, segment: str) -> str:
     return f"sync__{destination}__{segment}"
 
 
-def _ident_table(destination: str, id_type: str) -> str:
+def ident_table(destination: str, id_type: str) -> str:
     return f"ident__{destination}__{id_type}"
 
 
@@ -29,7 +29,7 @@ def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[s
     schemas = defs.project.schemas
     steps: list = []
     for id_type in destination.identifiers:
-        steps += create_table_as(WORK, _ident_table(destination.name, id_type), _chosen_identifier(defs, id_type))
+        steps += create_table_as(WORK, ident_table(destination.name, id_type), _chosen_identifier(defs, id_type))
     outputs = []
     for sync in destination.syncs:
         name = sync_table(destination.name, sync.segment)
@@ -43,7 +43,7 @@ def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[s
             ref = f"i_{id_type}"
             value = _hashed_identifier(destination, identity.identifier(id_type).normalize, col("id_value", ref))
             query = (query.select(alias(value, id_type), copy=False)
-                     .join(work(_ident_table(destination.name, id_type), ref), join_type="left",
+                     .join(work(ident_table(destination.name, id_type), ref), join_type="left",
                            on=exp.EQ(this=col("profile_id", ref), expression=col("profile_id", "s")), copy=False))
         for field in destination.fields:
             ref = f"f_{field}"

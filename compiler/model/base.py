@@ -78,6 +78,10 @@ class Definition(Strict):
         """Where the key at `path` is written (for errors about a mapping's key)."""
         return self._doc.key_loc(*path) if self._doc else Location()
 
+    def text_loc(self, path: tuple, offset: int) -> Location:
+        """Where character `offset` of the text at `path` is written (for snippet errors)."""
+        return self._doc.text_loc(tuple(path), offset) if self._doc else Location()
+
     @property
     def file(self) -> str:
         return self._doc.file if self._doc else ""

@@ -60,8 +60,11 @@ def _csv_header(path: Path) -> list[str]:
 
 def _parquet_columns(path: Path) -> list[str]:
     import duckdb
-    try:
-        return [row[0] for row in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{_quote(path)}')").fetchall()]
+
+    from .engines.duckdb import NO_EXTENSIONS
+    try:  # a connection of its own: the module's default one would autoload extensions
+        with duckdb.connect(config=NO_EXTENSIONS) as local:
+            return [row[0] for row in local.sql(f"DESCRIBE SELECT * FROM read_parquet('{_quote(path)}')").fetchall()]
     except duckdb.Error as exc:
         raise RuntimeError(str(exc).splitlines()[0]) from None
 

@@ -59,6 +59,7 @@ def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: d
     progress("loading raw files")
     for raw in raw_files:
         _load(engine, raw)
+    engine.forbid_file_access()  # before the first statement that holds a snippet
     seconds["load"] = time.perf_counter() - started
     for unit in units[1:-1]:
         progress(f"{unit.layer}: {unit.name}")

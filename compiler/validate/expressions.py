@@ -13,6 +13,7 @@ from typing import Iterator, Optional
 
 from sqlglot import exp
 
+from .. import allowlist
 from ..diagnostics import Diagnostic, did_you_mean
 from ..model import Definition
 from ..snippets import Snippet, SnippetError, check_targets
@@ -29,6 +30,7 @@ class Site:
     names: Optional[frozenset[str]]  # None: the context is unknown (reported elsewhere)
     names_are: str  # "a field of contract `x`", for messages
     aggregate: bool  # True: must aggregate; False: must not
+    context: str  # an allowlist context: what the snippet may contain
 
 
 def snippets(ctx: Context) -> Iterator[Diagnostic]:
@@ -37,9 +39,15 @@ def snippets(ctx: Context) -> Iterator[Diagnostic]:
         parsed = ctx.parse(site.text)
         location = site.definition.loc(site.key)
         if isinstance(parsed, SnippetError):
-            yield error(parsed.code, f"`{site.key}`: {parsed.message}", location, parsed.hint)
+            yield error(parsed.code, f"`{site.key}`: {parsed.message}",
+                        site.definition.text_loc((site.key,), parsed.offset), parsed.hint)
             continue
-        yield from _structure(site, parsed, location)
+        refusals = allowlist.check(parsed.expr, site.context, targets, site.text)
+        for refusal in refusals:
+            yield error(refusal.code, f"`{site.key}`: {refusal.message}",
+                        site.definition.text_loc((site.key,), refusal.offset), refusal.hint)
+        if refusals:
+            continue  # the rules below would only restate the same mistake
         yield from _names(site, parsed, location)
         yield from _aggregation(site, parsed, location)
         failure = _target_failure(parsed, targets)
@@ -55,45 +63,34 @@ def _sites(ctx: Context) -> Iterator[Site]:
             contract = ctx.defs.contracts.get(attribute.source)
             fields = frozenset(contract.fields) if contract else None
             label = f"a field of contract `{attribute.source}`"
-            yield Site(attribute, "aggregate", attribute.aggregate, fields, label, True)
+            yield Site(attribute, "aggregate", attribute.aggregate, fields, label, True, allowlist.AGGREGATE)
             if attribute.where is not None:
-                yield Site(attribute, "where", attribute.where, fields, label, False)
+                yield Site(attribute, "where", attribute.where, fields, label, False, allowlist.ROW_FILTER)
         elif attribute.form == "expression":
-            yield Site(attribute, "expression", attribute.expression, attributes, "an attribute", False)
+            yield Site(attribute, "expression", attribute.expression, attributes, "an attribute", False,
+                       allowlist.EXPRESSION)
     for segment in ctx.defs.segments.values():
         if segment.where is not None:
-            yield Site(segment, "where", segment.where, attributes, "an attribute", False)
-
-
-def _structure(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]:
-    for node in snippet.expr.walk():
-        if isinstance(node, exp.Column) and node.table:
-            yield error("CDP303", f"`{site.key}`: qualified name `{node.sql()}` is not allowed",
-                        location, f"write the bare name `{node.name}`: a snippet reads one relation")
-        elif isinstance(node, (exp.Placeholder, exp.Parameter, exp.SessionParameter)):
-            yield error("CDP303", f"`{site.key}`: parameter `{node.sql()}` is not allowed", location,
-                        "snippets have no parameters; write the value")
-        elif isinstance(node, exp.Window):
-            yield error("CDP307", f"`{site.key}`: window function `{node.sql()}` is not allowed", location,
-                        "aggregate per profile with a plain aggregate, e.g. `max(x)` instead of `max(x) over (...)`")
-        elif isinstance(node, exp.Star) and not isinstance(node.parent, (exp.Count, exp.Column)):
-            yield error("CDP303", f"`{site.key}`: `*` is only allowed in count(*)", location, "name the fields")
+            yield Site(segment, "where", segment.where, attributes, "an attribute", False, allowlist.SEGMENT)
 
 
 def _names(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]:
     if site.names is None:
         return
-    for name in _bare_names(snippet):
+    for name, column in _bare_names(snippet).items():
         if name not in site.names:
-            yield error("CDP303", f"`{site.key}`: `{name}` is not {site.names_are}", location,
+            yield error("CDP303", f"`{site.key}`: `{name}` is not {site.names_are}",
+                        site.definition.text_loc((site.key,), allowlist.offset_of(column)),
                         did_you_mean(name, site.names) or _names_hint(site))
 
 
-def _bare_names(snippet: Snippet) -> list[str]:
-    """Unqualified names, in order of first appearance (qualified ones are reported by _structure)."""
-    names = [c.name for c in snippet.expr.find_all(exp.Column)
-             if not c.table and c.name and not isinstance(c.this, exp.Star)]
-    return list(dict.fromkeys(names))
+def _bare_names(snippet: Snippet) -> dict[str, exp.Column]:
+    """Unqualified names and their first column, in order of appearance (the allow-list refuses qualified ones)."""
+    names: dict[str, exp.Column] = {}
+    for column in snippet.expr.find_all(exp.Column, bfs=False):
+        if not column.table and column.name and not isinstance(column.this, exp.Star):
+            names.setdefault(column.name, column)
+    return names
 
 
 def _names_hint(site: Site) -> str:

@@ -7,7 +7,7 @@ from typing import Iterator
 
 from ..diagnostics import Diagnostic
 from ..graph import field_id, node_id
-from .context import Context, error, has_key, warning
+from .context import Context, error, has_key
 
 SHOWN_PATHS = 3
 
@@ -23,15 +23,50 @@ def phi_fields(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def phi_segments(ctx: Context) -> Iterator[Diagnostic]:
-    """Membership of a PHI-defined audience reveals the PHI even without a column (an extension: a warning)."""
+    """Membership of a PHI-defined audience reveals the PHI even without a column (SPEC §5)."""
     for destination in ctx.defs.destinations.values():
         for index, sync in enumerate(destination.syncs):
             paths = _paths_to(ctx, node_id("segment", sync.segment), "phi")
             if paths:
-                yield warning("CDP403", f"segment `{sync.segment}` is defined from PHI, so its audience on "
-                              f"`{destination.name}` reveals it: " + _join(paths),
-                              destination.loc("syncs", index, "segment"),
-                              "sync a segment that does not read PHI-derived attributes")
+                yield error("CDP403", f"segment `{sync.segment}` is defined from PHI, so its audience on "
+                            f"`{destination.name}` reveals it: " + _join(paths),
+                            destination.loc("syncs", index, "segment"),
+                            "sync a segment whose where, include and exclude read no PHI-derived attribute")
+
+
+def phi_identifiers(ctx: Context) -> Iterator[Diagnostic]:
+    """A PHI field may not identify a record: identifier values are sent, and `profile_id` is a
+    hash of the highest identifier or of the record key (SPEC §2, §5)."""
+    for identity in ctx.defs.identities.values():
+        for source, mapping in identity.sources.items():
+            contract = ctx.defs.contracts.get(source)
+            if contract is None:
+                continue  # CDP201 elsewhere
+            for id_type, field in mapping.items():
+                if _flag(contract, field, "phi"):
+                    yield error("CDP405", f"PHI field `{source}.{field}` cannot be the identifier `{id_type}`: "
+                                "identifier values are sent to destinations and name profiles",
+                                identity.loc("sources", source, id_type),
+                                "map a non-PHI field, or drop it from the identity's sources")
+            for index, field in enumerate(contract.primary_key):
+                if _flag(contract, field, "phi"):
+                    yield error("CDP405", f"PHI field `{field}` is in the primary key of identity source `{source}`: "
+                                "a profile without identifiers is named by a hash of its record key",
+                                contract.loc("primary_key", index), "key the contract by a non-PHI field")
+
+
+def phi_sent_identifiers(ctx: Context) -> Iterator[Diagnostic]:
+    """Identifiers sent follow the rules of fields: none may carry a PHI field's values."""
+    identity = ctx.defs.identity
+    if identity is None:
+        return
+    for destination in ctx.defs.destinations.values():
+        for index, id_type in enumerate(destination.identifiers):
+            for source, field in _identifier_fields(ctx, id_type):
+                if _flag(ctx.defs.contracts[source], field, "phi"):
+                    yield error("CDP403", f"identifier `{id_type}` carries PHI field `{source}.{field}` and would be "
+                                f"sent to `{destination.name}`", destination.loc("identifiers", index),
+                                "remove it from `identifiers`; PHI never leaves the warehouse")
 
 
 def ads_hashing(ctx: Context) -> Iterator[Diagnostic]:
@@ -46,6 +81,17 @@ def ads_hashing(ctx: Context) -> Iterator[Diagnostic]:
             where = destination.loc("hash") if has_key(destination, "hash") else destination.loc("channel")
             yield error("CDP404", f"ads destination `{destination.name}` would send in clear text: " + ", ".join(clear),
                         where, "set `hash: sha256`")
+
+
+def _identifier_fields(ctx: Context, id_type: str) -> list[tuple[str, str]]:
+    identity = ctx.defs.identity
+    return [(source, mapping[id_type]) for source, mapping in identity.sources.items()
+            if id_type in mapping and source in ctx.defs.contracts]
+
+
+def _flag(contract, field: str, flag: str) -> bool:
+    spec = contract.fields.get(field)
+    return bool(spec is not None and getattr(spec, flag))
 
 
 def _paths_to(ctx: Context, node: str, flag: str) -> list[str]:
@@ -70,4 +116,4 @@ def _join(paths: list[str]) -> str:
     return shown + (f" (and {len(paths) - SHOWN_PATHS} more)" if len(paths) > SHOWN_PATHS else "")
 
 
-RULES = (phi_fields, phi_segments, ads_hashing)
+RULES = (phi_fields, phi_segments, phi_identifiers, phi_sent_identifiers, ads_hashing)

@@ -20,6 +20,11 @@ class Engine(Protocol):
 
     def load_raw(self, raw: RawFile) -> None: ...
 
+    def forbid_file_access(self) -> None:
+        """Called once the raw files are loaded: from then on the run's SQL reads no files
+        (where the engine can promise it; docs/engines.md says what each one does)."""
+        ...
+
     def close(self) -> None: ...
 
 

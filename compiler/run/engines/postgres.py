@@ -95,13 +95,15 @@ class PostgresEngine:
     def _load_parquet(self, raw: RawFile, target: str) -> None:
         import duckdb
 
+        from .duckdb import NO_EXTENSIONS
+
         columns = ", ".join(f"{_ident(c)} TEXT" for c in raw.columns)
         self.execute(f"CREATE TABLE {target} ({columns})")
         path = str(raw.path).replace("'", "''")
         selected = ", ".join(f"CAST({_ident(c)} AS VARCHAR)" for c in raw.columns)
         copy = f"COPY {target} ({', '.join(_ident(c) for c in raw.columns)}) FROM STDIN"
         try:
-            with duckdb.connect() as local:
+            with duckdb.connect(config=NO_EXTENSIONS) as local:
                 result = local.execute(f"SELECT {selected} FROM read_parquet('{path}')")
                 with self.connection.cursor() as cursor, cursor.copy(copy) as stream:
                     while batch := result.fetchmany(10_000):
@@ -113,6 +115,12 @@ class PostgresEngine:
         except self._psycopg.Error as exc:
             self.execute(f"DROP TABLE IF EXISTS {target}")
             raise EngineError(_first_line(exc)) from None
+
+    def forbid_file_access(self) -> None:
+        """Nothing to switch off: the server reads files only for a superuser or a member of
+        pg_read_server_files / pg_execute_server_program (`pg_read_file`, `COPY ... FROM
+        'file'`, `lo_import`), a session cannot give up a right its role has, and snippets
+        cannot name those functions. Run cdpc as a role without them (docs/engines.md)."""
 
     def close(self) -> None:
         self.connection.close()

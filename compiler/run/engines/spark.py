@@ -185,6 +185,15 @@ class SparkEngine:
             if converted is not None:
                 shutil.rmtree(converted.parent, ignore_errors=True)
 
+    def forbid_file_access(self) -> None:
+        """Turn off SQL on files (`SELECT ... FROM csv.`/path``). Raw files are read with the
+        DataFrame reader and tables written by the catalog, so neither needs it, a second run
+        included. Unlike DuckDB's, a later `SET` could turn it back on; no snippet can hold one."""
+        try:
+            self.session.conf.set("spark.sql.runSQLOnFiles", "false")
+        except self._errors as exc:
+            raise EngineError(_first_line(exc)) from None
+
     def close(self) -> None:
         """Stop the session this engine started (one it found running is left running)."""
         if not self._owns_session:
@@ -234,12 +243,14 @@ def _parquet_as_text(raw: RawFile) -> Path:
     """The contract's columns of a Parquet file, as text, in a new temporary Parquet file."""
     import duckdb
 
+    from .duckdb import NO_EXTENSIONS
+
     folder = Path(tempfile.mkdtemp(prefix="cdpc-parquet-"))
     target = folder / "raw.parquet"
     source = str(raw.path).replace("'", "''")
     columns = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in raw.columns)
     try:
-        with duckdb.connect() as local:
+        with duckdb.connect(config=NO_EXTENSIONS) as local:
             local.execute(f"COPY (SELECT {columns} FROM read_parquet('{source}')) TO '{target}' (FORMAT parquet)")
     except duckdb.Error as exc:
         shutil.rmtree(folder, ignore_errors=True)
