@@ -31,6 +31,7 @@ import pytest
 from compiler.diagnostics import DiagnosticError
 from compiler.graph import node_id
 from compiler.project import load_project
+from compiler.run.engines import EngineError
 from compiler.run.engines.duckdb import DuckDBEngine
 from compiler.run.runner import run_project
 
@@ -74,8 +75,15 @@ def duckdb_engine() -> DuckDBEngine:
     return engine
 
 
-def loaded_extensions(engine: DuckDBEngine) -> set[str]:
-    return {r[0] for r in engine.rows("SELECT extension_name FROM duckdb_extensions() WHERE loaded")}
+def loaded_extensions(engine: DuckDBEngine) -> set[str] | None:
+    """The extensions the connection has loaded; None when it may no longer look (a run that
+    turned file access off cannot list them: it cannot load one either)."""
+    try:
+        return {r[0] for r in engine.rows("SELECT extension_name FROM duckdb_extensions() WHERE loaded")}
+    except EngineError as exc:
+        if "file system operations are disabled" in str(exc):
+            return None
+        raise
 
 
 def environment_sentinels(engine: DuckDBEngine) -> tuple[set[str], set[str]]:
@@ -128,7 +136,7 @@ def judge(case: Case, root: Path, canary_data, sizes: dict | None = None) -> tup
     (sizes if sizes is not None else {}).update(found_sizes)
     problems = [str(leak) for leak in leaks]
     problems += [f"environment in a sync table: {e}" for e in environment_leaks(engine, defs)]
-    problems += [f"the run loaded extension `{e}`" for e in sorted(loaded_extensions(engine) - before)]
+    problems += [f"the run loaded extension `{e}`" for e in sorted((loaded_extensions(engine) or before) - before)]
     if not problems and failure is None:
         variant, failure = run_on(project, canary_data.variant if suppresses_on_phi(project) else canary_data.variant_free)
         if failure is None:
