@@ -430,15 +430,23 @@ def read_rows(engine, schema: str, table: str) -> tuple[list[str], list[tuple]] 
     return columns, engine.rows(f"SELECT {', '.join(q(c) for c in columns)} FROM {q(schema)}.{q(table)}")
 
 
-def sync_leaks(engine, defs, canaries: Canaries) -> tuple[list[Leak], dict[str, int]]:
-    """PHI canaries anywhere in a sync table; PII canaries in clear in an ads sync table.
-    Also returns the rows of each sync table that exists (to show the run was not empty)."""
-    leaks, sizes = [], {}
+def read_syncs(engine, defs) -> dict[str, tuple[str, list[str], list[tuple]]]:
+    """table -> (destination channel, columns, rows) of every sync table the run left."""
+    out = {}
     for schema, table, channel in sync_tables(defs):
         found = read_rows(engine, schema, table)
-        if found is None:
-            continue
-        columns, rows = found
+        if found is not None:
+            out[table] = (channel, *found)
+    return out
+
+
+def sync_leaks(engine, defs, canaries: Canaries, syncs: dict | None = None) -> tuple[list[Leak], dict[str, int]]:
+    """PHI canaries anywhere in a sync table; PII canaries in clear in an ads sync table.
+    Also returns the rows of each sync table that exists (to show the run was not empty)."""
+    syncs = read_syncs(engine, defs) if syncs is None else syncs
+    leaks, sizes = [], {}
+    schema = defs.project.schemas.audiences
+    for table, (channel, columns, rows) in syncs.items():
         sizes[table] = len(rows)
         for hit in canaries.scan_rows(columns, rows):
             if hit.kind == "phi" or channel == "ads":
@@ -446,16 +454,13 @@ def sync_leaks(engine, defs, canaries: Canaries) -> tuple[list[Leak], dict[str, 
     return leaks, sizes
 
 
-def sync_contents(engine, defs) -> dict[str, Any]:
-    """Each sync table as a sorted list of rows of texts: what a destination would receive."""
+def sync_contents(syncs: dict) -> dict[str, Any]:
+    """Each sync table (from read_syncs) as its columns and a multiset of rows of texts:
+    what the destinations would receive."""
     from collections import Counter
 
-    out = {}
-    for schema, table, _ in sync_tables(defs):
-        found = read_rows(engine, schema, table)
-        out[table] = None if found is None else (found[0], Counter(
-            tuple(None if v is None else cell_text(v) for v in row) for row in found[1]))
-    return out
+    return {table: (columns, Counter(tuple(None if v is None else cell_text(v) for v in row) for row in rows))
+            for table, (_, columns, rows) in syncs.items()}
 
 
 def staged_fields(engine, defs, canaries: Canaries) -> dict[tuple[str, str], int]:
@@ -464,9 +469,11 @@ def staged_fields(engine, defs, canaries: Canaries) -> dict[tuple[str, str], int
     q = (lambda n: f"`{n}`") if engine.dialect == "spark" else (lambda n: f'"{n}"')
     text = "STRING" if engine.dialect == "spark" else "VARCHAR"
     reached = {}
-    for (contract, name), planted in sorted(canaries.planted.items()):
-        rows = engine.rows(f"SELECT DISTINCT CAST({q(name)} AS {text}) FROM {q(staging)}.{q(contract)}")
-        reached[(contract, name)] = len({r[0] for r in rows} & planted)
+    for contract in sorted({c for c, _ in canaries.planted}):
+        names = sorted(f for c, f in canaries.planted if c == contract)
+        rows = engine.rows(f"SELECT {', '.join(f'CAST({q(n)} AS {text})' for n in names)} FROM {q(staging)}.{q(contract)}")
+        for i, name in enumerate(names):
+            reached[(contract, name)] = len({r[i] for r in rows} & canaries.planted[(contract, name)])
     return reached
 
 

@@ -36,7 +36,7 @@ from compiler.run.engines.duckdb import DuckDBEngine
 from compiler.run.runner import run_project
 
 from adversarial import ATTACK, CASES, EVERYONE, NO_MEDICAL_SUPPRESSION, Case, attribute, destination, docs
-from canary import TALLY, sync_contents, sync_leaks, sync_tables, read_rows, cell_text, tally_lines
+from canary import TALLY, cell_text, read_syncs, sync_contents, sync_leaks, tally_lines
 from helpers import AS_OF, ROOT
 
 AS_OF_DT = dt.datetime.fromisoformat(AS_OF)
@@ -92,18 +92,15 @@ def environment_sentinels(engine: DuckDBEngine) -> tuple[set[str], set[str]]:
     return {version, *PASSWD_SIGNS}, {user, database, schema}
 
 
-def environment_leaks(engine, defs) -> list[str]:
+def environment_leaks(engine, syncs: dict) -> list[str]:
     contains, equals = environment_sentinels(engine)
     found = []
-    for schema, table, _ in sync_tables(defs):
-        rows = read_rows(engine, schema, table)
-        if rows is None:
-            continue
-        for row in rows[1]:
-            for column, value in zip(rows[0], row):
+    for table, (_, columns, rows) in syncs.items():
+        for row in rows:
+            for column, value in zip(columns, row):
                 text = None if value is None else cell_text(value)
                 if text is not None and (text in equals or any(s in text for s in contains)):
-                    found.append(f"{schema}.{table}.{column}: {text[:80]!r}")
+                    found.append(f"{table}.{column}: {text[:80]!r}")
     return found
 
 
@@ -132,19 +129,20 @@ def judge(case: Case, root: Path, canary_data, sizes: dict | None = None) -> tup
                           + [f"{i.type}:" for i in defs.identity.identifiers])
     engine, failure = run_on(project, canary_data.data)
     before = loaded_extensions(duckdb_engine())
-    leaks, found_sizes = sync_leaks(engine, defs, canaries)
+    syncs = read_syncs(engine, defs)
+    leaks, found_sizes = sync_leaks(engine, defs, canaries, syncs)
     (sizes if sizes is not None else {}).update(found_sizes)
     problems = [str(leak) for leak in leaks]
-    problems += [f"environment in a sync table: {e}" for e in environment_leaks(engine, defs)]
+    problems += [f"environment in a sync table: {e}" for e in environment_leaks(engine, syncs)]
     problems += [f"the run loaded extension `{e}`" for e in sorted((loaded_extensions(engine) or before) - before)]
     if not problems and failure is None:
         variant, failure = run_on(project, canary_data.variant if suppresses_on_phi(project) else canary_data.variant_free)
         if failure is None:
-            first, second = sync_contents(engine, defs), sync_contents(variant, defs)
-            for table in sorted(first):
-                if first[table] != second[table]:
+            first, second = sync_contents(syncs), sync_contents(read_syncs(variant, defs))
+            for table in sorted(set(first) | set(second)):
+                if first.get(table) != second.get(table):
                     problems.append(f"{table} changes when only PHI values and row order change "
-                                    f"({_difference(first[table], second[table])})")
+                                    f"({_difference(first.get(table), second.get(table))})")
     if problems:
         return "leak", f"{len(problems)} finding(s); first: {problems[0]}"
     if failure is not None:

@@ -18,7 +18,7 @@ from compiler.project import require_valid
 from compiler.run.engines.duckdb import DuckDBEngine
 from compiler.run.runner import run_project
 
-from canary import PHI_FIELDS, norm_email, norm_phone, read_rows, staged_fields, sync_leaks, sync_tables
+from canary import PHI_FIELDS, norm_email, norm_phone, read_syncs, staged_fields, sync_leaks, sync_tables
 from helpers import AS_OF, ROOT
 
 AS_OF_DT = dt.datetime.fromisoformat(AS_OF)
@@ -63,15 +63,15 @@ def test_no_phi_in_any_sync_and_no_clear_pii_on_ads(engine_name, reference, cana
     reached = staged_fields(engine, defs, canaries)
     assert all(reached.values()), {key: n for key, n in reached.items() if not n}
 
-    leaks, sizes = sync_leaks(engine, defs, canaries)
+    syncs = read_syncs(engine, defs)
+    leaks, sizes = sync_leaks(engine, defs, canaries, syncs)
     assert set(sizes) == {table for _, table, _ in sync_tables(defs)}
     assert all(sizes.values()), sizes
     assert not leaks, "\n".join(str(leak) for leak in leaks[:20])
 
     # the same scan finds the PII that may be there in clear (email and SMS channels)...
     clear = {}
-    for schema, table, channel in sync_tables(defs):
-        columns, rows = read_rows(engine, schema, table)
+    for channel, columns, rows in syncs.values():
         for hit in canaries.scan_rows(columns, rows):
             clear.setdefault(channel, set()).add((hit.kind, hit.how, hit.column))
     assert ("pii", "clear", "email") in clear["email"] and ("pii", "digits", "phone") in clear["sms"]
@@ -82,10 +82,9 @@ def test_no_phi_in_any_sync_and_no_clear_pii_on_ads(engine_name, reference, cana
               if f == "email" for v in vs if norm_email(v)}
     phones = {hashlib.sha256(norm_phone(v)[1:].encode()).hexdigest() for (_, f), vs in canaries.planted.items()
               if f == "phone" for v in vs if norm_phone(v)}
-    for schema, table, channel in sync_tables(defs):
+    for table, (channel, columns, rows) in syncs.items():
         if channel != "ads":
             continue
-        columns, rows = read_rows(engine, schema, table)
         sent = {c: {row[columns.index(c)] for row in rows} - {None} for c in ("email", "phone")}
         assert sent["email"] and sent["email"] <= emails, table
         assert sent["phone"] and sent["phone"] <= phones, table
