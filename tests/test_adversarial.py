@@ -14,7 +14,9 @@ whatever layer is meant to stop it:
             - a second run on data that differs only in PHI values and row order leaves
               the same sync tables (nothing sent depends on PHI, order or chance); when
               consent suppresses on a PHI-derived attribute (SPEC §2 allows it: the
-              reference does), the variant keeps the reference's suppression flag.
+              reference does), the variant keeps the reference's suppression flag, and
+              a project that suppresses on PHI-derived attributes of its own is exempt
+              from this check (docs/guarantees.md: absence can be telling).
 
 A tally (how many cases each layer stopped, which leaked) is printed at the end of the
 session (conftest.pytest_terminal_summary) and by test_tally.
@@ -135,7 +137,10 @@ def judge(case: Case, root: Path, canary_data, sizes: dict | None = None) -> tup
     problems = [str(leak) for leak in leaks]
     problems += [f"environment in a sync table: {e}" for e in environment_leaks(engine, syncs)]
     problems += [f"the run loaded extension `{e}`" for e in sorted((loaded_extensions(engine) or before) - before)]
-    if not problems and failure is None:
+    # SPEC §2 lets consent suppress on PHI-derived attributes (docs/guarantees.md, "absence can
+    # be telling"): beyond the reference's own medical flag, membership may then follow PHI
+    invariant = not (phi_suppressions(project) - REFERENCE_SUPPRESSIONS)
+    if not problems and failure is None and invariant:
         variant, failure = run_on(project, canary_data.variant if suppresses_on_phi(project) else canary_data.variant_free)
         if failure is None:
             first, second = sync_contents(syncs), sync_contents(read_syncs(variant, defs))
@@ -150,12 +155,19 @@ def judge(case: Case, root: Path, canary_data, sizes: dict | None = None) -> tup
     return "clean", ""
 
 
+REFERENCE_SUPPRESSIONS = frozenset({"has_medical_flag"})  # the variant data keeps its value
+
+
+def phi_suppressions(project) -> set[str]:
+    """The `suppress_when` attributes derived from PHI (SPEC §2 allows them)."""
+    defs, lineage = project.definitions, project.lineage
+    return {name for consent in defs.consents.values() for name in consent.suppress_when
+            if any(defs.contracts[c].fields[f].phi for c, f in lineage.fields_reaching(node_id("attribute", name)))}
+
+
 def suppresses_on_phi(project) -> bool:
     """Does consent suppress on an attribute derived from PHI? (SPEC §2 allows it.)"""
-    defs, lineage = project.definitions, project.lineage
-    return any(defs.contracts[c].fields[f].phi
-               for consent in defs.consents.values() for name in consent.suppress_when
-               for c, f in lineage.fields_reaching(node_id("attribute", name)))
+    return bool(phi_suppressions(project))
 
 
 def _difference(a, b) -> str:
