@@ -3,8 +3,8 @@
 Node ids are `<kind>:<name>` (`attribute:spend_365d`) and `field:<contract>.<field>`.
 Edges point upstream -> downstream and carry a `kind`:
 
-- `lineage`  data flows: a snippet or a pick names it, a segment includes it, a
-             destination sends it. SPEC's column-level lineage, the only kind that
+- `lineage`  data flows: a snippet or a pick names it (a pick by time also reads the
+             source's `event_time`), a segment includes it, a destination sends it. SPEC's column-level lineage, the only kind that
              `fields_reaching` follows (PHI/PII rules).
 - `member`   a field belongs to its contract.
 - `source`   the rows of a contract feed it (an aggregate's `source`, a pick's `from`,
@@ -280,9 +280,15 @@ class _Builder:
         else:
             for source in attribute.pick.from_:
                 self._link(node_id("contract", source), me, SOURCE)
-                column = attribute.pick.field_for(source)
-                if column is not None:
+                for column in self._pick_columns(attribute.pick, source):
                     self._link(field_id(source, column), me, LINEAGE)
+
+    def _pick_columns(self, pick, source: str) -> list[str]:
+        """The picked field, and the event_time that decides which value wins: a value chosen
+        by time discloses the time (the emitted SQL orders by it)."""
+        contract = self.defs.contracts.get(source)
+        event_time = contract.event_time if contract and pick.orders_by_time else None
+        return [c for c in (pick.field_for(source), event_time) if c is not None]
 
     def _consent(self, consent) -> None:
         me = node_id("consent", consent.name)

@@ -42,9 +42,20 @@ def test_snippet_fields_are_lineage_and_membership_is_not(lineage):
 def test_fields_reaching_is_column_level(lineage):
     assert lineage.fields_reaching("attribute:spend") == {("orders", "amount"), ("orders", "status")}
     assert lineage.fields_reaching("attribute:tier") == {("orders", "amount"), ("orders", "status")}
-    assert lineage.fields_reaching("attribute:best_email") == {("orders", "email"), ("consents", "email")}
+    # a most_recent pick also reads each source's event_time: it decides which value wins
+    assert lineage.fields_reaching("attribute:best_email") == {
+        ("orders", "email"), ("consents", "email"), ("orders", "ordered_at"), ("consents", "recorded_at")}
     # identity -> attribute is a profile edge: the identity's fields do not reach every attribute
     assert ("orders", "order_id") not in lineage.fields_reaching("attribute:spend")
+
+
+def test_only_a_pick_by_time_reads_event_time(tmp_path):
+    pick = "kind: attribute\nname: best_email\nversion: 1.0.0\ntype: string\npick: {field: email, from: [orders], strategy: %s}\n"
+    for strategy, reads_time in (("most_frequent", False), ("first_seen", True), ("source_priority", True)):
+        project = load_project(make_project(tmp_path / strategy, {"definitions/attributes/best_email.yaml": pick % strategy}))
+        assert project.ok, [d.render() for d in project.diagnostics]
+        reached = project.lineage.fields_reaching("attribute:best_email")
+        assert (("orders", "ordered_at") in reached) is reads_time, strategy
 
 
 def test_upstream_and_downstream_are_transitive_and_sorted(lineage):

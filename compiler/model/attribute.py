@@ -20,6 +20,11 @@ class Pick(Strict):
     def field_for(self, source: str) -> str | None:
         return self.field.get(source) if isinstance(self.field, dict) else self.field
 
+    @property
+    def orders_by_time(self) -> bool:
+        """Every strategy but most_frequent ranks a source's values by its event_time."""
+        return self.strategy != "most_frequent"
+
 
 class Attribute(Versioned):
     kind: Literal["attribute"]
