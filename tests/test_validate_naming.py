@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from validate_helpers import check, find, only
+from validate_helpers import BASE, check, find, only
 
 
 def contract(name: str, fields: str, relation: str = "") -> dict:
@@ -202,21 +202,7 @@ def test_every_bare_word_a_target_reads_as_the_time_is_a_keyword():
 
 def test_field_named_like_a_keyword_value(tmp_path):
     # PostgreSQL reads an unquoted `user` as CURRENT_USER: the role would be aggregated, not the field
-    contract = """
-        kind: contract
-        name: orders
-        version: 1.0.0
-        relation: raw.orders
-        primary_key: [order_id]
-        event_time: ordered_at
-        fields:
-          order_id: {type: string, required: true}
-          email: {type: string, pii: true}
-          amount: {type: "decimal(10,2)", min: 0}
-          status: {type: string, accepted_values: [paid, refunded]}
-          ordered_at: {type: timestamp}
-          user: {type: string}
-        """
+    contract = BASE["definitions/contracts/orders.yaml"].replace("notes: {type: string, phi: true}", "user: {type: string}")
     only(check(tmp_path, {"definitions/contracts/orders.yaml": contract}), "CDP221", "contracts/orders.yaml:13:3",
          "field `user` is named like a SQL keyword")
 
