@@ -13,6 +13,7 @@ SMALL_PROJECT = {
         kind: project
         name: tiny
         entity: customer
+        targets: [duckdb, postgres, spark]
     """,
     "definitions/contracts.yaml": """
         kind: contract
@@ -73,6 +74,7 @@ COLLATION_PROJECT = {
         kind: project
         name: order
         entity: customer
+        targets: [duckdb, postgres, spark]
     """,
     "definitions/contracts.yaml": """
         kind: contract
