@@ -246,8 +246,11 @@ APPROVABLE_KINDS = ("segment", "attribute", "contract", "identity", "consent", "
 @click.option("--kind", type=click.Choice(APPROVABLE_KINDS),
               help="The kind of NAME (project: its governance policy).  [default: segment, else the one kind "
                    "that has NAME]")
+@click.option("--base", "base_ref", metavar="GIT_REF",
+              help="Check EMAIL against the approvers at this ref (the policy `cdpc check --base` applies) "
+                   "instead of the working tree's.")
 @project_option
-def approve(name: str, by: Optional[str], kind: Optional[str], project_dir: Path) -> int:
+def approve(name: str, by: Optional[str], kind: Optional[str], base_ref: Optional[str], project_dir: Path) -> int:
     """Record an approval of NAME's current data hash and version.
 
     Appends {NAME, version, hash, approved_by, approved_at} to
@@ -263,8 +266,14 @@ def approve(name: str, by: Optional[str], kind: Optional[str], project_dir: Path
     project = _require_valid(project_dir)
     if by is None:
         by = default_approver(project_dir)
+    approvers = None
+    if base_ref is not None:
+        from .check.gitbase import read_base
+        base = read_base(project_dir, base_ref)
+        defs = base.project.definitions if base.project is not None else None
+        approvers = list(defs.project.governance.approvers) if defs is not None else None
     try:
-        done = record(project, name, by, kind)
+        done = record(project, name, by, kind, approvers=approvers, origin=f"{base_ref}")
     except ApproveError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
     try:

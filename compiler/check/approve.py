@@ -79,9 +79,19 @@ def _unknown(name: str, kind: str, names: list[str]) -> str:
     return f"no {kind} named `{name}`" + (f"; {hint}" if hint else "")
 
 
-def check_approver(project: LoadedProject, person: str) -> str:
-    """The approver as spelled in governance.approvers (compared case-insensitively), or CDP605."""
+def check_approver(project: LoadedProject, person: str, approvers: Optional[list[str]] = None,
+                   origin: str = "") -> str:
+    """The approver as spelled in governance.approvers (compared case-insensitively), or CDP605.
+    `approvers`: another list to check against (the base's, with `cdpc approve --base`)."""
     governance = project.definitions.project.governance
+    if approvers is not None:
+        listed = {a.casefold(): a for a in approvers}
+        if person.casefold() in listed:
+            return listed[person.casefold()]
+        raise DiagnosticError([Diagnostic(
+            "CDP605", f"`{person}` is not in governance.approvers on {origin} ({', '.join(approvers) or 'nobody'})",
+            project.definitions.project.loc("governance", "approvers"),
+            "`cdpc check --base` counts approvals only from the base's approvers")])
     listed = {a.casefold(): a for a in governance.approvers}
     if person.casefold() in listed:
         return listed[person.casefold()]
@@ -118,9 +128,9 @@ def default_approver(root: Path) -> str:
 
 
 def approve(project: LoadedProject, name: str, by: str, kind: Optional[str] = None,
-            today: Optional[dt.date] = None) -> Approved:
+            today: Optional[dt.date] = None, approvers: Optional[list[str]] = None, origin: str = "") -> Approved:
     kind = resolve_target(project, name, kind)
-    approver = check_approver(project, by)
+    approver = check_approver(project, by, approvers, origin)
     defs = project.definitions
     if kind == "project":  # a change of the governance policy: its hash, no version
         from .policy import head_policy

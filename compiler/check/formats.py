@@ -30,7 +30,8 @@ def summary_lines(result: CheckResult) -> list[str]:
 def _counts(result: CheckResult) -> dict[str, int]:
     counts: dict[str, int] = {}
     labels = {"added": "added", "removed": "removed", "logic": "changed", "upstream": "changed upstream only",
-              "metadata": "changed in documentation only", "version": "with only a new version"}
+              "governance": "governance policy changed", "metadata": "changed in documentation only",
+              "version": "with only a new version"}
     for change in result.changes:
         if change.what != UNCHANGED:
             label = labels[change.what]
