@@ -26,6 +26,18 @@ from ..model.approvals import Approval
 from .policy import Policy
 from .provenance import Provenance, Refusal, approval_key
 
+# When an approval does not count: one row per code (docs/governance.md's table quotes these; a test checks it).
+APPROVAL_RULES: dict[str, str] = {
+    "CDP604": "a changed governed definition has fewer than `min_approvals` counted approvals for its current hash and version (the message says which upstream change voided the old one)",
+    "CDP605": "the approver is not in the base's `governance.approvers` (a warning; someone the change adds approves from the next change)",
+    "CDP611": "the commit that added the approval (found with `git log` on approvals.yaml between the base and HEAD) is not authored by that approver (author email, case-insensitively)",
+    "CDP612": "with `require_signed: true`, that commit is unsigned, or git cannot verify its signature",
+    "CDP613": "with `require_signed: true`, the signing key is not in the base's allowed-signers file for that approver, or is expired or revoked",
+    "CDP614": "four eyes: the approver authored a commit of the change that edits a file holding the approved definition, anything upstream of it, or project.yaml (for a policy change: project.yaml or the allowed-signers file)",
+    "CDP615": "the approval is not committed (an approval only in the working tree counts for nothing)",
+    "CDP616": "a change of the governance policy has fewer than `min_approvals` counted approvals from the base's approvers",
+}
+
 APPROVE_HINT = "a governance approver runs `cdpc approve {name}{kind}` on the branch and commits approvals.yaml"
 
 
