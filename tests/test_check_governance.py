@@ -356,3 +356,53 @@ def test_approve_takes_the_approver_from_git(council):
     result = council.repo.cdpc("approve", "big_spenders")
     assert result.exit_code == 0, result.output
     assert "by raj@shop.example" in result.output
+
+
+# --------------------------------------------------------------------------- bad input, bad environment
+
+
+def test_require_signed_needs_allowed_signers(tmp_path):
+    repo = CheckRepo(tmp_path)
+    repo.edit(PROJECT, "min_approvals: 1", "min_approvals: 1\n  require_signed: true")
+    result = repo.cdpc("validate")
+    assert result.exit_code == 1
+    assert repo.findings(result.output) == [f"{PROJECT}:7:3: CDP102"]
+    assert "`require_signed: true` needs `allowed_signers`" in result.output
+
+
+def test_signers_file_missing_on_the_base(council):
+    council.repo.path(SIGNERS).unlink()
+    council.commit("lost the keys", ANA)
+    council.base = council.repo.git("rev-parse", "HEAD").strip()
+    council.change_tier()
+    council.approve(ANA, *SEGMENTS)
+    council.commit("approve", ANA, key="ana")
+    result = council.check()
+    assert sorted(council.codes(result)) == ["CDP604", "CDP604", "CDP613", "CDP613"]
+    assert "has no allowed-signers file `definitions/governance/allowed_signers`" in result.output
+
+
+def test_a_shallow_clone_cannot_judge_approvals(council, tmp_path):
+    council.change_tier()
+    council.approve(ANA, *SEGMENTS)
+    council.commit("approve", ANA, key="ana")
+    clone = tmp_path / "clone"
+    council.repo.git("clone", "-q", "--depth", "1", f"file://{council.repo.top}", str(clone))
+    council.repo.git("-C", str(clone), "fetch", "-q", "--depth", "1", "origin", council.base)
+    from click.testing import CliRunner
+    from compiler.cli import cli
+    result = CliRunner().invoke(cli, ["check", "--base", council.base, "--project", str(clone)])
+    assert result.exit_code == 2, result.output
+    assert "CDP902 this clone is shallow" in result.output and "fetch-depth: 0" in result.output
+
+
+def test_json_names_the_policy_and_the_refusals(council):
+    import json
+    council.change_tier()
+    council.approve(ANA, *SEGMENTS)
+    council.commit("approve", EVE)
+    content = json.loads(council.check("--format", "json").output)
+    assert content["policy"]["from"] == "base" and content["policy"]["require_signed"] is True
+    big = next(a for a in content["approvals"] if a["name"] == "big_spenders")
+    assert big["voided_by"] == ["attribute `tier`"]
+    assert [r["code"] for r in big["not_counted"]] == ["CDP611"]

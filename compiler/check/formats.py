@@ -57,10 +57,14 @@ def to_json(result: CheckResult) -> str:
             "head_data_hash": c.head_print.data_hash if c.head_print else None,
             "findings": [{"rule": f.rule.name, "bump": f.level, "detail": f.detail} for f in c.findings],
         } for c in result.changes if c.what != UNCHANGED],
+        "policy": None if result.policy is None else {
+            "from": result.policy.origin, "hash": result.policy.hash, **result.policy.content(),
+            "changed": None if result.policy_change is None else result.policy_change.changes},
         "approvals": [{
             "kind": s.kind, "name": s.name, "version": s.version, "data_hash": s.data_hash,
-            "approved_by": s.approved_by, "needed": s.needed, "ok": s.ok,
-        } for s in result.approvals],
+            "approved_by": s.approved_by, "needed": s.needed, "ok": s.ok, "voided_by": s.voided_by,
+            "not_counted": [{"approver": p, "code": r.code, "why": r.why} for p, r in s.refused],
+        } for s in ([result.policy_change] if result.policy_change is not None else []) + result.approvals],
     }
     return json.dumps(content, indent=2, ensure_ascii=False) + "\n"
 
