@@ -406,3 +406,34 @@ def test_json_names_the_policy_and_the_refusals(council):
     big = next(a for a in content["approvals"] if a["name"] == "big_spenders")
     assert big["voided_by"] == ["attribute `tier`"]
     assert [r["code"] for r in big["not_counted"]] == ["CDP611"]
+
+
+def test_a_project_in_a_subdirectory(tmp_path):
+    repo = CheckRepo(tmp_path, subdir="cdp")
+    base = repo.git("rev-parse", "HEAD").strip()
+    repo.edit(TIER, "spend >= 100", "spend >= 200")
+    repo.edit(TIER, "version: 1.0.0", "version: 2.0.0")
+    repo.compile()
+    repo.commit("change", author=ANA)
+    for name in SEGMENTS:
+        assert repo.cdpc("approve", name, "--by", ANA).exit_code == 0
+    repo.commit("approve", author=ANA)
+    result = repo.cdpc("check", "--base", base)
+    assert sorted(c.rsplit(": ", 1)[1] for c in repo.findings(result.output)) == ["CDP604", "CDP604", "CDP614", "CDP614"]
+    for name in SEGMENTS:
+        assert repo.cdpc("approve", name, "--by", RAJ).exit_code == 0
+    repo.write(APPROVALS, repo.read(APPROVALS).replace("ana@shop.example, ", ""))  # ana's stay refused
+    repo.commit("approve", author=RAJ)
+    result = repo.cdpc("check", "--base", base)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_base_without_a_council_may_set_one_up(tmp_path):
+    repo = CheckRepo(tmp_path)
+    repo.edit(PROJECT, "approvers: [ana@shop.example, raj@shop.example]", "approvers: []")
+    base = repo.commit("no council yet")
+    repo.edit(PROJECT, "approvers: []", "approvers: [ana@shop.example, raj@shop.example]")
+    repo.commit("a council", author=EVE)
+    result = repo.cdpc("check", "--base", base)
+    assert result.exit_code == 0, result.output
+    assert "governance policy changed" in result.output

@@ -183,7 +183,7 @@ class Provenance:
         if not paths:
             return {}
         listed = _git(self.root, "log", "--format=%H", "--topo-order", "--reverse", f"{self.base}..HEAD",
-                      "--", *paths).stdout.decode().split()
+                      "--", *(f":(top){p}" for p in paths)).stdout.decode().split()
         if not listed:
             return {}
         commits = self._describe(listed)
@@ -237,7 +237,7 @@ class Provenance:
         beyond its parents (its conflict resolutions), not for what it merges."""
         self._require_history()
         out = _git(self.root, "log", "--format=%x1e%H%x1f%ae", "--cc", "--name-only", "--no-renames",
-                   f"{self.base}..HEAD", "--", self.prefix or ".").stdout.decode("utf-8", "surrogateescape")
+                   f"{self.base}..HEAD", "--", f":(top){self.prefix}").stdout.decode("utf-8", "surrogateescape")
         found: dict[str, dict[str, str]] = {}
         for record in out.split("\x1e")[1:]:
             head, _, names = record.partition("\n")
