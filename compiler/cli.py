@@ -241,29 +241,54 @@ def check(base_ref: Optional[str], report_path: Optional[Path], fmt: str, data_d
     return 1 if result.errors else 0
 
 
+APPROVABLE_KINDS = ("segment", "attribute", "contract", "identity", "consent", "destination", "project")
+
+
 @cli.command()
 @click.argument("name")
-@click.option("--by", "by", required=True, metavar="EMAIL", help="The approver: one of governance.approvers.")
-@click.option("--kind", type=click.Choice(("segment", "attribute", "contract", "identity", "consent", "destination")),
-              help="The kind of NAME.  [default: segment, else the one kind that has NAME]")
+@click.option("--by", "by", metavar="EMAIL",
+              help="The approver: one of governance.approvers.  [default: git config user.email]")
+@click.option("--kind", type=click.Choice(APPROVABLE_KINDS),
+              help="The kind of NAME (project: its governance policy).  [default: segment, else the one kind "
+                   "that has NAME]")
+@click.option("--base", "base_ref", metavar="GIT_REF",
+              help="Check EMAIL against the approvers at this ref (the policy `cdpc check --base` applies) "
+                   "instead of the working tree's.")
 @project_option
-def approve(name: str, by: str, kind: Optional[str], project_dir: Path) -> int:
+def approve(name: str, by: Optional[str], kind: Optional[str], base_ref: Optional[str], project_dir: Path) -> int:
     """Record an approval of NAME's current data hash and version.
 
     Appends {NAME, version, hash, approved_by, approved_at} to
     definitions/governance/approvals.yaml (created when missing), editing the text so
     its comments and layout stay. When the same hash and version is already approved
     by someone else, EMAIL is added to that entry's approved_by. EMAIL must be in
-    governance.approvers (CDP605, exit 1). approved_at is today's date.
+    governance.approvers (CDP605, exit 1). approved_at is today's date. Then commit
+    the file as EMAIL (signed when the policy requires it): `cdpc check --base` counts
+    an approval only from its approver's own commit. See docs/governance.md.
     """
-    from .check.approve import ApproveError, approve as record
+    from .check.approve import ApproveError, approve as record, default_approver, git_email
 
     project = _require_valid(project_dir)
+    if by is None:
+        by = default_approver(project_dir)
+    approvers = None
+    if base_ref is not None:
+        from .check.gitbase import read_base
+        base = read_base(project_dir, base_ref)
+        defs = base.project.definitions if base.project is not None else None
+        approvers = list(defs.project.governance.approvers) if defs is not None else None
     try:
-        done = record(project, name, by, kind)
+        done = record(project, name, by, kind, approvers=approvers, origin=f"{base_ref}")
     except ApproveError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
-    label = f"{done.kind} `{done.name}` {done.version} ({done.data_hash})"
+    try:
+        identity = git_email(project_dir)
+    except DiagnosticError:
+        identity = None  # no git: nothing to compare with
+    if identity is not None and identity.casefold() != done.approver.casefold():
+        click.echo(f"note: commit {done.path} as {done.approver}: `cdpc check --base` counts an approval only from "
+                   f"its approver's own commit, and git config user.email here is {identity}", err=True)
+    label = f"{done.kind} `{done.name}` " + (f"{done.version} " if done.version else "policy ") + f"({done.data_hash})"
     if done.action == "unchanged":
         click.echo(f"{label} is already approved by {done.approver} in {done.path}")
     else:

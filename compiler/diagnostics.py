@@ -86,6 +86,12 @@ CODES: dict[str, str] = {
     "CDP608": "the base does not validate",
     "CDP609": "approval does not match the current hash",
     "CDP610": "audience impact could not be computed",
+    "CDP611": "approval added by a commit its approver did not author",
+    "CDP612": "approval added by an unsigned or unverifiable commit",
+    "CDP613": "approval signed by a key not allowed for its approver",
+    "CDP614": "approver authored part of the change (four eyes)",
+    "CDP615": "approval not committed",
+    "CDP616": "governance policy changed without approval",
     "CDP901": "bad environment",
     "CDP902": "git base cannot be read",
 }

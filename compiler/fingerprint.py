@@ -3,11 +3,20 @@
 data hash      every key that changes compiled behaviour, of the definition and of
                everything upstream of it (its lineage ancestors and the project settings
                that reach every table: entity, expression_dialect, schemas); computed as
-               a Merkle DAG: own keys + the project settings + the parents' data hashes
-metadata hash  the documentation keys: description, owner, tags (and field descriptions;
-               for the project also `governance`, which is policy, not compiled behaviour)
+               a Merkle DAG: local part + the project settings + the parents' hashes
+metadata hash  the documentation keys: description, owner, tags and field descriptions
+               (`governance` is in neither: it is policy, compared by `cdpc check` itself)
 own hash       the data keys of the definition alone (what `cdpc check` compares to tell an
                own change from an upstream one)
+local hash     what the node hands to the Merkle DAG itself (`cdpc check` names the nodes
+               whose local hash moved as the upstream changes that voided an approval)
+
+A contract is read column by column (SPEC §10): its readers see, of it, only *which rows
+are staged* (every key but `fields`, and the row rules of every field: `required`, a
+type other than string (castability), `accepted_values`, `min`, `max`, `pattern`: a
+rule on any field can reject a row) and, through a field node each, the fields their
+lineage reads. So a field that nothing reads and no rule rejects on can come, go or
+change without moving any hash downstream; the contract's own data hash covers all of it.
 
 What never changes the data hash:
 - `version` (a label of the change, not the change: bumping it alone keeps every approval);
@@ -33,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from .graph import Lineage, node_id
+from .graph import Lineage, field_id, node_id
 from .model import Definition, Definitions
 from .model.base import DOC_KEYS
 from .model.contract import parse_field_type
@@ -56,11 +65,17 @@ _SET_LISTS = {
 }
 
 
+# The keys of a contract field that can reject a row (SPEC: required, castable to type,
+# accepted_values, min, max, pattern); `type` counts unless it is string (always castable).
+_ROW_RULES = ("required", "accepted_values", "min", "max", "pattern")
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     data_hash: str
     metadata_hash: str
     own_hash: str = ""
+    local_hash: str = ""
 
 
 def fingerprints_of(project: LoadedProject) -> dict[str, Fingerprint]:
@@ -81,16 +96,46 @@ def fingerprints(defs: Definitions, lineage: Lineage) -> dict[str, Fingerprint]:
     # A Merkle DAG over the lineage graph: a node's data hash covers its own keys and its
     # parents' data hashes, so it covers everything upstream, in one pass over the edges.
     # Field nodes have no keys of their own; their parent (the contract) stands for them.
+    # A contract hands its readers which rows are staged; each field node, that field.
     graph = lineage.graph
+    local = dict(own)
+    for contract in defs.contracts.values():
+        content = contents[node_id("contract", contract.name)]
+        local[node_id("contract", contract.name)] = _digest(staged_rows_content(content))
+        for name, spec in content["fields"]:
+            local[field_id(contract.name, name)] = _digest(spec)
     chained: dict[str, str] = {}
     for node in nx.topological_sort(graph):
         parents = {p: chained[p] for p in graph.predecessors(node)}
-        chained[node] = _digest({"self": own.get(node, node), "project": shared, "parents": parents})
+        chained[node] = _digest({"self": local.get(node, node), "project": shared, "parents": parents})
     result = {}
     for node, own_hash in own.items():
-        data = chained.get(node) or _digest({"self": own_hash, "project": shared, "parents": {}})
-        result[node] = Fingerprint(data, _digest(metadata_content(_definition(defs, node))), own_hash)
+        if node.startswith("contract:") or node not in chained:  # a contract's own hash covers all of it
+            data = _digest({"self": own_hash, "project": shared, "parents": {}})
+        else:
+            data = chained[node]
+        result[node] = Fingerprint(data, _digest(metadata_content(_definition(defs, node))), own_hash, local[node])
     return result
+
+
+def staged_rows_content(contract_content: dict) -> dict:
+    """Of a contract's semantic content, what decides which rows are staged: every key but
+    `fields`, and per field the rules that can reject a row (fields without any left out)."""
+    rows = {key: value for key, value in contract_content.items() if key != "fields"}
+    rules = {}
+    for name, spec in contract_content["fields"]:
+        found = {key: spec[key] for key in _ROW_RULES if spec.get(key) not in (None, False)}
+        if spec.get("type") != "string":
+            found["type"] = spec.get("type")
+        if found:
+            rules[name] = found
+    rows["row_rules"] = rules
+    return rows
+
+
+def field_content(contract_content: dict, field: str) -> Any:
+    """One field's semantic keys, from its contract's semantic content (None when absent)."""
+    return next((spec for name, spec in contract_content["fields"] if name == field), None)
 
 
 def semantic_content(definition: Definition, dialect: str) -> Any:
@@ -123,8 +168,6 @@ def metadata_content(definition: Definition) -> Any:
     data = {key: _words(getattr(definition, key)) for key in DOC_KEYS}
     if definition.kind == "contract":
         data["fields"] = {name: _words(spec.description) for name, spec in definition.fields.items()}
-    if definition.kind == "project":
-        data["governance"] = definition.governance.model_dump(mode="json")
     return data
 
 

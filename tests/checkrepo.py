@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Optional
 
 from click.testing import CliRunner
 
@@ -38,15 +39,34 @@ class CheckRepo:
         self.commit("base")
 
     # -- git
-    def git(self, *args: str) -> str:
-        env = {**os.environ, **GIT_ENV}
+    def git(self, *args: str, env: Optional[dict] = None) -> str:
+        env = {**os.environ, **GIT_ENV, **(env or {})}
         result = subprocess.run(["git", "-C", str(self.top), *args], capture_output=True, text=True, env=env)
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    def commit(self, message: str) -> None:
+    def commit(self, message: str, author: Optional[str] = None, key: Optional[Path] = None) -> str:
+        """Commit everything; as `author` (an email) when given, signed with the SSH `key` when given.
+        Returns the commit id."""
         self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
+        env = {}
+        if author is not None:
+            name = author.partition("@")[0]
+            env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": author,
+                   "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": author}
+        signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key}"] if key is not None else []
+        self.git(*signing, "commit", "-q", "--allow-empty", *(["-S"] if key else []), "-m", message, env=env)
+        return self.git("rev-parse", "HEAD").strip()
+
+    def keygen(self, name: str) -> Path:
+        """An ed25519 key pair without a passphrase, outside the repository; the private key's path."""
+        folder = self.top.parent / "keys"
+        folder.mkdir(exist_ok=True)
+        path = folder / name
+        result = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return path
 
     # -- files
     def path(self, rel: str) -> Path:

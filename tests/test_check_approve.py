@@ -204,7 +204,11 @@ def test_approved_then_check_passes(repo):
     repo.edit("definitions/attributes/tier.yaml", "version: 1.0.0", "version: 2.0.0")
     repo.compile()
     assert repo.cdpc("check", "--base", "HEAD").exit_code == 1
+    repo.commit("change")
     for name in ("big_spenders", "regulars"):
         assert repo.cdpc("approve", name, "--by", "ana@shop.example").exit_code == 0
-    result = repo.cdpc("check", "--base", "HEAD")
+    result = repo.cdpc("check", "--base", "HEAD~1")
+    assert result.exit_code == 1 and "CDP615" in result.output  # approvals count once committed
+    repo.commit("approved", author="ana@shop.example")
+    result = repo.cdpc("check", "--base", "HEAD~2")
     assert result.exit_code == 0, result.output

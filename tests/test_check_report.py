@@ -21,9 +21,9 @@ def repo(tmp_path: Path) -> CheckRepo:
     return CheckRepo(tmp_path)
 
 
-def report_of(repo: CheckRepo, *args: str) -> tuple[object, str]:
+def report_of(repo: CheckRepo, *args: str, base: str = "HEAD") -> tuple[object, str]:
     path = repo.top / "report.md"
-    result = repo.cdpc("check", "--base", "HEAD", "--report", str(path), *args)
+    result = repo.cdpc("check", "--base", base, "--report", str(path), *args)
     return result, path.read_text(encoding="utf-8")
 
 
@@ -41,8 +41,10 @@ def test_report_sections_for_an_attribute_change(repo):
     repo.edit("definitions/segments/regulars.yaml", "where: order_count >= 2", "where: first_order is not null")
     repo.edit("definitions/segments/regulars.yaml", "version: 1.0.0", "version: 2.0.0")
     repo.compile()
+    repo.commit("change")
     assert repo.cdpc("approve", "big_spenders", "--by", "ana@shop.example").exit_code == 0
-    result, report = report_of(repo, "--data", str(repo.root / "data"), "--as-of", "2026-02-01")
+    repo.commit("approved", author="ana@shop.example")
+    result, report = report_of(repo, "--data", str(repo.root / "data"), "--as-of", "2026-02-01", base="HEAD~2")
     assert result.exit_code == 1  # regulars is not approved
     assert f"report written to {repo.top / 'report.md'}" in result.output
     assert sections(report) == ["# cdpc check: shop", "## Findings", "## Definitions", "### What changed",
@@ -76,7 +78,7 @@ def test_report_sections_for_an_attribute_change(repo):
     # approvals present and missing
     assert "| segment `big_spenders` | 1.0.0 | `sha256:" in report and "| ana@shop.example | 1 | ✅ approved |" in report
     assert "| segment `regulars` | 2.0.0 | `sha256:" in report and "| – | 1 | ❌ missing 1 |" in report
-    assert "cdpc approve regulars --by EMAIL" in report
+    assert "cdpc approve regulars" in report
 
 
 def test_report_of_a_breaking_contract_change(repo):

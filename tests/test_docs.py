@@ -71,3 +71,13 @@ def test_governance_md_lists_every_rule():
     for rule in rules:  # the row says what the code does
         row = next(line for line in text.splitlines() if line.startswith(f"| `{rule.name}` |"))
         assert f"| {rule.level.upper()} |" in row and rule.summary in row, row
+
+
+def test_governance_md_lists_every_approval_rule():
+    from compiler.check.approvals import APPROVAL_RULES
+    text = (DOCS / "governance.md").read_text(encoding="utf-8")
+    for code, rule in APPROVAL_RULES.items():
+        assert f"| {code} | {rule} |" in text, f"docs/governance.md: the approval rules table lacks {code}"
+        assert code in CODES
+    codes = set(re.findall(r"\bCDP6\d\d\b", (ROOT / "compiler" / "check" / "provenance.py").read_text()))
+    assert codes <= set(APPROVAL_RULES), "a refusal code of provenance.py is not in the rules table"

@@ -60,10 +60,10 @@ def test_description_owner_tags_change_only_the_metadata_hash(project):
          "description: Our best.\nowner: crm@shop.example\ntags: [vip]")
     edit(project, "definitions/contracts/orders.yaml", "  email: {type: string, pii: true}",
          "  email: {type: string, pii: true, description: Buyer email.}")
-    edit(project, "definitions/project.yaml", "min_approvals: 1", "min_approvals: 2")  # policy, not behaviour
+    edit(project, "definitions/project.yaml", "min_approvals: 1", "min_approvals: 2")  # policy: in neither hash
     after = prints_of(project)
     assert data(after) == data(before)
-    assert changed(meta(before), meta(after)) == {"segment:big_spenders", "contract:orders", "project:shop"}
+    assert changed(meta(before), meta(after)) == {"segment:big_spenders", "contract:orders"}
 
 
 def test_version_alone_changes_no_hash(project):
@@ -209,3 +209,31 @@ def test_reformatting_and_reordering_keys_keeps_hashes(tmp_path_factory, seed, f
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"d{number}.{rng.choice(['yaml', 'yml'])}").write_text(dump(doc))
     assert prints_of(root) == expected
+
+
+# --------------------------------------------------------------------------- column-level: what a contract hands its readers
+
+
+def test_a_field_nothing_reads_and_no_rule_rejects_on_moves_only_the_contract(project):
+    edit(project, "definitions/contracts/orders.yaml", "  ordered_at:", "  note: {type: string}\n  ordered_at:")
+    before = prints_of(project)
+    edit(project, "definitions/contracts/orders.yaml", "  note: {type: string}\n", "")
+    assert changed(data(before), data(prints_of(project))) == {"contract:orders"}
+
+
+def test_a_row_rule_on_any_field_moves_every_reader_of_the_contract(project):
+    before = prints_of(project)
+    edit(project, "definitions/contracts/orders.yaml", 'pattern: "^[A-Z]+$"', 'pattern: "^[A-Z]{3,}$"')  # coupon: unread
+    moved = changed(data(before), data(prints_of(project)))
+    assert {"contract:orders", "identity:customer", "attribute:spend", "attribute:order_count",
+            "segment:big_spenders", "segment:regulars", "destination:mailer"} <= moved
+
+
+def test_a_read_field_moves_its_readers_only(project):
+    before = prints_of(project)
+    # amount has a row rule (integer, min): privacy flags are not row rules, but spend reads amount
+    edit(project, "definitions/contracts/orders.yaml", "amount: {type: integer, min: 0}",
+         "amount: {type: integer, min: 0, classification: confidential}")
+    moved = changed(data(before), data(prints_of(project)))
+    assert "attribute:spend" in moved and "segment:big_spenders" in moved
+    assert "attribute:order_count" not in moved and "identity:customer" not in moved

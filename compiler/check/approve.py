@@ -1,5 +1,9 @@
 """`cdpc approve`: record an approval of a definition's current data hash in approvals.yaml.
 
+The approver is `--by`, else `git config user.email` (the identity the approval's
+commit will carry: `cdpc check --base` counts an approval only from its approver's
+own commit). `--kind project` approves the head's governance policy (its policy hash).
+
 The file is edited as text, never re-dumped, so its comments, blank lines, quoting and
 layout stay as they were: a new entry is one more line in the style of the entries
 already there (flow `- {…}` lines by default), `approvals: []` becomes a block list,
@@ -14,6 +18,7 @@ import datetime as dt
 import json
 import os
 import re
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,9 +79,19 @@ def _unknown(name: str, kind: str, names: list[str]) -> str:
     return f"no {kind} named `{name}`" + (f"; {hint}" if hint else "")
 
 
-def check_approver(project: LoadedProject, person: str) -> str:
-    """The approver as spelled in governance.approvers (compared case-insensitively), or CDP605."""
+def check_approver(project: LoadedProject, person: str, approvers: Optional[list[str]] = None,
+                   origin: str = "") -> str:
+    """The approver as spelled in governance.approvers (compared case-insensitively), or CDP605.
+    `approvers`: another list to check against (the base's, with `cdpc approve --base`)."""
     governance = project.definitions.project.governance
+    if approvers is not None:
+        listed = {a.casefold(): a for a in approvers}
+        if person.casefold() in listed:
+            return listed[person.casefold()]
+        raise DiagnosticError([Diagnostic(
+            "CDP605", f"`{person}` is not in governance.approvers on {origin} ({', '.join(approvers) or 'nobody'})",
+            project.definitions.project.loc("governance", "approvers"),
+            "`cdpc check --base` counts approvals only from the base's approvers")])
     listed = {a.casefold(): a for a in governance.approvers}
     if person.casefold() in listed:
         return listed[person.casefold()]
@@ -90,15 +105,40 @@ def check_approver(project: LoadedProject, person: str) -> str:
                                       "in project.yaml through a reviewed pull request")])
 
 
+def git_email(root: Path) -> Optional[str]:
+    """`git config user.email` as git resolves it in `root` (None when unset or outside git's
+    reach); raises DiagnosticError CDP901 when git is not installed."""
+    try:
+        result = subprocess.run(["git", "-C", str(root), "config", "user.email"], capture_output=True)
+    except FileNotFoundError:
+        raise DiagnosticError([Diagnostic(
+            "CDP901", "no --by was given and git is not installed, so the approver cannot be read from "
+            "`git config user.email`", Location(), "pass --by EMAIL")]) from None
+    email = result.stdout.decode("utf-8", "replace").strip()
+    return email if result.returncode == 0 and email else None
+
+
+def default_approver(root: Path) -> str:
+    email = git_email(root)
+    if email is None:
+        raise DiagnosticError([Diagnostic(
+            "CDP901", "no --by was given and `git config user.email` is not set", Location(),
+            "pass --by EMAIL, or set your identity: git config --global user.email you@example.com")])
+    return email
+
+
 def approve(project: LoadedProject, name: str, by: str, kind: Optional[str] = None,
-            today: Optional[dt.date] = None) -> Approved:
+            today: Optional[dt.date] = None, approvers: Optional[list[str]] = None, origin: str = "") -> Approved:
     kind = resolve_target(project, name, kind)
-    approver = check_approver(project, by)
+    approver = check_approver(project, by, approvers, origin)
     defs = project.definitions
-    node = node_id(kind, name)
-    data_hash = fingerprints(defs, project.lineage)[node].data_hash
-    version = getattr(defs.by_kind(kind)[name], "version", None) or ""
-    entry = {kind: name, "version": version, "hash": data_hash, "approved_by": [approver],
+    if kind == "project":  # a change of the governance policy: its hash, no version
+        from .policy import head_policy
+        data_hash, version = head_policy(project.root, defs.project).hash, ""
+    else:
+        data_hash = fingerprints(defs, project.lineage)[node_id(kind, name)].data_hash
+        version = getattr(defs.by_kind(kind)[name], "version", None) or ""
+    entry = {kind: name, **({"version": version} if version else {}), "hash": data_hash, "approved_by": [approver],
              "approved_at": (today or dt.date.today()).isoformat()}
     result = Approved("", kind, name, version, data_hash, approver, "added")
 
@@ -118,7 +158,7 @@ def approve(project: LoadedProject, name: str, by: str, kind: Optional[str] = No
         path = project.root / rel
         text = _read(path)
         same = [(i, a) for i, a in enumerate(approvals.approvals)
-                if a.target == (kind, name) and a.hash == data_hash and a.version == version]
+                if a.target == (kind, name) and a.hash == data_hash and (a.version or "") == version]
         if any(p.casefold() == approver.casefold() for _, a in same for p in a.approved_by):
             result.path, result.action = rel, "unchanged"
             return result
@@ -345,7 +385,8 @@ def _verify(rel: str, old: Optional[str], new: str, kind: str, name: str, data_h
         except Exception:  # noqa: BLE001 - a failed edit is reported below, whatever pydantic says
             model = None
         ok = model is not None and any(
-            a.target == (kind, name) and a.hash == data_hash and a.version == version and approver in a.approved_by
+            a.target == (kind, name) and a.hash == data_hash and (a.version or "") == version
+            and approver in a.approved_by
             for a in model.approvals)
     if not ok:
         raise RuntimeError(f"editing {rel} did not give a valid approvals file; it was left as it was "

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..diagnostics import Location
-from ..fingerprint import Fingerprint, fingerprints, semantic_content
+from ..fingerprint import Fingerprint, field_content, fingerprints, semantic_content
 from ..graph import node_id
 from ..model import KIND_ORDER, Definition
 from ..project import LoadedProject
@@ -32,6 +32,7 @@ class DefinitionChange:
     base_print: Optional[Fingerprint] = None
     head_print: Optional[Fingerprint] = None
     findings: list[Finding] = field(default_factory=list)
+    policy_changed: bool = False  # the project's governance policy (checker.py sets it)
 
     @property
     def node(self) -> str:
@@ -51,9 +52,11 @@ class DefinitionChange:
 
     @property
     def what(self) -> str:
-        """One word for the report: added, removed, logic, upstream, metadata, version, unchanged."""
+        """One word for the report: added, removed, governance, logic, upstream, metadata, version, unchanged."""
         if self.status != CHANGED:
             return self.status
+        if self.policy_changed and not self.own_changed:
+            return "governance"
         if self.own_changed:
             return "logic"
         if self.data_changed:
@@ -122,3 +125,56 @@ def _by_node(project: LoadedProject) -> dict[str, Definition]:
 def _order(node: str) -> tuple:
     kind, _, name = node.partition(":")
     return KIND_ORDER.index(kind), name
+
+
+def voided_by(base: LoadedProject, head: LoadedProject, changes: list[DefinitionChange],
+              head_prints: dict[str, Fingerprint], nodes: list[str]) -> dict[str, list[str]]:
+    """Per node, the changes that moved its data hash: its own keys, the project settings every
+    table depends on, and each node upstream of it (column-level lineage) whose own part moved:
+    a definition's own keys, a contract's staged rows (every key but fields, and the row rules),
+    a field that the lineage reads."""
+    base_prints = {c.node: c.base_print for c in changes if c.base_print is not None}
+    dialects = (base.definitions.project.expression_dialect, head.definitions.project.expression_dialect)
+    contents: dict[tuple[int, str], dict] = {}
+
+    def contract_content(side: int, name: str) -> Optional[dict]:
+        defs = (base, head)[side].definitions
+        if (side, name) not in contents:
+            contract = defs.contracts.get(name)
+            contents[side, name] = None if contract is None else semantic_content(contract, dialects[side])
+        return contents[side, name]
+
+    def settings(project) -> tuple:
+        p = project.definitions.project
+        return p.entity, p.expression_dialect, p.schemas.model_dump()
+
+    shared = settings(base) != settings(head)
+    out: dict[str, list[str]] = {}
+    for node in nodes:
+        causes = []
+        old, new = base_prints.get(node), head_prints.get(node)
+        kind, _, name = node.partition(":")
+        if old is not None and new is not None and old.own_hash != new.own_hash:
+            causes.append(f"its own keys ({kind} `{name}`)")
+        if shared:
+            causes.append("the project settings (entity, expression_dialect or schemas)")
+        for up in (head.lineage.upstream(node) if node in head.lineage.graph else []):
+            up_kind, _, up_name = up.partition(":")
+            if up_kind == "field":
+                contract, _, column = up_name.partition(".")
+                before, after = contract_content(0, contract), contract_content(1, contract)
+                was = field_content(before, column) if before is not None else None
+                if was is None:
+                    causes.append(f"field `{up_name}` (new)")
+                elif was != field_content(after, column):
+                    causes.append(f"field `{up_name}`")
+                continue
+            was, now = base_prints.get(up), head_prints.get(up)
+            if was is None:
+                causes.append(f"{up_kind} `{up_name}` (new)")
+            elif up_kind == "contract" and was.local_hash != now.local_hash:
+                causes.append(f"contract `{up_name}` (which rows are staged: its keys or a field's row rule)")
+            elif up_kind != "contract" and was.own_hash != now.own_hash:
+                causes.append(f"{up_kind} `{up_name}`")
+        out[node] = causes
+    return out

@@ -3,9 +3,10 @@
 1. validate the head (errors stop here: nothing else can be compared soundly);
 2. generated/ up to date (CDP601): an in-memory compile, in a forked child while the
    parent reads the base, applies the rules and reads generated/ (compiler/background.py);
-3. with a base: what changed per definition; contract compatibility and version bumps
-   (CDP602, CDP603, CDP606); approvals for every changed data hash of a governed kind
-   (CDP604, CDP605);
+3. with a base: the base's governance policy (policy.py); what changed per definition;
+   contract compatibility and version bumps (CDP602, CDP603, CDP606); approvals for every
+   changed data hash of a governed kind and for a changed policy (CDP604, CDP605, CDP616),
+   each added approval traced to the commit that added it (provenance.py: CDP611-CDP615);
    without a base nothing counts as changed: only stale approvals, as warnings (CDP609);
 4. for the report: SQL diff, downstream reach and, with data, audience impact.
 """
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -23,11 +25,13 @@ from ..diagnostics import WARNING, Diagnostic, Location, sort_diagnostics
 from ..fingerprint import Fingerprint, fingerprints_of
 from ..graph import node_id
 from ..project import LoadedProject, load_project
-from .approvals import ApprovalStatus, approval_findings, governed
-from .changes import ADDED, DefinitionChange, compare
+from .approvals import ApprovalStatus, approval_findings, policy_findings, status_of
+from .changes import ADDED, CHANGED, UNCHANGED, DefinitionChange, compare, voided_by
 from .freshness import freshness_findings
 from ..background import Background
-from .gitbase import GitBase, read_base, resolve
+from .gitbase import GitBase, read_base, read_file, resolve
+from .policy import Policy, differences, head_policy, policy_of
+from .provenance import Provenance, entries_of
 from .impact import AudienceImpact, Reach, audience_impact, downstream
 from .sqldiff import TargetDiff, diff_sql
 from .versions import version_findings
@@ -42,6 +46,8 @@ class CheckResult:
     base_usable: bool = False  # the base validated (or had no definitions/ at all)
     changes: list[DefinitionChange] = field(default_factory=list)
     approvals: list[ApprovalStatus] = field(default_factory=list)
+    policy: Optional[Policy] = None  # the policy applied: the base's when there is one
+    policy_change: Optional[ApprovalStatus] = None  # the head changes the policy: its approvals
     prints: dict[str, Fingerprint] = field(default_factory=dict)
     sql: Optional[list[TargetDiff]] = None
     reach: list[Reach] = field(default_factory=list)
@@ -79,12 +85,18 @@ def run_check(root: Path, base_ref: Optional[str] = None, *, report: bool = Fals
         defs = head.definitions
         result.prints = prints
         if base is None:
-            found, _ = approval_findings(defs, prints, None)
+            result.policy = head_policy(root, defs.project)
+            found, _ = approval_findings(defs, prints, None, result.policy)
             result.diagnostics += found
         else:
+            result.policy = _base_policy(root, base, head)
             changed = _compare_with_base(result, base)
-            found, result.approvals = approval_findings(defs, prints, changed)
-            result.diagnostics += found
+            provenance = _provenance(root, base, result.policy, head)
+            voided = (voided_by(base.project, head, result.changes, prints, sorted(changed))
+                      if result.base_usable and base.project is not None else {})
+            found, result.approvals = approval_findings(defs, prints, changed, result.policy, provenance,
+                                                        head.lineage, voided)
+            result.diagnostics += found + _policy_change(result, provenance)
         committed = read_generated(root)
         prepare_finish(head)  # while the child renders
     except BaseException:
@@ -109,13 +121,68 @@ def _compare_with_base(result: CheckResult, base: GitBase) -> set[str]:
             f"{'s' if len(errors) != 1 else ''}, first: {errors[0].location}: {errors[0].code} {errors[0].message}); "
             "compatibility and version rules were skipped and every governed definition counts as changed",
             Location(), "fix the base branch first, or compare with another --base", severity=WARNING))
-        return {node_id(kind, name) for kind in governed(head.definitions) for name in head.definitions.by_kind(kind)}
+        return {node_id(kind, name) for kind in result.policy.governed for name in head.definitions.by_kind(kind)}
     result.base_usable = True
     result.changes = compare(project, head, result.prints)
     for change in result.changes:
         if change.base is not None and change.head is not None:
             result.diagnostics += version_findings(change)
     return {c.node for c in result.changes if c.head is not None and (c.status == ADDED or c.data_changed)}
+
+
+def _base_policy(root: Path, base: GitBase, head: LoadedProject) -> Policy:
+    """The base's policy; the head's when the base has no project yet (the change that adds it)."""
+    defs = base.project.definitions if base.project is not None else None
+    if defs is None:
+        return head_policy(root, head.definitions.project)
+    project = defs.project
+    signers = None
+    if project.governance.allowed_signers:
+        path = posixpath.normpath(base.prefix + project.governance.allowed_signers)
+        if not path.startswith("../"):
+            blob = read_file(root, base.commit, path)
+            signers = blob.decode("utf-8", "replace") if blob is not None else None
+    return policy_of(project, "base", signers)
+
+
+def _provenance(root: Path, base: GitBase, policy: Policy, head: LoadedProject) -> Provenance:
+    files = []
+    base_entries: set = set()
+    if head.definitions.approvals is not None and head.definitions.approvals._doc is not None:
+        files.append(head.definitions.approvals.file)
+    if base.project is not None:
+        base_docs = [d for d in base.project.documents
+                     if isinstance(d.data, dict) and d.data.get("kind") == "approvals"]
+        files += [d.file for d in base_docs]
+        base_entries = entries_of(base_docs)
+    return Provenance(root, base.commit, base.prefix, policy, files, base_entries)
+
+
+def _policy_change(result: CheckResult, provenance: Provenance) -> list[Diagnostic]:
+    """A head that changes the base's policy needs the base's council: CDP616 until it has it."""
+    policy = result.policy
+    if policy.origin != "base":
+        return []
+    project = result.head.definitions.project
+    head = head_policy(result.root, project)
+    if head.hash == policy.hash:
+        return []
+    guarded = {project.doc.file: "the governance policy"} if project.doc is not None else {}
+    for path in {policy.allowed_signers, head.allowed_signers} - {None}:
+        guarded[posixpath.normpath(path)] = "the allowed-signers file"
+    status = status_of(result.head.definitions, policy, "project", project.name, head.hash, "",
+                       project.loc("governance"), provenance, guarded)
+    if not policy.approvers:
+        status.needed = 0  # no council on the base (SPEC's default: nothing needs approval): this sets one up
+    status.changes = differences(policy, head)
+    result.policy_change = status
+    node = node_id("project", project.name)
+    for change in result.changes:
+        if change.node == node:
+            change.policy_changed = True
+            if change.status == UNCHANGED:
+                change.status = CHANGED
+    return policy_findings(result.head.definitions, status, policy)
 
 
 def _report_extras(result: CheckResult, outputs: dict[str, str], data_dir: Optional[Path],

@@ -30,7 +30,8 @@ def summary_lines(result: CheckResult) -> list[str]:
 def _counts(result: CheckResult) -> dict[str, int]:
     counts: dict[str, int] = {}
     labels = {"added": "added", "removed": "removed", "logic": "changed", "upstream": "changed upstream only",
-              "metadata": "changed in documentation only", "version": "with only a new version"}
+              "governance": "governance policy changed", "metadata": "changed in documentation only",
+              "version": "with only a new version"}
     for change in result.changes:
         if change.what != UNCHANGED:
             label = labels[change.what]
@@ -56,10 +57,14 @@ def to_json(result: CheckResult) -> str:
             "head_data_hash": c.head_print.data_hash if c.head_print else None,
             "findings": [{"rule": f.rule.name, "bump": f.level, "detail": f.detail} for f in c.findings],
         } for c in result.changes if c.what != UNCHANGED],
+        "policy": None if result.policy is None else {
+            "from": result.policy.origin, "hash": result.policy.hash, **result.policy.content(),
+            "changed": None if result.policy_change is None else result.policy_change.changes},
         "approvals": [{
             "kind": s.kind, "name": s.name, "version": s.version, "data_hash": s.data_hash,
-            "approved_by": s.approved_by, "needed": s.needed, "ok": s.ok,
-        } for s in result.approvals],
+            "approved_by": s.approved_by, "needed": s.needed, "ok": s.ok, "voided_by": s.voided_by,
+            "not_counted": [{"approver": p, "code": r.code, "why": r.why} for p, r in s.refused],
+        } for s in ([result.policy_change] if result.policy_change is not None else []) + result.approvals],
     }
     return json.dumps(content, indent=2, ensure_ascii=False) + "\n"
 

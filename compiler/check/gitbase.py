@@ -26,6 +26,7 @@ class GitBase:
     ref: str  # as the user wrote it: origin/main, HEAD~1
     commit: str  # the full object name it resolved to
     project: Optional[LoadedProject]  # None when the base has no definitions/ at all
+    prefix: str = ""  # where the project sits inside the repository
 
     @property
     def short(self) -> str:
@@ -70,7 +71,7 @@ def read_base(root: Path, ref: str, resolved: Optional[tuple[str, str]] = None) 
     commit, prefix = resolved or resolve(root, ref)
     files = list_definition_files(root, commit, prefix)
     if files is None:
-        return GitBase(ref, commit, None)
+        return GitBase(ref, commit, None, prefix)
     blobs = read_blobs(root, [oid for _, oid in files])
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
@@ -79,7 +80,7 @@ def read_base(root: Path, ref: str, resolved: Optional[tuple[str, str]] = None) 
             docs, diags = load_text_file(rel, blobs[oid])
             documents += docs
             diagnostics += diags
-    return GitBase(ref, commit, project_from_documents(root, documents, diagnostics))
+    return GitBase(ref, commit, project_from_documents(root, documents, diagnostics), prefix)
 
 
 def list_definition_files(root: Path, commit: str, prefix: str) -> Optional[list[tuple[str, str]]]:

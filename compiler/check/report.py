@@ -17,7 +17,7 @@ from .rules import MAJOR, NONE
 MAX_DIFF_LINES = 400  # per target; GitHub comments hold 65,536 characters
 MAX_REPORT_CHARS = 60_000
 WHAT = {"added": "added", "removed": "removed", "logic": "changed", "upstream": "upstream changed",
-        "metadata": "documentation only", "version": "version only"}
+        "governance": "governance policy changed", "metadata": "documentation only", "version": "version only"}
 
 
 def render_report(result: CheckResult) -> str:
@@ -81,14 +81,21 @@ def _definitions(result: CheckResult) -> str:
         breaking = "**yes**" if c.required_bump == MAJOR else "no" if c.what == "logic" else ""
         lines.append(f"| {c.kind} | `{c.name}` | {WHAT[c.what]} | {version} | {bump if c.what == 'logic' else ''} "
                      f"| {breaking} |")
-    detailed = [c for c in changes if c.findings]
+    detailed = [c for c in changes if c.findings or c.policy_changed]
     if detailed:
         lines += ["", "### What changed", ""]
-        for c in detailed:
-            lines.append(f"- **{c.kind} `{c.name}`** needs a {c.required_bump.upper()} bump")
-            for f in c.findings:
-                mark = "⚠️ breaking: " if f.level == MAJOR else ""
-                lines.append(f"  - {mark}{_md(f.detail)} (`{f.rule.name}`, {f.level.upper()})")
+    if result.policy_change is not None:
+        lines.append(f"- **governance policy** (needs {result.policy_change.needed} approval"
+                     f"{'s' if result.policy_change.needed != 1 else ''} from the base's approvers; this check "
+                     "applies the base's policy)")
+        lines += [f"  - {_md(text)}" for text in result.policy_change.changes]
+    for c in detailed:
+        if not c.findings:
+            continue
+        lines.append(f"- **{c.kind} `{c.name}`** needs a {c.required_bump.upper()} bump")
+        for f in c.findings:
+            mark = "⚠️ breaking: " if f.level == MAJOR else ""
+            lines.append(f"  - {mark}{_md(f.detail)} (`{f.rule.name}`, {f.level.upper()})")
     if upstream:
         lines += ["", f"<details><summary>{len(upstream)} definition{'s' if len(upstream) != 1 else ''} changed only "
                   "through something upstream (their data hash moved: no version bump needed, their approvals are void)"
@@ -163,19 +170,48 @@ def _approvals(result: CheckResult) -> str:
     if result.base is None:
         return ""
     lines = ["## Approvals", ""]
-    if not result.approvals:
+    policy = result.policy
+    if policy is not None:
+        where = f"the base's (`{result.base.ref}`)" if policy.origin == "base" else "the head's (the base has no project)"
+        lines += [f"Policy: {where}: {', '.join(policy.governed) or 'nothing'} need"
+                  f"{'s' if len(policy.governed) == 1 else ''} {policy.min_approvals} approval"
+                  f"{'s' if policy.min_approvals != 1 else ''} from {', '.join(policy.approvers) or 'nobody'}"
+                  + ("; approvals added in the change must be SSH-signed by their approver" if policy.require_signed
+                     else "") + ".", ""]
+    statuses = ([result.policy_change] if result.policy_change is not None else []) + result.approvals
+    if not statuses:
         return "\n".join(lines + ["No governed definition changed: no approval needed.", ""])
-    lines += ["| Definition | Version | Data hash | Approved by | Needed | Status |", "|---|---|---|---|---|---|"]
-    for s in result.approvals:
+    lines += ["| Definition | Version | Data hash | Approved by | Needed | Status | Why it needs approval |",
+              "|---|---|---|---|---|---|---|"]
+    for s in statuses:
         status = "✅ approved" if s.ok else f"❌ missing {s.needed - len(s.approved_by)}"
-        lines.append(f"| {s.kind} `{s.name}` | {s.version} | `{s.data_hash[:19]}…` | {', '.join(s.approved_by) or '–'} "
-                     f"| {s.needed} | {status} |")
-    missing = [s for s in result.approvals if not s.ok]
+        label = "governance policy" if s.kind == "project" else f"{s.kind} `{s.name}`"
+        lines.append(f"| {label} | {s.version} | `{s.data_hash[:19]}…` | {', '.join(s.approved_by) or '–'} "
+                     f"| {s.needed} | {status} | {_cell(_why(result, s))} |")
+    refused = [(s, person, r) for s in statuses for person, r in s.refused]
+    if refused:
+        lines += ["", "Approvals that do not count:", ""]
+        lines += [f"- {'governance policy' if s.kind == 'project' else f'{s.kind} `{s.name}`'} by {person}: "
+                  f"{r.code} {_md(r.why)}" for s, person, r in refused]
+    missing = [s for s in statuses if not s.ok]
     if missing:
-        lines += ["", "To approve, a council member runs:", "", "```sh"]
-        lines += [f"cdpc approve {s.name}{'' if s.kind == 'segment' else ' --kind ' + s.kind} --by EMAIL" for s in missing]
+        lines += ["", "To approve, a council member checks out this branch and runs, then commits "
+                  "approvals.yaml under their own name" + (", signed" if policy is not None and policy.require_signed
+                                                           else "") + ", and pushes:", "", "```sh"]
+        lines += [f"cdpc approve {s.name}{'' if s.kind == 'segment' else ' --kind ' + s.kind}" for s in missing]
         lines += ["```"]
     return "\n".join(lines) + "\n"
+
+
+def _why(result: CheckResult, status) -> str:
+    if status.kind == "project":
+        return "; ".join(status.changes)
+    change = next((c for c in result.changes if c.node == f"{status.kind}:{status.name}"), None)
+    if change is None or change.what == "added":
+        return "new"
+    if status.voided_by:
+        return "voided by " + ", ".join(status.voided_by)
+    return WHAT.get(change.what, change.what)
 
 
 def _cell(text: str) -> str:

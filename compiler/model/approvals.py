@@ -9,7 +9,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from .base import Strict
 
-APPROVABLE = ("segment", "attribute", "contract", "identity", "consent", "destination")
+APPROVABLE = ("segment", "attribute", "contract", "identity", "consent", "destination", "project")
 
 
 class Approval(Strict):
@@ -19,7 +19,8 @@ class Approval(Strict):
     identity: Optional[str] = None
     consent: Optional[str] = None
     destination: Optional[str] = None
-    version: str
+    project: Optional[str] = None  # a change of the governance policy (project has no version)
+    version: Optional[str] = None
     hash: str
     approved_by: list[str] = Field(min_length=1)
     approved_at: Optional[Union[dt.date, str]] = None
@@ -28,6 +29,8 @@ class Approval(Strict):
     def _one_target(self) -> "Approval":
         if len(self.targets) != 1:
             raise ValueError("cdpc_approval_target")
+        if self.version is None and self.target[0] != "project":
+            raise ValueError("cdpc_approval_version")
         return self
 
     @property

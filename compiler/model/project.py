@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import Definition, Name, Strict
 
@@ -19,9 +19,19 @@ class Schemas(Strict):
 
 
 class Governance(Strict):
+    """The council's policy. `cdpc check --base` reads it from the base, never from the change."""
+
     require_approval: list[Literal["contract", "identity", "attribute", "segment", "consent", "destination"]] = ["segment"]
     approvers: list[str] = []
     min_approvals: int = Field(default=1, ge=1)
+    require_signed: bool = False  # approvals added in a change need an SSH signature git verifies
+    allowed_signers: Optional[str] = None  # git's allowed-signers format, path relative to the project
+
+    @model_validator(mode="after")
+    def _signers(self) -> "Governance":
+        if self.require_signed and not self.allowed_signers:
+            raise ValueError("cdpc_signers_required")
+        return self
 
 
 class Project(Definition):
