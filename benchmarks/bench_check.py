@@ -12,7 +12,7 @@ own children) and peak RSS per run, and the median.
     python benchmarks/bench_check.py [--definitions 1000] [--runs 5] [--targets duckdb] [--report]
 
 --targets rewrites the project's `targets:` (default: what the generator writes; its
-five dialects). Target (issue 5, this 2-core machine): <= 5 s wall for 1,000 definitions.
+five dialects). The project's budget on a 2-core machine: <= 5 s wall for 1,000 definitions.
 """
 
 from __future__ import annotations

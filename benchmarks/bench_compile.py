@@ -8,7 +8,7 @@ Each figure is a fresh `cdpc compile` process (wall, CPU, peak RSS), the median 
 
     python benchmarks/bench_compile.py [--definitions 1000] [--runs 3]
 
-Targets (issue 4, this 2-core machine): <= 10 s cold, <= 1.5 s unchanged.
+The project's budget on a 2-core machine: <= 10 s cold, <= 1.5 s unchanged.
 """
 
 from __future__ import annotations

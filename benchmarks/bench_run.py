@@ -7,7 +7,7 @@ Each size runs in a fresh child process, so its peak RSS is the run's own.
     python benchmarks/bench_run.py                       # 10k, 100k, 300k on DuckDB
     python benchmarks/bench_run.py --members 10000 --engine postgres --dsn ...
 
-Targets (issue 4, this 2-core machine): 300k members end to end <= 120 s and <= 6 GiB,
+The project's budget on a 2-core machine: 300k members end to end <= 120 s and <= 6 GiB,
 cost growing no faster than n log n.
 """
 

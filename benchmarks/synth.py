@@ -3,7 +3,7 @@
 
 Writes one CSV per contract of ``definitions/contracts/`` into ``OUT_DIR``,
 named after the contract's relation (``raw.bookings.csv``, ...), with the
-contract's fields as columns, in SPEC format: UTF-8, a header row, comma
+contract's fields as columns, in the raw-file format of docs/reference.md §2.2: UTF-8, a header row, comma
 separated, ``"`` quoting with ``""`` as the escape, and an empty unquoted cell
 for NULL.
 

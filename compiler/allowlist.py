@@ -1,4 +1,4 @@
-"""The snippet allow-list: every sqlglot node a SQL snippet may contain, per context (SPEC §5).
+"""The snippet allow-list: every sqlglot node a SQL snippet may contain, per context (docs/guarantees.md §3).
 
 An allow-list, not a deny-list: a node type that is not in `ALLOWED` is refused, whatever
 sqlglot version adds next. The table is data; `check` walks a snippet against it and
@@ -135,7 +135,7 @@ def _entries() -> tuple[Allowed, ...]:
 ENTRIES: tuple[Allowed, ...] = _entries()
 ALLOWED: dict[type, Allowed] = {entry.node: entry for entry in ENTRIES}
 
-# Cast targets: exactly the contract types (SPEC §2), by sqlglot's type enum.
+# Cast targets: exactly the contract types (docs/reference.md §2.2), by sqlglot's type enum.
 CAST_TYPES = frozenset({
     exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR, exp.DataType.Type.INT, exp.DataType.Type.BIGINT,
     exp.DataType.Type.DOUBLE, exp.DataType.Type.DECIMAL, exp.DataType.Type.BOOLEAN, exp.DataType.Type.DATE,

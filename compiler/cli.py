@@ -1,6 +1,6 @@
 """The `cdpc` command line: parse options, call a stage, print, choose the exit code.
 
-Exit codes (SPEC §3): 0 ok; 1 the definitions or data failed a check; 2 usage error or
+Exit codes (docs/reference.md §3): 0 ok; 1 the definitions or data failed a check; 2 usage error or
 bad environment. Adding a command is one decorated function: take `@project_option`,
 call a stage, print, and `return` the exit code; `CdpcGroup` turns a stage's
 DiagnosticError or an unexpected exception into the right code, never a traceback.
@@ -32,7 +32,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "terminal_width": 88,
 
 
 class CdpcGroup(click.Group):
-    """Maps what a command returns or raises to SPEC's exit codes."""
+    """Maps what a command returns or raises to the exit codes of docs/reference.md §3."""
 
     def invoke(self, ctx: click.Context):
         try:

@@ -4,7 +4,7 @@ Node ids are `<kind>:<name>` (`attribute:spend_365d`) and `field:<contract>.<fie
 Edges point upstream -> downstream and carry a `kind`:
 
 - `lineage`  data flows: a snippet or a pick names it (a pick by time also reads the
-             source's `event_time`), a segment includes it, a destination sends it. SPEC's column-level lineage, the only kind that
+             source's `event_time`), a segment includes it, a destination sends it. The column-level lineage of docs/reference.md §2.9, the only kind that
              `fields_reaching` follows (PHI/PII rules).
 - `member`   a field belongs to its contract.
 - `source`   the rows of a contract feed it (an aggregate's `source`, a pick's `from`,

@@ -1,4 +1,4 @@
-"""SPEC's identifier normalizers in Python, for compile-time values (blocklist entries).
+"""The identifier normalizers of docs/reference.md §2.3 in Python, for compile-time values (blocklist entries).
 
 The same rules are emitted as SQL by emit/identity.py; tests hold both to one behaviour.
 """
@@ -18,7 +18,7 @@ def normalize_value(kind: str, value: str | None) -> str | None:
 
 
 def _trim(value: str) -> str:
-    return value.strip(" ")  # spaces only, as SPEC says; tabs and newlines stay
+    return value.strip(" ")  # spaces only (docs/reference.md §2.3); tabs and newlines stay
 
 
 def _email(value: str) -> str | None:

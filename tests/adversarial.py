@@ -1,5 +1,6 @@
 """The adversarial corpus: small variants of the reference project written to get PHI, or
-PII in clear, out to a destination (SPEC §2 destination rules, §5).
+PII in clear, out to a destination (docs/reference.md §2.7,
+docs/guarantees.md §1, docs/guarantees.md §2).
 
 Each case is the reference project's definitions plus a few edited or added YAML files.
 tests/test_adversarial.py judges every case the same way, whatever layer is expected to

@@ -11,7 +11,7 @@ keep the shape they have on the real sample and the sync tables are not empty.
 
     canaries = plant(ROOT_DATA, tmp / "data")
     hits = canaries.scan_rows(columns, rows)          # -> [Hit], every form of every canary
-    leaks, sizes = sync_leaks(engine, defs, canaries) # what the SPEC forbids in sync tables
+    leaks, sizes = sync_leaks(engine, defs, canaries) # what docs/guarantees.md forbids in sync tables
 
 Kinds of canary:
   phi   every bookings.notes row (all of them: nothing reads notes), every non-empty
@@ -62,7 +62,7 @@ PLAN: dict[str, dict[str, str]] = {
 PHI_FIELDS = {("crm_contacts", "medical_notes"), ("bookings", "notes"), ("crm_contacts", "has_injury_flag")}
 
 
-# --------------------------------------------------------------------------- normalizers (SPEC §2 identity)
+# --------------------------------------------------------------------------- normalizers (docs/reference.md §2.3)
 
 
 def norm_email(value: str) -> str | None:
@@ -222,7 +222,7 @@ def cell_text(value: Any) -> str:
 
 
 def _read(path: Path) -> tuple[list[str], list[list[str | None]]]:
-    """Rows of a SPEC CSV, an empty unquoted cell as None (NULL), `""` as the empty text."""
+    """Rows of a raw CSV file (docs/reference.md §2.2), an empty unquoted cell as None (NULL), `""` as the empty text."""
     text = path.read_text(encoding="utf-8")
     records: list[list[str | None]] = []
     row: list[str | None] = []
@@ -370,7 +370,7 @@ def plant_variant(planted: Path, dest: Path, *, keep_suppression: bool, seed: in
 
     keep_suppression=True: the CRM's PHI changes only where the reference's `has_medical_flag`
     (true when a contact has an injury flag or medical notes) stays what it was, contact by
-    contact: consent may suppress on it (SPEC §2), so a sync may depend on it. False: every
+    contact: consent may suppress on it (docs/guarantees.md), so a sync may depend on it. False: every
     PHI value may change (for projects whose consent suppresses on nothing PHI-derived).
     """
     rng = random.Random(seed)

@@ -207,7 +207,7 @@ def raw_data(draw, max_rows: int = 10) -> dict[str, list[dict]]:
 
 def write_raw(data_dir: Path, relation_of: dict[str, str], columns_of: dict[str, list[str]],
               data: dict[str, list[dict]]) -> None:
-    """Write `DIR/<relation>.csv` per contract in SPEC's CSV form (columns in contract order)."""
+    """Write `DIR/<relation>.csv` per contract in the raw CSV form of docs/reference.md §2.2 (columns in contract order)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     for contract, rows in data.items():
         columns = columns_of[contract]

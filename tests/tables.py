@@ -1,4 +1,4 @@
-"""Read back the tables a run leaves (SPEC section 4) from any engine, comparably.
+"""Read back the tables a run leaves (docs/reference.md §4) from any engine, comparably.
 
 `spec_tables(defs)` lists them; `snapshot(engine, defs)` reads each as column names,
 column types (in a small engine-neutral vocabulary) and a multiset of normalized rows;
@@ -19,7 +19,7 @@ from compiler.emit.syncs import sync_table
 
 
 def spec_tables(defs) -> list[tuple[str, str]]:
-    """(schema, table) of every table SPEC section 4 says a run leaves."""
+    """(schema, table) of every table docs/reference.md §4 says a run leaves."""
     s = defs.project.schemas
     tables = []
     for name in sorted(defs.contracts):

@@ -1,4 +1,5 @@
-"""Privacy proofs against projects written to get around them (SPEC §2 destination rules, §5).
+"""Privacy proofs against projects written to get around them (docs/reference.md §2.7,
+docs/guarantees.md §1, docs/guarantees.md §2).
 
 Every case of the adversarial corpus (tests/adversarial.py) is judged the same way,
 whatever layer is meant to stop it:
@@ -13,7 +14,7 @@ whatever layer is meant to stop it:
             - the run loads no engine extension it had not loaded before,
             - a second run on data that differs only in PHI values and row order leaves
               the same sync tables (nothing sent depends on PHI, order or chance); when
-              consent suppresses on a PHI-derived attribute (SPEC §2 allows it: the
+              consent suppresses on a PHI-derived attribute (docs/guarantees.md allows it: the
               reference does), the variant keeps the reference's suppression flag, and
               a project that suppresses on PHI-derived attributes of its own is exempt
               from this check (docs/guarantees.md: absence can be telling).
@@ -137,7 +138,7 @@ def judge(case: Case, root: Path, canary_data, sizes: dict | None = None) -> tup
     problems = [str(leak) for leak in leaks]
     problems += [f"environment in a sync table: {e}" for e in environment_leaks(engine, syncs)]
     problems += [f"the run loaded extension `{e}`" for e in sorted((loaded_extensions(engine) or before) - before)]
-    # SPEC §2 lets consent suppress on PHI-derived attributes (docs/guarantees.md, "absence can
+    # docs/reference.md §2.6 lets consent suppress on PHI-derived attributes (docs/guarantees.md, "absence can
     # be telling"): beyond the reference's own medical flag, membership may then follow PHI
     invariant = not (phi_suppressions(project) - REFERENCE_SUPPRESSIONS)
     if not problems and failure is None and invariant:
@@ -159,14 +160,14 @@ REFERENCE_SUPPRESSIONS = frozenset({"has_medical_flag"})  # the variant data kee
 
 
 def phi_suppressions(project) -> set[str]:
-    """The `suppress_when` attributes derived from PHI (SPEC §2 allows them)."""
+    """The `suppress_when` attributes derived from PHI (docs/reference.md §2.6 allows them)."""
     defs, lineage = project.definitions, project.lineage
     return {name for consent in defs.consents.values() for name in consent.suppress_when
             if any(defs.contracts[c].fields[f].phi for c, f in lineage.fields_reaching(node_id("attribute", name)))}
 
 
 def suppresses_on_phi(project) -> bool:
-    """Does consent suppress on an attribute derived from PHI? (SPEC §2 allows it.)"""
+    """Does consent suppress on an attribute derived from PHI? (docs/reference.md §2.6 allows it.)"""
     return bool(phi_suppressions(project))
 
 

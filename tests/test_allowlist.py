@@ -1,6 +1,7 @@
-"""The snippet allow-list (SPEC §5): what a snippet may contain, per context, as data.
+"""The snippet allow-list (docs/guarantees.md §3): what a snippet may contain, per context, as data.
 
-Every attack of issue 10 is refused at validate with its own code at the offending text;
+Every attack below (positional and star-like reads, whole rows, session, randomness, clock,
+files, extensions, order-dependent aggregates) is refused at validate with its own code at the offending text;
 everything on the list validates and emits on every target that the list does not exclude;
 docs/language.md prints exactly the table that compiler/allowlist.py holds.
 """

@@ -1,7 +1,7 @@
-"""Every engine leaves the same tables with the same rows (SPEC section 3, `cdpc run --engine`).
+"""Every engine leaves the same tables with the same rows (docs/reference.md §3, `cdpc run --engine`).
 
 The reference project (definitions/ + data/) runs on DuckDB, PostgreSQL and Spark, and
-every SPEC section 4 table is compared row for row, as multisets, with engine-neutral
+every table of docs/reference.md §4 is compared row for row, as multisets, with engine-neutral
 column types. Then a few hypothesis examples of small random data for the same
 contracts, and a fixed project of edge values for the types (decimal rounding, integer
 ranges, doubles, booleans, dates, timestamps with fractions, multi-column keys).

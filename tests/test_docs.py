@@ -81,3 +81,107 @@ def test_governance_md_lists_every_approval_rule():
         assert code in CODES
     codes = set(re.findall(r"\bCDP6\d\d\b", (ROOT / "compiler" / "check" / "provenance.py").read_text()))
     assert codes <= set(APPROVAL_RULES), "a refusal code of provenance.py is not in the rules table"
+
+
+# --------------------------------------------------------------------------- the repository is self-contained
+#
+# The language reference is docs/reference.md. A citation of a section is written
+# `<page>.md §<number>` (in Markdown: `[reference.md §2.3](reference.md#23-identity)`) and
+# must name a numbered heading of that page in docs/. No file may lean on a document that
+# is not in the repository, or on an issue number instead of an explanation.
+
+SECTION = "\u00a7"
+CITATION = re.compile(r"(?:([\w./-]+\.md)\s*)?" + SECTION + r"\s*(\d+(?:\.\d+)*)")
+ISSUE = re.compile(r"\bissues? #?\d+", re.I)
+
+
+def repository_files() -> list[Path]:
+    """Every file of the repository: tracked, or new and not ignored (egg-info, venvs and caches are ignored)."""
+    import subprocess
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                                cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout: walk the tree
+        skip = {".git", "__pycache__", ".pytest_cache", ".hypothesis", ".cdpc", "spark-warehouse"}
+        return sorted(p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.relative_to(ROOT).parts)
+                      and not any(part.endswith(".egg-info") or part.startswith(".venv") for part in p.parts))
+    return sorted(ROOT / name for name in listed if name and (ROOT / name).is_file())
+
+
+def text_files() -> list[tuple[str, str]]:
+    files = []
+    for path in repository_files():
+        try:
+            files.append((str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:
+            continue  # binary (Parquet, pictures)
+    return files
+
+
+def _without_fences(markdown: str) -> str:
+    return re.sub(r"^```.*?^```", "", markdown, flags=re.S | re.M)
+
+
+def headings(page: Path) -> list[str]:
+    return [h.strip() for h in re.findall(r"^#{1,6}\s+(.+?)\s*#*$", _without_fences(page.read_text(encoding="utf-8")),
+                                         flags=re.M)]
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchors: lowercase, punctuation dropped, spaces to hyphens, repeats numbered."""
+    seen: dict[str, int] = {}
+    result = set()
+    for heading in headings(page):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        result.add(slug if count == 0 else f"{slug}-{count}")
+    return result
+
+
+def test_no_file_refers_to_a_document_outside_the_repository():
+    offenders = []
+    for name, text in text_files():
+        for number, line in enumerate(text.splitlines(), 1):
+            if re.search(r"\b" + "SP" + r"EC\b", line) or "/work/sh" + "ared" in line or ISSUE.search(line):
+                offenders.append(f"{name}:{number}: {line.strip()}")
+    assert offenders == [], ("cite the page and section of docs/ that says it (see docs/reference.md), "
+                             "and explain rather than point at an issue:\n" + "\n".join(offenders))
+
+
+def test_every_section_citation_resolves_to_a_heading_in_docs():
+    problems = []
+    for name, text in text_files():
+        if name == "tests/test_docs.py":
+            continue
+        cited = CITATION.findall(text)
+        if len(cited) != text.count(SECTION):
+            problems.append(f"{name}: a {SECTION} not followed by a section number")
+        for page_name, number in cited:
+            if not page_name:  # `§2.3` alone: a page of docs/ citing itself
+                if not (name.startswith("docs/") and name.endswith(".md")):
+                    problems.append(f"{name}: {SECTION}{number} names no page (write `reference.md {SECTION}{number}`)")
+                    continue
+                page_name = name
+            page = ROOT / page_name if page_name.startswith("docs/") else DOCS / page_name
+            if not page.is_file():
+                problems.append(f"{name}: {page_name} {SECTION}{number}: no such page in docs/")
+            elif not any(re.match(re.escape(number) + r"\.?\s", h) for h in headings(page)):
+                problems.append(f"{name}: {page_name} {SECTION}{number}: no heading `{number}` in {page_name}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_links_between_pages_resolve():
+    problems = []
+    for path in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
+        text = _without_fences(path.read_text(encoding="utf-8"))
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto
+            file_part, _, anchor = target.partition("#")
+            linked = (path.parent / file_part).resolve() if file_part else path
+            if not linked.exists():
+                problems.append(f"{path.relative_to(ROOT)}: ({target}): no such file")
+            elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+                problems.append(f"{path.relative_to(ROOT)}: ({target}): no such heading")
+    assert problems == [], "\n".join(problems)

@@ -3,6 +3,11 @@
 A block holds `$ cdpc ...` lines, each followed by the output it prints. Commands run in
 order in a fresh copy of the reference project (without generated/). Timings are the
 only text masked before comparing.
+
+A block may be preceded by comment lines that change the copy first, so that an example
+of an error is a real error too (the text around the block says the same in words):
+
+    <!-- edit definitions/segments/x.yaml: old text -> new text -->
 """
 
 from __future__ import annotations
@@ -18,12 +23,17 @@ from helpers import ROOT, cdpc, copy_reference
 _SECONDS = re.compile(r"^(\s*\S+\s+)\d+\.\d\d$")  # a row of the summary's stage/seconds table
 
 
-def console_blocks() -> list[tuple[str, str]]:
+_EDIT = re.compile(r"<!-- edit (\S+): (.+?) -> (.+?) -->\n")
+
+
+def console_blocks() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
+    """(name, block, edits) per ```console block; edits are (path, old, new) of the comments just above it."""
     blocks = []
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
         text = path.read_text(encoding="utf-8")
-        for index, block in enumerate(re.findall(r"```console\n(.*?)```", text, flags=re.S)):
-            blocks.append((f"{path.relative_to(ROOT)}#{index}", block))
+        found = re.findall(r"((?:<!-- edit .*? -->\n)*)```console\n(.*?)```", text, flags=re.S)
+        for index, (comments, block) in enumerate(found):
+            blocks.append((f"{path.relative_to(ROOT)}#{index}", block, _EDIT.findall(comments)))
     return blocks
 
 
@@ -31,9 +41,14 @@ def _mask(text: str) -> str:
     return "\n".join(_SECONDS.sub(r"\1<seconds>", line.rstrip()) for line in text.strip().splitlines())
 
 
-@pytest.mark.parametrize("name,block", console_blocks(), ids=[b[0] for b in console_blocks()])
-def test_console_example_is_real(name, block, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name,block,edits", console_blocks(), ids=[b[0] for b in console_blocks()])
+def test_console_example_is_real(name, block, edits, tmp_path, monkeypatch):
     project = copy_reference(tmp_path, with_generated=False)
+    for rel, old, new in edits:
+        path = project / rel
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{name}: the edit of {rel} finds no `{old}`"
+        path.write_text(text.replace(old, new), encoding="utf-8")
     monkeypatch.chdir(project)
     commands = re.split(r"^\$ ", block, flags=re.M)[1:]
     for chunk in commands:

@@ -1,4 +1,4 @@
-"""Identity resolution: cdpc on DuckDB vs the pure-Python reference of SPEC (tests/reference/identity.py)."""
+"""Identity resolution: cdpc on DuckDB vs the pure-Python reference of docs/reference.md §2.3 (tests/reference/identity.py)."""
 
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ def test_identity_independent_of_row_order(case):
     assert run_identity(identifiers, sources, blocklist, a) == run_identity(identifiers, sources, blocklist, b)
 
 
-# --------------------------------------------------------------------------- hand-written SPEC cases
+# --------------------------------------------------------------------------- hand-written cases of docs/reference.md §2.3
 
 def ids(*specs):
     return [IdentifierSpec(*s) for s in specs]

@@ -1,4 +1,4 @@
-"""Every SPEC section 4 table: cdpc on DuckDB vs the reference of tests/reference/pipeline.py."""
+"""Every table of docs/reference.md §4: cdpc on DuckDB vs the reference of tests/reference/pipeline.py."""
 
 from __future__ import annotations
 
@@ -423,7 +423,7 @@ def test_pipeline_independent_of_row_and_column_order(case):
     assert tables[0] == tables[1]
 
 
-# --------------------------------------------------------------------------- hand-written SPEC cases
+# --------------------------------------------------------------------------- hand-written cases of docs/reference.md §2
 
 def order(oid, line="0", email=None, phone=None, amount=None, status="paid", booked_at="2026-01-01 10:00:00", **kw):
     row = {"order_id": oid, "line": line, "email": email, "phone": phone, "amount": amount, "qty": None, "big": None,

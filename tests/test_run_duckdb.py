@@ -1,4 +1,4 @@
-"""cdpc run on DuckDB, end to end: the SPEC section 4 tables, quarantine, checks, clear data errors."""
+"""cdpc run on DuckDB, end to end: the tables of docs/reference.md §4, quarantine, checks, clear data errors."""
 
 from __future__ import annotations
 
@@ -228,7 +228,7 @@ SMALL_PROJECT = {
 
 
 def test_rows_sharing_a_primary_key_are_one_record(tmp_path):
-    """SPEC: a record is its source plus its record key, so duplicate keys make one record."""
+    """docs/reference.md §2.3: a record is its source plus its record key, so duplicate keys make one record."""
     from helpers import write_files
     project = write_files(tmp_path, {**SMALL_PROJECT, "data/raw.signups.csv": (
         "signup_id,email\ns1,a@x.com\ns1,b@x.com\ns2,b@x.com\ns3,\n")})

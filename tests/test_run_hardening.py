@@ -1,4 +1,4 @@
-"""SPEC §5 on a real DuckDB: a run never installs or loads an extension, and once its raw
+"""docs/guarantees.md §4 on a real DuckDB: a run never installs or loads an extension, and once its raw
 files are loaded the connection reads no file, whatever SQL comes after."""
 
 from __future__ import annotations

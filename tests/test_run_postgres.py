@@ -128,7 +128,7 @@ def _raw(path: Path, columns: tuple[str, ...], fmt: str = "csv"):
 
 
 def test_text_ties_go_to_the_smallest_code_point_even_under_a_linguistic_collation(pg_dsn, tmp_path):
-    """In an ICU en-US database 'alpha' < 'Zeta'; SPEC's smallest is by code point ('Zeta')."""
+    """In an ICU en-US database 'alpha' < 'Zeta'; the smallest of docs/reference.md §2.3 is by code point ('Zeta')."""
     import psycopg
 
     name = f"icu_{uuid.uuid4().hex[:10]}"

@@ -73,7 +73,7 @@ def test_timestamps_are_without_time_zone(small_run, spark_engine):
 
 
 def test_after_loading_sql_on_files_is_off(small_run, spark_engine):
-    """SPEC §5: once the raw files are loaded the run's SQL reads no file (docs/engines.md)."""
+    """docs/guarantees.md §4: once the raw files are loaded the run's SQL reads no file (docs/engines.md)."""
     with pytest.raises(EngineError, match="TABLE_OR_VIEW_NOT_FOUND"):
         spark_engine.rows("SELECT count(*) FROM csv.`/etc/passwd`")
 

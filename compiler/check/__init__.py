@@ -3,7 +3,7 @@
 gitbase    read the base's definitions straight from git objects
 changes    per definition: added, removed, changed (logic, upstream only, documentation only)
 rules      the shape of a rule table and the engine that applies one
-compat     contract compatibility: the breaking-change table (SPEC, end)
+compat     contract compatibility: the breaking-change table (docs/reference.md §4.1)
 versions   version-bump tables for the other kinds, and the bump check
 approvals  approval rules over definitions/governance/approvals.yaml
 freshness  generated/ vs an in-memory compile

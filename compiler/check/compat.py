@@ -1,4 +1,4 @@
-"""Contract compatibility (SPEC, end): which changes of a contract are breaking.
+"""Contract compatibility (docs/reference.md §4.1): which changes of a contract are breaking.
 
 A breaking change needs a MAJOR bump (CDP602 without one); every other semantic change
 needs at least a MINOR bump (CDP603); documentation-only changes need none. The rules

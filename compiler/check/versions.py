@@ -1,7 +1,7 @@
 """Version rules: which bump a definition's own change needs, and whether it got it.
 
 Contracts follow the compatibility table of compat.py. Every other versioned kind
-follows SPEC's rule: a change of the definition's own semantic keys needs a bump,
+follows the rule of docs/reference.md §4.1: a change of the definition's own semantic keys needs a bump,
 MAJOR when it can remove members or rows that were there, else MINOR; when cdpc
 cannot tell, MAJOR. The tables below spell that out per key. A change upstream needs
 no bump here (it changes the data hash, which approvals catch), documentation needs

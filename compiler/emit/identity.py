@@ -1,6 +1,6 @@
 """Identity: normalize identifiers, then resolve records into profiles, set-based, in the engine.
 
-SPEC's resolution, one pass per identifier type in priority order:
+The resolution of docs/reference.md §2.3, one pass per identifier type in priority order:
   held     the (profile, type, value) triples not rejected so far, kept collapsed per
            profile: after each pass merged profiles share one row per value
   link     values of this type held by two or more profiles
@@ -38,7 +38,7 @@ def record_key(contract: Contract, qualifier: str | None = None) -> exp.Expressi
 def identity_unit(defs: Definitions, identity: Identity) -> Unit:
     steps: list = []
     steps += _records(defs, identity)
-    # rows that share a record key are one record (SPEC: a record is its source and key), so
+    # rows that share a record key are one record (docs/reference.md §2.3: a record is its source and key), so
     # rid is a dense rank and a record may hold the values of all its rows
     steps += create_table_as(WORK, "id_values", union_all(
         exp.select(col("rid"), alias(lit(t), "id_type"), alias(col(_column(t)), "id_value"), copy=False).distinct(copy=False)

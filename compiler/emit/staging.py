@@ -147,7 +147,7 @@ def _valid_time(raw: exp.Expression) -> exp.Expression:
 
 
 def _reasons(name: str, field: ContractField) -> list[tuple[exp.Expression, str]]:
-    """(condition, message) per rule, in SPEC's rule order; NULL conditions count as false."""
+    """(condition, message) per rule, in the rule order of docs/reference.md §2.2; NULL conditions count as false."""
     raw, typed = col(name), col(typed_name(name))
     rules: list[tuple[exp.Expression, str]] = []
     if field.required:

@@ -17,7 +17,7 @@ Classification = Literal["public", "internal", "confidential", "restricted"]
 
 
 def parse_field_type(text: str) -> tuple[str, int, int] | None:
-    """('decimal', 10, 2) / ('string', 0, 0); None when not a type of SPEC's list."""
+    """('decimal', 10, 2) / ('string', 0, 0); None when not a type of docs/reference.md §2.2."""
     match = FIELD_TYPE_RE.match(text.strip())
     if not match:
         return None

@@ -41,4 +41,4 @@ class Project(Definition):
     targets: list[Target] = Field(default=["duckdb"], min_length=1)
     schemas: Schemas = Schemas()
     governance: Governance = Governance()
-    version: Optional[str] = None  # tolerated for documentation; SPEC gives projects no version
+    version: Optional[str] = None  # tolerated for documentation; docs/reference.md §1.2 gives projects no version

@@ -109,7 +109,7 @@ def _accepted_values(contract: Contract, name: str, spec: ContractField) -> Iter
 
 def _classification(contract: Contract, name: str, spec: ContractField) -> Iterator[Diagnostic]:
     if spec.phi and spec.classification not in (None, "restricted"):
-        # SPEC: phi implies restricted; the explicit classification is overridden, so only warn
+        # docs/reference.md §2.2: phi implies restricted; the explicit classification is overridden, so only warn
         yield warning("CDP103", f"field `{name}` is `phi: true` but classified `{spec.classification}`; PHI is always restricted",
                     contract.loc("fields", name, "classification"), "use `classification: restricted` or remove the key")
 

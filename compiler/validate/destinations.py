@@ -1,5 +1,5 @@
 """Destination rules: what is sent exists and fits in one table; every sync's segment and
-purpose exist and allow the destination's channel (SPEC's compile-time rules)."""
+purpose exist and allow the destination's channel (the compile-time rules of docs/reference.md §2.7)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """SQL snippet rules: each snippet parses, names only what its context allows, aggregates
 where it must and nowhere else, and can be emitted on every target.
 
-Contexts (SPEC §1): an aggregate attribute's `aggregate` and `where` name fields of its
+Contexts (docs/reference.md §1.3): an aggregate attribute's `aggregate` and `where` name fields of its
 source; an expression attribute names other attributes; a segment's `where` names
 attributes.
 """

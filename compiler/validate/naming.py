@@ -1,6 +1,6 @@
 """Names that become columns and tables: they must be writable on every target and unique.
 
-`cdpc run` leaves one table per contract, identity, segment and sync (SPEC §4) and keeps
+`cdpc run` leaves one table per contract, identity, segment and sync (docs/reference.md §4) and keeps
 scratch tables in `cdpc_work`; two definitions must never write the same table on any
 target in `targets`. Each target's rules for names (length limit, truncation, case
 folding) are data in `compiler/dialects.py`; this module only applies them.

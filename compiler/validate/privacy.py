@@ -1,5 +1,6 @@
 """What may leave the warehouse: nothing derived from PHI, and on ads channels nothing
-identifying or PII-derived in clear text. Column-level lineage decides (SPEC)."""
+identifying or PII-derived in clear text. Column-level lineage decides (docs/reference.md §2.9,
+docs/guarantees.md §1)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def phi_fields(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def phi_segments(ctx: Context) -> Iterator[Diagnostic]:
-    """Membership of a PHI-defined audience reveals the PHI even without a column (SPEC §5)."""
+    """Membership of a PHI-defined audience reveals the PHI even without a column (docs/guarantees.md §1)."""
     for destination in ctx.defs.destinations.values():
         for index, sync in enumerate(destination.syncs):
             paths = _paths_to(ctx, node_id("segment", sync.segment), "phi")
@@ -36,7 +37,7 @@ def phi_segments(ctx: Context) -> Iterator[Diagnostic]:
 
 def phi_identifiers(ctx: Context) -> Iterator[Diagnostic]:
     """A PHI field may not identify a record: identifier values are sent, and `profile_id` is a
-    hash of the highest identifier or of the record key (SPEC §2, §5)."""
+    hash of the highest identifier or of the record key (docs/reference.md §2.3, docs/guarantees.md §1)."""
     for identity in ctx.defs.identities.values():
         for source, mapping in identity.sources.items():
             contract = ctx.defs.contracts.get(source)

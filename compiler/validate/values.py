@@ -1,7 +1,7 @@
-"""Does a YAML value fit a SPEC field type? Used for `min`, `max`, `accepted_values`, `default`.
+"""Does a YAML value fit a contract field type (docs/reference.md §2.2)? Used for `min`, `max`, `accepted_values`, `default`.
 
 YAML gives numbers, booleans and (unquoted) dates their own Python types; a quoted value
-is text and fits when it is one of SPEC's *castable* text forms for the type.
+is text and fits when it is one of the *castable* text forms of docs/reference.md §2.2 for the type.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Independent, pure-Python reference implementations of SPEC (tests only)."""
+"""Independent, pure-Python reference implementations of docs/reference.md (tests only)."""

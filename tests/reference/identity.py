@@ -1,7 +1,7 @@
-"""Reference implementation of SPEC section 2, *identity*, written from SPEC alone.
+"""Reference implementation of docs/reference.md §2.3, *identity*, written from that text alone.
 
 Deliberately naive and literal: profiles are frozensets of record ids, held values are
-recomputed from scratch, every step follows the numbered SPEC text.
+recomputed from scratch, every step follows the numbered text of docs/reference.md §2.3.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ SPACE = " "
 
 
 def trim(value: str) -> str:
-    """SPEC: trim removes spaces (U+0020) at both ends and nothing else."""
+    """docs/reference.md §2.3: trim removes spaces (U+0020) at both ends and nothing else."""
     return value.strip(SPACE)
 
 
 def normalize(normalizer: str, value: Optional[str]) -> Optional[str]:
-    """One SPEC normalizer; returns None for 'no identifier' (NULL or empty)."""
+    """One normalizer of docs/reference.md §2.3; returns None for 'no identifier' (NULL or empty)."""
     if value is None:
         return None
     if normalizer == "email":

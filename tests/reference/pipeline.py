@@ -1,5 +1,5 @@
-"""Reference implementation of the rest of SPEC section 2 (contracts, attributes, consent,
-segments, syncs) on small data, for a fixed menu of SQL snippets.  Written from SPEC alone.
+"""Reference implementation of the rest of docs/reference.md §2 (contracts, attributes, consent,
+segments, syncs) on small data, for a fixed menu of SQL snippets.  Written from that text alone.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ NOT_CASTABLE = object()
 
 
 def cast(type_: str, text: str) -> Any:
-    """SPEC's castable forms; NOT_CASTABLE otherwise."""
+    """The castable forms of docs/reference.md §2.2; NOT_CASTABLE otherwise."""
     if type_ == "string":
         return text
     if type_ == "timestamp":

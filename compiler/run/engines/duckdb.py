@@ -1,6 +1,6 @@
 """DuckDB, in-process: the embedded default engine.
 
-A run never installs or loads a DuckDB extension (SPEC §5): a function that lives in an
+A run never installs or loads a DuckDB extension (docs/guarantees.md §4): a function that lives in an
 extension fails as unknown instead of fetching code. Once the raw files are loaded the
 connection reads and writes no file but its own database (`forbid_file_access`), for the
 rest of its life: DuckDB cannot switch external access back on while it runs.

@@ -2,7 +2,7 @@
 
 The connection is in autocommit mode: every statement of a unit stands on its own, as
 on the other engines. Raw CSV files are streamed with `COPY ... FROM STDIN (FORMAT
-csv)`, whose NULL rule is SPEC's (an empty unquoted cell is NULL, a quoted `""` the
+csv)`, whose NULL rule is that of docs/reference.md §2.2 (an empty unquoted cell is NULL, a quoted `""` the
 empty string); Parquet files are read in-process with DuckDB and copied row by row.
 Either way the raw table holds the contract's fields as TEXT, bound by name.
 """

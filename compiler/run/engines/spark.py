@@ -9,7 +9,7 @@ second run write into the same warehouse.
 
 Session settings that make Spark agree with the other engines:
   spark.sql.session.timeZone=UTC         no local time anywhere
-  spark.sql.timestampType=TIMESTAMP_NTZ   `TIMESTAMP` means without time zone, as in SPEC
+  spark.sql.timestampType=TIMESTAMP_NTZ   `TIMESTAMP` means without time zone (docs/reference.md §1.3)
   spark.sql.ansi.enabled=true             a bad cast raises instead of giving NULL (Spark 4's default)
 Raw CSV files are read with Spark's CSV reader, every column as a string: an empty
 unquoted cell is NULL and a quoted `""` the empty string. Parquet files are first
