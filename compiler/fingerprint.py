@@ -11,7 +11,7 @@ own hash       the data keys of the definition alone (what `cdpc check` compares
 local hash     what the node hands to the Merkle DAG itself (`cdpc check` names the nodes
                whose local hash moved as the upstream changes that voided an approval)
 
-A contract is read column by column (SPEC §10): its readers see, of it, only *which rows
+A contract is read column by column (docs/governance.md, "Two hashes per definition"): its readers see, of it, only *which rows
 are staged* (every key but `fields`, and the row rules of every field: `required`, a
 type other than string (castability), `accepted_values`, `min`, `max`, `pattern`: a
 rule on any field can reject a row) and, through a field node each, the fields their
@@ -65,7 +65,7 @@ _SET_LISTS = {
 }
 
 
-# The keys of a contract field that can reject a row (SPEC: required, castable to type,
+# The keys of a contract field that can reject a row (reference.md §2.2: required, castable to type,
 # accepted_values, min, max, pattern); `type` counts unless it is string (always castable).
 _ROW_RULES = ("required", "accepted_values", "min", "max", "pattern")
 

@@ -1,4 +1,4 @@
-"""Governance that the change it governs cannot switch off (SPEC §10), attacked on real git
+"""Governance that the change it governs cannot switch off (docs/governance.md, "Approval flow"), attacked on real git
 repositories with real SSH-signed commits.
 
 Every test starts from the fixture shop with a base whose policy requires signed

@@ -1,5 +1,5 @@
 """Approval rules: every changed data hash of a governed kind, and every change of the
-policy itself, needs the council's sign-off (SPEC §2, §10).
+policy itself, needs the council's sign-off (docs/governance.md, "Approval flow").
 
 The policy (who approves, which kinds, how many) is the base's (policy.py). A
 definition of a governed kind whose data hash changed against the base (or that is new)

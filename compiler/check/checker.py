@@ -173,7 +173,7 @@ def _policy_change(result: CheckResult, provenance: Provenance) -> list[Diagnost
     status = status_of(result.head.definitions, policy, "project", project.name, head.hash, "",
                        project.loc("governance"), provenance, guarded)
     if not policy.approvers:
-        status.needed = 0  # no council on the base (SPEC's default: nothing needs approval): this sets one up
+        status.needed = 0  # no council on the base (the default: nothing needs approval): this sets one up
     status.changes = differences(policy, head)
     result.policy_change = status
     node = node_id("project", project.name)

@@ -1,4 +1,4 @@
-"""The governance policy that `cdpc check --base` applies: the base's, never the change's (SPEC §10).
+"""The governance policy that `cdpc check --base` applies: the base's, never the change's (docs/governance.md, "The policy comes from the base").
 
 A policy is `project.governance` (approvers, require_approval, min_approvals,
 require_signed, allowed_signers) plus the text of the allowed-signers file it names.
@@ -35,7 +35,7 @@ class Policy:
 
     @property
     def governed(self) -> list[str]:
-        """The kinds that need approval; none when nobody may approve (SPEC's default)."""
+        """The kinds that need approval; none when nobody may approve (the default)."""
         return list(self.require_approval) if self.approvers else []
 
     def approver(self, person: str) -> Optional[str]:

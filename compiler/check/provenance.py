@@ -1,4 +1,4 @@
-"""Where an approval came from: the commits between the base and HEAD (SPEC §10).
+"""Where an approval came from: the commits between the base and HEAD (docs/governance.md, "When an approval counts").
 
 An approval (one person on one approvals.yaml entry) that the base already holds was
 merged through an earlier reviewed change and counts. One added in the change counts
