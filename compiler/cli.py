@@ -16,6 +16,7 @@ import click
 
 from . import schema as schemas
 from .diagnostics import DiagnosticError, did_you_mean
+from .dialects import engine_names, target_names
 from .gcpause import survivors_frozen
 from .graph import Lineage
 from .output import exit_code, show_diagnostics, summary
@@ -25,8 +26,8 @@ from .project import LoadedProject, load_project
 from .timeutil import parse_as_of
 
 LINEAGE_FORMATS = ("text", "json", "mermaid", "dot")
-TARGETS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
-ENGINES = ("duckdb", "postgres", "spark")
+TARGETS = target_names()  # the target registry, compiler/dialects.py
+ENGINES = engine_names()
 # A fixed help width keeps `--help` identical on every terminal, so docs/commands/ can quote it.
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "terminal_width": 88, "max_content_width": 88}
 

@@ -6,9 +6,10 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from .base import Definition, Name, Strict
+from ..dialects import target_names
+from .base import Definition, Name, Strict, one_of
 
-Target = Literal["duckdb", "postgres", "spark", "snowflake", "bigquery"]
+Target = one_of(target_names)  # the target registry, compiler/dialects.py
 
 
 class Schemas(Strict):
