@@ -19,6 +19,7 @@ from .diagnostics import DiagnosticError, did_you_mean
 from .dialects import engine_names, target_names
 from .gcpause import survivors_frozen
 from .graph import Lineage
+from .model.approvals import APPROVABLE
 from .output import exit_code, show_diagnostics, summary
 from .compile import (compile_outputs, read_generated, remember_compile, unchanged_since_last_compile,
                       write_generated)
@@ -245,7 +246,7 @@ def check(base_ref: Optional[str], report_path: Optional[Path], fmt: str, data_d
 @cli.command()
 @click.argument("name")
 @click.option("--by", "by", required=True, metavar="EMAIL", help="The approver: one of governance.approvers.")
-@click.option("--kind", type=click.Choice(("segment", "attribute", "contract", "identity", "consent", "destination")),
+@click.option("--kind", type=click.Choice(APPROVABLE),
               help="The kind of NAME.  [default: segment, else the one kind that has NAME]")
 @project_option
 def approve(name: str, by: str, kind: Optional[str], project_dir: Path) -> int:

@@ -7,9 +7,11 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from ..dialects import target_names
+from .approvals import APPROVABLE
 from .base import Definition, Name, Strict, one_of
 
 Target = one_of(target_names)  # the target registry, compiler/dialects.py
+ApprovableKind = one_of(lambda: APPROVABLE)
 
 
 class Schemas(Strict):
@@ -20,7 +22,7 @@ class Schemas(Strict):
 
 
 class Governance(Strict):
-    require_approval: list[Literal["contract", "identity", "attribute", "segment", "consent", "destination"]] = ["segment"]
+    require_approval: list[ApprovableKind] = ["segment"]
     approvers: list[str] = []
     min_approvals: int = Field(default=1, ge=1)
 
