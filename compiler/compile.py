@@ -20,7 +20,7 @@ from .background import shared_map
 from .dialects import DIALECTS
 from .emit import build_plan, plan_builders
 from .emit.plan import RenderedUnit, Unit, render_unit
-from .emit.syncs import sync_table
+from .emit.syncs import sends_phone_digits, sync_table
 from .fingerprint import fingerprints_of
 from .gcpause import gc_paused
 from .graph import node_id
@@ -170,7 +170,7 @@ def sync_manifest(project: LoadedProject, destination) -> dict:
 def _sent_as(destination, normalizer: str) -> str:
     if destination.hash != "sha256":
         return "normalized value"
-    if normalizer == "phone" and destination.platform == "meta_custom_audiences":
+    if sends_phone_digits(destination, normalizer):
         return "sha256 hex of the digits, without +"
     return "sha256 hex of the normalized value"
 

@@ -80,7 +80,11 @@ def _hashed_identifier(destination: Destination, normalizer: str, value: exp.Exp
     """generic: the normalized value; Meta: phone as digits only; Google: phone with `+`."""
     if destination.hash != "sha256":
         return value
-    if normalizer == "phone" and destination.platform == "meta_custom_audiences":
+    if sends_phone_digits(destination, normalizer):
         value = exp.Replace(this=value, expression=lit("+"), replacement=lit(""))
     return portable("SHA256_HEX", value)
 
+
+def sends_phone_digits(destination: Destination, normalizer: str) -> bool:
+    """Meta matches phone numbers as digits only: its hashed phones are hashed without `+`."""
+    return normalizer == "phone" and destination.platform == "meta_custom_audiences"
