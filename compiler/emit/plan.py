@@ -14,7 +14,6 @@ from sqlglot import exp
 from ..dialects import Dialect, has_portable, render
 
 
-
 @dataclass
 class Loop:
     """Statements repeated until `until` (one integer: rows still changing) returns 0."""
