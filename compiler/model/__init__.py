@@ -16,7 +16,7 @@ from .consent import Consent
 from .contract import Contract, ContractField, parse_field_type
 from .destination import Destination, Sync
 from .identity import Identity
-from .kinds import REGISTRY, Kind, approvable_kinds, definition_kinds, kind_of, kinds
+from .kinds import REGISTRY, Kind, approvable_kinds, definition_kinds, kinds
 from .project import Project
 from .segment import Segment
 
@@ -51,7 +51,7 @@ class Definitions:
     def __post_init__(self) -> None:
         for kind in kinds():
             if kind.definition and not kind.single:  # `defs.contracts` is `defs.by_kind("contract")`
-                self.__dict__[kind.collection] = self.collections.setdefault(kind.name, {})
+                setattr(self, kind.collection, self.collections.setdefault(kind.name, {}))
 
     def by_kind(self, kind: str) -> dict[str, Definition]:
         entry = REGISTRY[kind]
@@ -79,5 +79,5 @@ KIND_ORDER = definition_kinds()
 __all__ = [
     "Approval", "Approvals", "Attribute", "Consent", "Contract", "ContractField", "Definition",
     "Definitions", "Destination", "Identity", "KINDS", "KIND_ORDER", "Kind", "Pick", "Project", "REGISTRY", "Segment",
-    "Sync", "Versioned", "approvable_kinds", "definition_kinds", "kind_of", "kinds", "parse_field_type",
+    "Sync", "Versioned", "approvable_kinds", "definition_kinds", "kinds", "parse_field_type",
 ]

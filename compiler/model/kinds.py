@@ -40,7 +40,7 @@ class Kind:
     fields_are_nodes: bool = False  # its `fields` are lineage nodes too (`field:<name>.<field>`)
     # Emit: "module:function(defs, lineage, definition) -> Unit"; None: no unit of its own.
     emit: Optional[str] = None
-    needs_identity: bool = False  # its units read profiles: emitted only when the project has an identity
+    needs_identity: bool = False  # its units are per profile: emitted only when the project has an identity
     after_profiles: bool = False  # its units read the profiles table: emitted after it
     validate: Optional[str] = None  # the module whose RULES check it (besides the cross-cutting ones)
 
@@ -88,10 +88,6 @@ REGISTRY: dict[str, Kind] = {kind.name: kind for kind in (
 def kinds() -> list[Kind]:
     """Every kind, in registry order."""
     return list(REGISTRY.values())
-
-
-def kind_of(name: str) -> Kind:
-    return REGISTRY[name]
 
 
 def definition_kinds() -> tuple[str, ...]:
