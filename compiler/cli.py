@@ -16,8 +16,10 @@ import click
 
 from . import schema as schemas
 from .diagnostics import DiagnosticError, did_you_mean
+from .dialects import engine_names, target_names
 from .gcpause import survivors_frozen
 from .graph import Lineage
+from .model.approvals import APPROVABLE
 from .output import exit_code, show_diagnostics, summary
 from .compile import (compile_outputs, read_generated, remember_compile, unchanged_since_last_compile,
                       write_generated)
@@ -25,8 +27,8 @@ from .project import LoadedProject, load_project
 from .timeutil import parse_as_of
 
 LINEAGE_FORMATS = ("text", "json", "mermaid", "dot")
-TARGETS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
-ENGINES = ("duckdb", "postgres", "spark")
+TARGETS = target_names()  # the target registry, compiler/dialects.py
+ENGINES = engine_names()
 # A fixed help width keeps `--help` identical on every terminal, so docs/commands/ can quote it.
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "terminal_width": 88, "max_content_width": 88}
 
@@ -241,14 +243,11 @@ def check(base_ref: Optional[str], report_path: Optional[Path], fmt: str, data_d
     return 1 if result.errors else 0
 
 
-APPROVABLE_KINDS = ("segment", "attribute", "contract", "identity", "consent", "destination", "project")
-
-
 @cli.command()
 @click.argument("name")
 @click.option("--by", "by", metavar="EMAIL",
               help="The approver: one of governance.approvers.  [default: git config user.email]")
-@click.option("--kind", type=click.Choice(APPROVABLE_KINDS),
+@click.option("--kind", type=click.Choice(APPROVABLE),
               help="The kind of NAME (project: its governance policy).  [default: segment, else the one kind "
                    "that has NAME]")
 @click.option("--base", "base_ref", metavar="GIT_REF",

@@ -18,9 +18,9 @@ from typing import NamedTuple, Sequence
 from . import __version__
 from .background import shared_map
 from .dialects import DIALECTS
-from .emit import build_plan, pii_attributes, plan_builders
+from .emit import build_plan, plan_builders
 from .emit.plan import RenderedUnit, Unit, render_unit
-from .emit.syncs import sync_table
+from .emit.syncs import sends_phone_digits, sync_table
 from .fingerprint import fingerprints_of
 from .gcpause import gc_paused
 from .graph import node_id
@@ -74,7 +74,7 @@ def prepare_finish(project: LoadedProject) -> None:
     """Compute ahead what `finish_outputs` needs besides the SQL (it is kept on the project)."""
     fingerprints_of(project)
     project.lineage.all_upstream  # noqa: B018 - a cached property
-    _pii(project)
+    project.lineage.pii_attributes  # noqa: B018 - a cached property
 
 
 def finish_outputs(project: LoadedProject, targets: list[str], sql: list[tuple[str, str, str, str]]) -> dict[str, str]:
@@ -148,7 +148,7 @@ def manifest(project: LoadedProject, targets: list[str], produced: dict) -> dict
 def sync_manifest(project: LoadedProject, destination) -> dict:
     defs = project.definitions
     identity = defs.identity
-    pii = _pii(project)
+    pii = project.lineage.pii_attributes
     identifiers = [{
         "type": t,
         "normalize": identity.identifier(t).normalize,
@@ -167,17 +167,10 @@ def sync_manifest(project: LoadedProject, destination) -> dict:
             "channel": destination.channel, "identifiers": identifiers, "fields": fields, "syncs": syncs}
 
 
-def _pii(project: LoadedProject) -> set[str]:
-    """Attributes derived from PII: the same for every destination, found once per project."""
-    if getattr(project, "_pii", None) is None:
-        project._pii = pii_attributes(project.definitions, project.lineage)
-    return project._pii
-
-
 def _sent_as(destination, normalizer: str) -> str:
     if destination.hash != "sha256":
         return "normalized value"
-    if normalizer == "phone" and destination.platform == "meta_custom_audiences":
+    if sends_phone_digits(destination, normalizer):
         return "sha256 hex of the digits, without +"
     return "sha256 hex of the normalized value"
 

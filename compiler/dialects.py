@@ -63,11 +63,19 @@ class Names:
 
 @dataclass(frozen=True)
 class Dialect:
+    """One target: everything cdpc knows about it. `DIALECTS` is the target registry: the
+    model's `targets`, the CLI's choices and `cdpc run`'s engine lookup all read it."""
     name: str  # the target name, also sqlglot's dialect name
-    executes: bool  # cdpc run can execute it (the others are emitted and parse-checked)
+    # The module of the adapter `cdpc run` executes it with (its `connect(**options)`), imported
+    # only when a run needs it; None: emitted and parse-checked only.
+    engine: Optional[str] = None
     overrides: dict[str, str] = field(default_factory=dict)
     notes: str = ""
     names: Names = Names()
+
+    @property
+    def executes(self) -> bool:
+        return self.engine is not None
 
     def template(self, function: str) -> str:
         return self.overrides.get(function, GENERIC[function])
@@ -75,8 +83,8 @@ class Dialect:
 
 DIALECTS: dict[str, Dialect] = {
     # DuckDB and Spark match names case-insensitively and have no length limit a cdpc name reaches
-    "duckdb": Dialect("duckdb", executes=True),
-    "postgres": Dialect("postgres", executes=True, overrides={
+    "duckdb": Dialect("duckdb", engine="compiler.run.engines.duckdb"),
+    "postgres": Dialect("postgres", engine="compiler.run.engines.postgres", overrides={
         "SHA256_HEX": "ENCODE(SHA256(CONVERT_TO({0}, 'UTF8')), 'hex')",
         "REGEX_SEARCH": "{0} ~ {1}",
         "TEXT_ARRAY_COMPACT": "ARRAY_REMOVE(ARRAY[{*}]::TEXT[], NULL)",
@@ -84,7 +92,7 @@ DIALECTS: dict[str, Dialect] = {
         "CODEPOINT": "{0} COLLATE \"C\"",
     }, notes="text order and min/max of text use COLLATE \"C\" (code-point order)",
         names=Names(max_bytes=63, truncates=True)),  # NAMEDATALEN - 1; longer names are cut with a NOTICE
-    "spark": Dialect("spark", executes=True, overrides={
+    "spark": Dialect("spark", engine="compiler.run.engines.spark", overrides={
         "SHA256_HEX": "SHA2({0}, 256)",
         "REGEX_SEARCH": "{0} RLIKE {1}",
         "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
@@ -92,7 +100,7 @@ DIALECTS: dict[str, Dialect] = {
         "ARRAY_IS_EMPTY": "SIZE({0}) = 0",
         "TO_TEXT": "CAST({0} AS STRING)",
     }, notes="string comparison is binary (UTF-8 byte order equals code-point order)"),
-    "snowflake": Dialect("snowflake", executes=False, overrides={
+    "snowflake": Dialect("snowflake", overrides={
         "SHA256_HEX": "SHA2({0}, 256)",
         "REGEX_SEARCH": "REGEXP_INSTR({0}, {1}) > 0",
         "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
@@ -102,7 +110,7 @@ DIALECTS: dict[str, Dialect] = {
         "TO_TEXT": "CAST({0} AS VARCHAR)",
     }, notes="REGEXP_LIKE anchors the whole subject, so a search is REGEXP_INSTR > 0",
         names=Names(max_bytes=255)),  # unquoted names fold to upper case
-    "bigquery": Dialect("bigquery", executes=False, overrides={
+    "bigquery": Dialect("bigquery", overrides={
         "SHA256_HEX": "TO_HEX(SHA256({0}))",
         "MD5_HEX": "TO_HEX(MD5({0}))",
         "REGEX_SEARCH": "REGEXP_CONTAINS({0}, {1})",
@@ -113,6 +121,15 @@ DIALECTS: dict[str, Dialect] = {
     }, notes="SHA256 and MD5 return BYTES, hence TO_HEX",
         names=Names(max_bytes=1024, folds_case=False)),  # dataset and table names are case-sensitive
 }
+
+
+def target_names() -> tuple[str, ...]:
+    return tuple(DIALECTS)
+
+
+def engine_names() -> tuple[str, ...]:
+    """The targets `cdpc run` can execute."""
+    return tuple(name for name, dialect in DIALECTS.items() if dialect.executes)
 
 
 # The functions each warehouse that cdpc emits for but does not execute documents, by the

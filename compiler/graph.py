@@ -30,12 +30,22 @@ from typing import Iterable, Optional
 
 import networkx as nx
 
-from .model import Definitions
+from .model import Definitions, kinds
 from .snippets import SnippetError, parse_snippet
 
 LINEAGE, MEMBER, SOURCE, PROFILE = "lineage", "member", "source", "profile"
-KIND_RANK = {kind: rank for rank, kind in enumerate(
-    ("contract", "field", "identity", "attribute", "consent", "segment", "destination"))}
+
+
+def _kind_rank() -> dict[str, int]:
+    """The graph's kinds in registry order, `field` right after the kind whose fields are nodes."""
+    ranked = []
+    for kind in kinds():
+        if kind.lineage is not None:
+            ranked += [kind.name, "field"] if kind.fields_are_nodes else [kind.name]
+    return {kind: rank for rank, kind in enumerate(ranked)}
+
+
+KIND_RANK = _kind_rank()
 
 
 def node_id(kind: str, name: str) -> str:
@@ -93,10 +103,19 @@ class Lineage:
         return nx.shortest_path(view, upstream, downstream)
 
     def attribute_order(self) -> list[str]:
-        return self._order("attribute")
+        return self.order("attribute")
 
     def segment_order(self) -> list[str]:
-        return self._order("segment")
+        return self.order("segment")
+
+    @cached_property
+    def pii_attributes(self) -> frozenset[str]:
+        """Attributes whose column-level lineage reaches a field marked pii (or phi): found once,
+        for every destination's emit and sync manifest."""
+        nodes = self.graph.nodes
+        return frozenset(nodes[n]["name"] for n in self.graph if nodes[n]["kind"] == "attribute"
+                         and any(nodes[up]["pii"] or nodes[up]["phi"]
+                                 for up in self._lineage_ancestors(n) if nodes[up]["kind"] == "field"))
 
     def around(self, node: str, upstream: bool = True, downstream: bool = True) -> "Lineage":
         """The subgraph of `node` with its transitive upstream and/or downstream, for reading.
@@ -187,7 +206,8 @@ class Lineage:
                     stack.append(up)
         return seen
 
-    def _order(self, kind: str) -> list[str]:
+    def order(self, kind: str) -> list[str]:
+        """Names of `kind`, upstream first (name order among independent ones)."""
         sub = self.graph.subgraph(n for n in self.graph if self.graph.nodes[n]["kind"] == kind)
         return [self.graph.nodes[n]["name"] for n in nx.lexicographical_topological_sort(sub)]
 
@@ -218,103 +238,109 @@ def build_lineage(defs: Definitions) -> Lineage:
 
 
 class _Builder:
+    """Each kind's registry entry names the function that adds its edges (`kinds.py`)."""
+
     def __init__(self, defs: Definitions):
         self.defs = defs
         self.dialect = defs.project.expression_dialect
         self.graph = nx.DiGraph()
+        self.kinds = [kind for kind in kinds() if kind.definition and kind.lineage is not None]
 
     def add_nodes(self) -> None:
-        for contract in self.defs.contracts.values():
-            self.graph.add_node(node_id("contract", contract.name), kind="contract", name=contract.name)
-            for name, spec in contract.fields.items():
-                self.graph.add_node(field_id(contract.name, name), kind="field", name=f"{contract.name}.{name}",
-                                    contract=contract.name, field=name, type=spec.type, pii=spec.pii, phi=spec.phi)
-        for kind in ("identity", "attribute", "consent", "segment", "destination"):
-            for name in self.defs.by_kind(kind):
-                self.graph.add_node(node_id(kind, name), kind=kind, name=name)
+        for kind in self.kinds:
+            for name, definition in self.defs.by_kind(kind.name).items():
+                self.graph.add_node(node_id(kind.name, name), kind=kind.name, name=name)
+                if kind.fields_are_nodes:
+                    for field, spec in definition.fields.items():
+                        self.graph.add_node(field_id(name, field), kind="field", name=f"{name}.{field}",
+                                            contract=name, field=field, type=spec.type, pii=spec.pii, phi=spec.phi)
 
     def add_edges(self) -> None:
-        for contract in self.defs.contracts.values():
-            for name in contract.fields:
-                self._link(node_id("contract", contract.name), field_id(contract.name, name), MEMBER)
-        for identity in self.defs.identities.values():
-            self._identity(identity)
-        for attribute in self.defs.attributes.values():
-            self._attribute(attribute)
-        for consent in self.defs.consents.values():
-            self._consent(consent)
-        for segment in self.defs.segments.values():
-            self._segment(segment)
-        for destination in self.defs.destinations.values():
-            self._destination(destination)
+        for kind in self.kinds:
+            edges = kind.edges()
+            for definition in self.defs.by_kind(kind.name).values():
+                edges(self, definition)
 
-    def _link(self, upstream: str, downstream: str, kind: str) -> None:
+    def link(self, upstream: str, downstream: str, kind: str) -> None:
         # Unknown names are validate's to report; the graph just leaves them out.
         if upstream in self.graph and downstream in self.graph and not self.graph.has_edge(upstream, downstream):
             self.graph.add_edge(upstream, downstream, kind=kind)
 
-    def _identity(self, identity) -> None:
-        me = node_id("identity", identity.name)
-        for source, mapping in identity.sources.items():
-            self._link(node_id("contract", source), me, SOURCE)
-            contract = self.defs.contracts.get(source)
-            record_key = contract.primary_key if contract else []
-            for column in [*mapping.values(), *record_key]:
-                self._link(field_id(source, column), me, LINEAGE)
-
-    def _profile(self, downstream: str) -> None:
+    def profile(self, downstream: str) -> None:
         if self.defs.identity is not None:
-            self._link(node_id("identity", self.defs.identity.name), downstream, PROFILE)
+            self.link(node_id("identity", self.defs.identity.name), downstream, PROFILE)
 
-    def _attribute(self, attribute) -> None:
-        me = node_id("attribute", attribute.name)
-        self._profile(me)
-        if attribute.form == "aggregate":
-            self._link(node_id("contract", attribute.source), me, SOURCE)
-            for text in (attribute.aggregate, attribute.where):
-                for column in snippet_columns(text, self.dialect):
-                    self._link(field_id(attribute.source, column), me, LINEAGE)
-        elif attribute.form == "expression":
-            for column in snippet_columns(attribute.expression, self.dialect):
-                self._link(node_id("attribute", column), me, LINEAGE)
-        else:
-            for source in attribute.pick.from_:
-                self._link(node_id("contract", source), me, SOURCE)
-                for column in self._pick_columns(attribute.pick, source):
-                    self._link(field_id(source, column), me, LINEAGE)
-
-    def _pick_columns(self, pick, source: str) -> list[str]:
+    def pick_columns(self, pick, source: str) -> list[str]:
         """The picked field, and the event_time that decides which value wins: a value chosen
         by time discloses the time (the emitted SQL orders by it)."""
         contract = self.defs.contracts.get(source)
         event_time = contract.event_time if contract and pick.orders_by_time else None
         return [c for c in (pick.field_for(source), event_time) if c is not None]
 
-    def _consent(self, consent) -> None:
-        me = node_id("consent", consent.name)
-        self._profile(me)
-        self._link(node_id("contract", consent.source), me, SOURCE)
-        for column in (consent.purpose_field, consent.granted_field, consent.time_field):
-            self._link(field_id(consent.source, column), me, LINEAGE)
-        for attribute in consent.suppress_when:
-            self._link(node_id("attribute", attribute), me, LINEAGE)
 
-    def _segment(self, segment) -> None:
-        me = node_id("segment", segment.name)
-        self._profile(me)
-        for column in snippet_columns(segment.where, self.dialect):
-            self._link(node_id("attribute", column), me, LINEAGE)
-        for other in [*segment.include, *segment.exclude]:
-            self._link(node_id("segment", other), me, LINEAGE)
+# ---- each kind's edges (named by its registry entry)
 
-    def _destination(self, destination) -> None:
-        me = node_id("destination", destination.name)
-        if destination.identifiers and self.defs.identity is not None:
-            self._link(node_id("identity", self.defs.identity.name), me, LINEAGE)
-        for attribute in destination.fields:
-            self._link(node_id("attribute", attribute), me, LINEAGE)
-        purposes = self.defs.purposes
-        for sync in destination.syncs:
-            self._link(node_id("segment", sync.segment), me, LINEAGE)
-            if sync.purpose in purposes:
-                self._link(node_id("consent", purposes[sync.purpose][0].name), me, LINEAGE)
+
+def contract_edges(b: _Builder, contract) -> None:
+    for name in contract.fields:
+        b.link(node_id("contract", contract.name), field_id(contract.name, name), MEMBER)
+
+
+def identity_edges(b: _Builder, identity) -> None:
+    me = node_id("identity", identity.name)
+    for source, mapping in identity.sources.items():
+        b.link(node_id("contract", source), me, SOURCE)
+        contract = b.defs.contracts.get(source)
+        record_key = contract.primary_key if contract else []
+        for column in [*mapping.values(), *record_key]:
+            b.link(field_id(source, column), me, LINEAGE)
+
+
+def attribute_edges(b: _Builder, attribute) -> None:
+    me = node_id("attribute", attribute.name)
+    b.profile(me)
+    if attribute.form == "aggregate":
+        b.link(node_id("contract", attribute.source), me, SOURCE)
+        for text in (attribute.aggregate, attribute.where):
+            for column in snippet_columns(text, b.dialect):
+                b.link(field_id(attribute.source, column), me, LINEAGE)
+    elif attribute.form == "expression":
+        for column in snippet_columns(attribute.expression, b.dialect):
+            b.link(node_id("attribute", column), me, LINEAGE)
+    else:
+        for source in attribute.pick.from_:
+            b.link(node_id("contract", source), me, SOURCE)
+            for column in b.pick_columns(attribute.pick, source):
+                b.link(field_id(source, column), me, LINEAGE)
+
+
+def consent_edges(b: _Builder, consent) -> None:
+    me = node_id("consent", consent.name)
+    b.profile(me)
+    b.link(node_id("contract", consent.source), me, SOURCE)
+    for column in (consent.purpose_field, consent.granted_field, consent.time_field):
+        b.link(field_id(consent.source, column), me, LINEAGE)
+    for attribute in consent.suppress_when:
+        b.link(node_id("attribute", attribute), me, LINEAGE)
+
+
+def segment_edges(b: _Builder, segment) -> None:
+    me = node_id("segment", segment.name)
+    b.profile(me)
+    for column in snippet_columns(segment.where, b.dialect):
+        b.link(node_id("attribute", column), me, LINEAGE)
+    for other in [*segment.include, *segment.exclude]:
+        b.link(node_id("segment", other), me, LINEAGE)
+
+
+def destination_edges(b: _Builder, destination) -> None:
+    me = node_id("destination", destination.name)
+    if destination.identifiers and b.defs.identity is not None:
+        b.link(node_id("identity", b.defs.identity.name), me, LINEAGE)
+    for attribute in destination.fields:
+        b.link(node_id("attribute", attribute), me, LINEAGE)
+    purposes = b.defs.purposes
+    for sync in destination.syncs:
+        b.link(node_id("segment", sync.segment), me, LINEAGE)
+        if sync.purpose in purposes:
+            b.link(node_id("consent", purposes[sync.purpose][0].name), me, LINEAGE)

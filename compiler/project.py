@@ -51,9 +51,10 @@ def _project(root: Path, documents: list[Document], diagnostics: list[Diagnostic
     diagnostics += model_diags
     project = LoadedProject(root, documents, definitions, diagnostics)
     if definitions is not None:
-        project.diagnostics += validate(definitions)
+        lineage = build_lineage(definitions)  # built once: validate reads it, later stages keep it
+        project.diagnostics += validate(definitions, lineage)
         if not has_errors(project.diagnostics):
-            project.lineage = build_lineage(definitions)
+            project.lineage = lineage
     project.diagnostics = sort_diagnostics(project.diagnostics)
     return project
 

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from functools import cache, partial
+from functools import partial
 from typing import Callable
 
 from sqlglot import exp
 
 from ..graph import Lineage
-from ..model import Definitions
-from .attributes import attribute_unit
-from .consent import consent_unit
-from .identity import identity_unit
+from ..model import Definitions, kinds
 from .plan import Unit
 from .profiles import profiles_unit
-from .segments import segment_unit
 from .sql import WORK, create_schema
-from .staging import staging_unit
-from .syncs import sync_unit
 
 
 def build_plan(defs: Definitions, lineage: Lineage) -> list[Unit]:
@@ -27,29 +21,26 @@ def build_plan(defs: Definitions, lineage: Lineage) -> list[Unit]:
 
 def plan_builders(defs: Definitions, lineage: Lineage) -> list[Callable[[], Unit]]:
     """One function per unit of `build_plan`, in its order: units are independent, so a
-    compile can build and render them in any process (pieces of the plan, in parallel)."""
+    compile can build and render them in any process (pieces of the plan, in parallel).
+
+    Kinds come in registry order, each kind's definitions upstream first, each built by the
+    emitter its registry entry names; the profiles table comes before the first kind that
+    reads it. Without an identity there are no profiles: only the kinds that need none."""
     builders: list[Callable[[], Unit]] = [lambda: _setup_unit(defs)]
-    builders += [partial(staging_unit, defs, c) for c in defs.contracts.values()]
-    identity = defs.identity
-    if identity is not None:
-        builders.append(partial(identity_unit, defs, identity))
-        builders += [partial(attribute_unit, defs, defs.attributes[name]) for name in lineage.attribute_order()]
-        builders += [partial(consent_unit, defs, c) for c in defs.consents.values()]
+    has_identity = defs.identity is not None
+    profiles = has_identity
+    for kind in kinds():
+        if kind.emit is None or (kind.needs_identity and not has_identity):
+            continue
+        if kind.after_profiles and profiles:
+            builders.append(partial(profiles_unit, defs))
+            profiles = False
+        emitter, named = kind.emitter(), defs.by_kind(kind.name)
+        builders += [partial(emitter, defs, lineage, named[name]) for name in lineage.order(kind.name)]
+    if profiles:
         builders.append(partial(profiles_unit, defs))
-        builders += [partial(segment_unit, defs, defs.segments[name]) for name in lineage.segment_order()]
-        pii = cache(lambda: pii_attributes(defs, lineage))  # shared by every destination, found once
-        builders += [lambda d=d: sync_unit(defs, d, pii()) for d in defs.destinations.values()]
     builders.append(lambda: _cleanup_unit(defs))
     return builders
-
-
-def pii_attributes(defs: Definitions, lineage: Lineage) -> set[str]:
-    """Attributes whose column-level lineage reaches a field marked pii (or phi)."""
-    def sensitive(contract: str, field: str) -> bool:
-        spec = defs.contracts[contract].fields.get(field)
-        return bool(spec and (spec.pii or spec.phi))
-    return {name for name in defs.attributes
-            if any(sensitive(c, f) for c, f in lineage.fields_reaching(f"attribute:{name}"))}
 
 
 def _schemas(defs: Definitions) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from ..graph import Lineage
 from ..model import Attribute, Definitions
 from ..snippets import parse_snippet
 from .plan import Unit
@@ -24,7 +25,7 @@ def source_table(source: str) -> str:
     return f"src__{source}"
 
 
-def attribute_unit(defs: Definitions, attribute: Attribute) -> Unit:
+def attribute_unit(defs: Definitions, lineage: Lineage, attribute: Attribute) -> Unit:
     build = {"aggregate": _aggregate, "expression": _expression, "pick": _pick}[attribute.form]
     steps = create_table_as(WORK, attr_table(attribute.name), build(defs, attribute))
     return Unit("attributes", "attribute", attribute.name, steps)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from ..graph import Lineage
 from ..model import Consent, Definitions
 from .attributes import attr_table, source_table
 from .plan import Unit
@@ -18,7 +19,7 @@ def consent_table(name: str) -> str:
     return f"consent__{name}"
 
 
-def consent_unit(defs: Definitions, consent: Consent) -> Unit:
+def consent_unit(defs: Definitions, lineage: Lineage, consent: Consent) -> Unit:
     purposes = list(consent.purposes)
     granted_now = exp.EQ(this=col(consent.granted_field), expression=exp.true())
     denial_first = exp.Case(ifs=[exp.If(this=is_true(granted_now), true=lit(1))], default=lit(0))

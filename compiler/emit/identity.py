@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ..dialects import portable
+from ..graph import Lineage
 from ..model import Contract, Definitions, Identity
 from ..normalize import normalize_value
 from .attributes import source_table
@@ -35,7 +36,7 @@ def record_key(contract: Contract, qualifier: str | None = None) -> exp.Expressi
     return concat(*joined) if len(joined) > 1 else joined[0]
 
 
-def identity_unit(defs: Definitions, identity: Identity) -> Unit:
+def identity_unit(defs: Definitions, lineage: Lineage, identity: Identity) -> Unit:
     steps: list = []
     steps += _records(defs, identity)
     # rows that share a record key are one record (docs/reference.md §2.3: a record is its source and key), so

@@ -13,8 +13,6 @@ from sqlglot import exp
 
 from ..dialects import Dialect, has_portable, render
 
-LAYERS = ("setup", "staging", "identity", "attributes", "consent", "profiles", "segments", "syncs", "cleanup")
-
 
 @dataclass
 class Loop:

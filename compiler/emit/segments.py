@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from ..graph import Lineage
 from ..model import Definitions, Segment
 from ..snippets import parse_snippet
 from .plan import Check, Unit
 from .sql import and_, bind_snippet, col, create_table_as, is_true, table, union_all
 
 
-def segment_unit(defs: Definitions, segment: Segment) -> Unit:
+def segment_unit(defs: Definitions, lineage: Lineage, segment: Segment) -> Unit:
     schemas = defs.project.schemas
     conditions = []
     if segment.where:

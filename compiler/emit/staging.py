@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ..dialects import portable
+from ..graph import Lineage
 from ..model import Contract, ContractField, Definitions
 from ..model.base import duration_seconds
 from ..model.contract import parse_field_type
@@ -33,7 +34,7 @@ def checked_table(contract: str) -> str:
     return f"{contract}__checked"
 
 
-def staging_unit(defs: Definitions, contract: Contract) -> Unit:
+def staging_unit(defs: Definitions, lineage: Lineage, contract: Contract) -> Unit:
     schema = defs.project.schemas.staging
     checked = checked_table(contract.name)
     fields = list(contract.fields.items())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from ..dialects import portable
+from ..graph import Lineage
 from ..model import Definitions, Destination
 from .attributes import attr_table
 from .plan import Unit
@@ -24,7 +25,7 @@ def ident_table(destination: str, id_type: str) -> str:
     return f"ident__{destination}__{id_type}"
 
 
-def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[str]) -> Unit:
+def sync_unit(defs: Definitions, lineage: Lineage, destination: Destination) -> Unit:
     identity = defs.identity
     schemas = defs.project.schemas
     steps: list = []
@@ -48,7 +49,7 @@ def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[s
         for field in destination.fields:
             ref = f"f_{field}"
             value = col("value", ref)
-            if destination.hash == "sha256" and field in pii_attributes:
+            if destination.hash == "sha256" and field in lineage.pii_attributes:
                 value = portable("SHA256_HEX", text(value))
             query = (query.select(alias(value, field), copy=False)
                      .join(work(attr_table(field), ref), join_type="left",
@@ -79,6 +80,11 @@ def _hashed_identifier(destination: Destination, normalizer: str, value: exp.Exp
     """generic: the normalized value; Meta: phone as digits only; Google: phone with `+`."""
     if destination.hash != "sha256":
         return value
-    if normalizer == "phone" and destination.platform == "meta_custom_audiences":
+    if sends_phone_digits(destination, normalizer):
         value = exp.Replace(this=value, expression=lit("+"), replacement=lit(""))
     return portable("SHA256_HEX", value)
+
+
+def sends_phone_digits(destination: Destination, normalizer: str) -> bool:
+    """Meta matches phone numbers as digits only: its hashed phones are hashed without `+`."""
+    return normalizer == "phone" and destination.platform == "meta_custom_audiences"

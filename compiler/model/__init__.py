@@ -1,7 +1,11 @@
-"""The typed model of a project: one pydantic module per kind, gathered into `Definitions`."""
+"""The typed model of a project: one pydantic module per kind, gathered into `Definitions`.
+
+Which kinds there are, and every fact about each, is the registry in `kinds.py`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
@@ -12,50 +16,51 @@ from .consent import Consent
 from .contract import Contract, ContractField, parse_field_type
 from .destination import Destination, Sync
 from .identity import Identity
+from .kinds import REGISTRY, Kind, approvable_kinds, definition_kinds, kinds
 from .project import Project
 from .segment import Segment
 
-KINDS: dict[str, type] = {
-    "project": Project,
-    "contract": Contract,
-    "identity": Identity,
-    "attribute": Attribute,
-    "segment": Segment,
-    "consent": Consent,
-    "destination": Destination,
-    "approvals": Approvals,
-}
 
-# Order in which kinds are listed in manifests and reports: upstream first.
-KIND_ORDER = ("project", "contract", "identity", "attribute", "consent", "segment", "destination")
+class _Models(Mapping):
+    """kind name -> its model class, read from the registry (so a kind added later is in it)."""
+
+    def __getitem__(self, name: str) -> type:
+        return REGISTRY[name].model
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(REGISTRY)
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+
+KINDS: Mapping[str, type] = _Models()
 
 
 @dataclass
 class Definitions:
-    """Every definition of a project, by kind and name. Dicts are name-sorted for determinism."""
+    """Every definition of a project, by kind and name. Dicts are name-sorted for determinism.
+
+    The project and the approvals are one document each; every other kind is a dict by name,
+    read as `defs.by_kind("contract")` or by its registry `collection` (`defs.contracts`)."""
 
     project: Project
-    contracts: dict[str, Contract] = field(default_factory=dict)
-    identities: dict[str, Identity] = field(default_factory=dict)
-    attributes: dict[str, Attribute] = field(default_factory=dict)
-    segments: dict[str, Segment] = field(default_factory=dict)
-    consents: dict[str, Consent] = field(default_factory=dict)
-    destinations: dict[str, Destination] = field(default_factory=dict)
     approvals: Optional[Approvals] = None
+    collections: dict[str, dict[str, Definition]] = field(default_factory=dict)  # kind -> name -> definition
+
+    def __post_init__(self) -> None:
+        for kind in kinds():
+            if kind.definition and not kind.single:  # `defs.contracts` is `defs.by_kind("contract")`
+                setattr(self, kind.collection, self.collections.setdefault(kind.name, {}))
 
     def by_kind(self, kind: str) -> dict[str, Definition]:
-        return {
-            "project": {self.project.name: self.project},
-            "contract": self.contracts,
-            "identity": self.identities,
-            "attribute": self.attributes,
-            "segment": self.segments,
-            "consent": self.consents,
-            "destination": self.destinations,
-        }[kind]
+        entry = REGISTRY[kind]
+        if not entry.definition:
+            raise KeyError(kind)
+        return {self.project.name: self.project} if entry.single else self.collections[kind]
 
     def all(self) -> Iterator[Definition]:
-        for kind in KIND_ORDER:
+        for kind in definition_kinds():
             yield from self.by_kind(kind).values()
 
     @property
@@ -68,8 +73,11 @@ class Definitions:
         return {p: (c, spec.channels) for c in self.consents.values() for p, spec in c.purposes.items()}
 
 
+# Definition kinds in registry order, as imported (definition_kinds() also sees entries added since).
+KIND_ORDER = definition_kinds()
+
 __all__ = [
     "Approval", "Approvals", "Attribute", "Consent", "Contract", "ContractField", "Definition",
-    "Definitions", "Destination", "Identity", "KINDS", "KIND_ORDER", "Pick", "Project", "Segment",
-    "Sync", "Versioned", "parse_field_type",
+    "Definitions", "Destination", "Identity", "KINDS", "KIND_ORDER", "Kind", "Pick", "Project", "REGISTRY", "Segment",
+    "Sync", "Versioned", "approvable_kinds", "definition_kinds", "kinds", "parse_field_type",
 ]

@@ -9,10 +9,8 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from .base import Strict
 
-APPROVABLE = ("segment", "attribute", "contract", "identity", "consent", "destination", "project")
-
-
 class Approval(Strict):
+    # One key per kind an approval can name (the registry's `approvable`), exactly one per entry.
     segment: Optional[str] = None
     attribute: Optional[str] = None
     contract: Optional[str] = None
@@ -40,6 +38,10 @@ class Approval(Strict):
     @property
     def target(self) -> tuple[str, str]:
         return self.targets[0]
+
+
+SIGNOFF_KEYS = ("version", "hash", "approved_by", "approved_at")
+APPROVABLE = tuple(key for key in Approval.model_fields if key not in SIGNOFF_KEYS)  # in the order above
 
 
 class Approvals(Strict):

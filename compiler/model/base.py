@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic_core import PydanticCustomError
 
 from ..diagnostics import Location
 from ..load import Document
@@ -40,6 +41,24 @@ def _check_duration(value: str) -> str:
 Name = Annotated[str, AfterValidator(_check_name), Field(json_schema_extra={"pattern": NAME_RE.pattern})]
 SemVer = Annotated[str, AfterValidator(_check_semver), Field(json_schema_extra={"pattern": SEMVER_RE.pattern})]
 Duration = Annotated[str, AfterValidator(_check_duration), Field(json_schema_extra={"pattern": DURATION_RE.pattern})]
+
+
+def one_of(names: Callable[[], tuple[str, ...]]) -> Any:
+    """A text that must be one of `names()`, a registry read when a document is validated and
+    when a schema is written (so an entry added later is known to both). It behaves as a
+    Literal of those names: the same error (`literal_error`) and the same JSON Schema enum."""
+    def check(value: Any) -> Any:
+        allowed = names()
+        if not isinstance(value, str) or value not in allowed:
+            expected = ", ".join(repr(n) for n in allowed[:-1]) + " or " if len(allowed) > 1 else ""
+            raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                      {"expected": expected + repr(allowed[-1])})
+        return value
+
+    def schema(json_schema: dict[str, Any]) -> None:
+        json_schema["enum"] = list(names())
+
+    return Annotated[str, BeforeValidator(check), Field(json_schema_extra=schema)]
 
 
 def duration_seconds(value: str) -> int:

@@ -8,12 +8,7 @@ from pydantic import ValidationError
 
 from ..diagnostics import Diagnostic, Location, did_you_mean
 from ..load import Document
-from . import KINDS, Definitions
-
-_COLLECTIONS = {
-    "contract": "contracts", "identity": "identities", "attribute": "attributes",
-    "segment": "segments", "consent": "consents", "destination": "destinations",
-}
+from . import KINDS, Definitions, kinds
 
 # Our own validators raise ValueError("cdpc_<what>"); these say it in words.
 _CUSTOM = {
@@ -49,8 +44,8 @@ def build_definitions(documents: list[Document]) -> tuple[Definitions | None, li
         diagnostics.append(Diagnostic("CDP008", f"second project definition `{extra.name}` (the first is in {projects[0].file})",
                                       extra.loc(), "a project has exactly one `kind: project` document"))
     defs = Definitions(project=projects[0])
-    for kind, attr in _COLLECTIONS.items():
-        target = getattr(defs, attr)
+    for kind in (k.name for k in kinds() if k.definition and not k.single):
+        target = defs.by_kind(kind)
         for model in sorted(parsed[kind], key=lambda m: (m.name, m.file)):
             if model.name in target:
                 first = target[model.name]

@@ -6,9 +6,13 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from .base import Definition, Name, Strict
+from ..dialects import target_names
+from .approvals import APPROVABLE
+from .base import Definition, Name, Strict, one_of
 
-Target = Literal["duckdb", "postgres", "spark", "snowflake", "bigquery"]
+Target = one_of(target_names)  # the target registry, compiler/dialects.py
+# what a policy may govern: every approvable kind but the project (its policy always needs the council)
+GovernedKind = one_of(lambda: tuple(kind for kind in APPROVABLE if kind != "project"))
 
 
 class Schemas(Strict):
@@ -21,7 +25,7 @@ class Schemas(Strict):
 class Governance(Strict):
     """The council's policy. `cdpc check --base` reads it from the base, never from the change."""
 
-    require_approval: list[Literal["contract", "identity", "attribute", "segment", "consent", "destination"]] = ["segment"]
+    require_approval: list[GovernedKind] = ["segment"]
     approvers: list[str] = []
     min_approvals: int = Field(default=1, ge=1)
     require_signed: bool = False  # approvals added in a change need an SSH signature git verifies

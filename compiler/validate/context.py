@@ -15,6 +15,7 @@ from ..snippets import Snippet, SnippetError, parse_snippet
 @dataclass
 class Context:
     defs: Definitions
+    graph: Optional[Lineage] = None  # the project's lineage, when the caller built it already
 
     @property
     def dialect(self) -> str:
@@ -32,7 +33,7 @@ class Context:
 
     @cached_property
     def lineage(self) -> Lineage:
-        return build_lineage(self.defs)
+        return self.graph if self.graph is not None else build_lineage(self.defs)
 
     def parse(self, text: str) -> Snippet | SnippetError:
         """A parsed snippet, or the error it raised (parse_snippet caches by text)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any, Protocol
 
+from ...dialects import DIALECTS
 from ..raw import RawFile
 
 
@@ -33,15 +35,11 @@ def scalar(engine: Engine, sql: str) -> Any:
     return result[0][0] if result else None
 
 
-def open_engine(name: str, *, db=None, dsn=None, master=None, warehouse=None) -> Engine:
-    """Connect to an engine by name; EngineError says what is missing and how to get it."""
-    if name == "duckdb":
-        from .duckdb import DuckDBEngine
-        return DuckDBEngine(db or ":memory:")
-    if name == "postgres":
-        from .postgres import PostgresEngine
-        return PostgresEngine(dsn)
-    if name == "spark":
-        from .spark import SparkEngine
-        return SparkEngine(master=master, warehouse=warehouse)
-    raise EngineError(f"unknown engine {name!r}")
+def open_engine(name: str, **options: Any) -> Engine:
+    """Connect to an engine by target name (`DIALECTS[name].engine`, imported now); options are
+    `cdpc run`'s (db, dsn, master, warehouse), each adapter takes its own. EngineError says
+    what is missing and how to get it."""
+    dialect = DIALECTS.get(name)
+    if dialect is None or dialect.engine is None:
+        raise EngineError(f"unknown engine {name!r}")
+    return import_module(dialect.engine).connect(**options)

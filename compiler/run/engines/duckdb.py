@@ -76,3 +76,8 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def connect(*, db=None, **_options) -> DuckDBEngine:
+    """`cdpc run --engine duckdb`: the database file, in memory by default."""
+    return DuckDBEngine(db or ":memory:")

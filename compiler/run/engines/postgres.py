@@ -162,3 +162,8 @@ def _connect_message(dsn: str | None, exc: Exception) -> str:
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connect(*, dsn=None, **_options) -> PostgresEngine:
+    """`cdpc run --engine postgres`: the connection string, else the PG* variables."""
+    return PostgresEngine(dsn)

@@ -325,3 +325,8 @@ def _first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+def connect(*, master=None, warehouse=None, **_options) -> SparkEngine:
+    """`cdpc run --engine spark`: the master (local mode by default) and warehouse directory."""
+    return SparkEngine(master=master, warehouse=warehouse)
