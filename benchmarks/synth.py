@@ -59,7 +59,7 @@ COLUMNS: dict[str, list[str]] = {
     "raw.crm_contacts": [
         "contact_id", "membership_id", "first_name", "last_name", "email", "phone",
         "birth_date", "home_club", "plan", "membership_status", "joined_on",
-        "vacation_hold_until", "marketing_hold", "has_injury_flag", "medical_notes",
+        "vacation_hold_until", "marketing_hold", "email_opt_in", "has_injury_flag", "medical_notes",
         "created_at", "updated_at",
     ],
     "raw.bookings": [
@@ -322,6 +322,9 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     rnd = rng.random
+    # The CRM's email opt-in box has a stream of its own, so that adding it left every
+    # other value of the sample data as it was.
+    opt_in = random.Random(seed * 1000003 + 1).random
     W = {rel: _Writer(out_dir / f"{rel}.csv", cols) for rel, cols in COLUMNS.items()}
     crm, bk, pos, app, con = (W["raw.crm_contacts"].rows, W["raw.bookings"].rows,
                               W["raw.pos_transactions"].rows, W["raw.app_events"].rows,
@@ -376,6 +379,7 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
         injury = "true" if injury < 0.04 else ("false" if injury < 0.7 else None)
         notes = MEDICAL_NOTES[int(rnd() * len(MEDICAL_NOTES))] if rnd() < 0.03 else None
         mh = rnd()
+        oi = opt_in()                                   # the box at sign-up; NULL: never asked
         row = [
             f"C{n_contact:07d}",
             None if (m.status == "pending" and rnd() < 0.5) else fmt_mid(mid, int(rnd() * 100)),
@@ -389,6 +393,7 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
             BIRTH_DAYS[int(rnd() * len(BIRTH_DAYS))] if rnd() < 0.8 else None,
             m.club, m.plan[0], m.status, DAYS[m.join_day], hold,
             "true" if mh < 0.02 else ("false" if mh < 0.8 else None),
+            "true" if oi < 0.6 else ("false" if oi < 0.85 else None),
             injury, notes, ts(created), ts(updated),
         ]
         n_contact += 1
@@ -399,7 +404,7 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
             elif k == 1:
                 row[10] = "02/30/2024"                 # not a date
             elif k == 2:
-                row[16] = "N/A"                        # required timestamp, not castable
+                row[17] = "N/A"                        # required timestamp, not castable
             elif k == 3:
                 row[6] = "1985-02-29"                  # no such day
             elif k == 4:
@@ -409,11 +414,11 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
         elif rnd() < P_ODD * 4:
             k = int(rnd() * 3)
             if k == 0:
-                row[16] = row[16].replace(" ", "T")    # ISO T separator: castable
+                row[17] = row[17].replace(" ", "T")    # ISO T separator: castable
             elif k == 1:
                 row[12] = "TRUE" if row[12] == "true" else "False"   # booleans in any case
             else:
-                row[15] = row[15] + ".250000"          # fractional seconds: castable
+                row[16] = row[16] + ".250000"          # fractional seconds: castable
         crm.append(row)
         if rnd() < 0.03:                                # duplicate contact made at the front desk
             dup_upd = max(created, updated - (1 + int(rnd() * 200)) * DAY)
@@ -423,7 +428,8 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
                 m.first, m.last, fmt_email(email, 80 + int(rnd() * 18)),
                 fmt_phone(phone, int(rnd() * 100)) if rnd() < 0.5 else None, None,
                 m.club2, m.plan[0], "pending" if rnd() < 0.5 else "cancelled",
-                DAYS[m.join_day], None, None, None, None, ts(min(created, dup_upd)), ts(dup_upd),
+                DAYS[m.join_day], None, None, "false" if opt_in() < 0.5 else None, None, None,
+                ts(min(created, dup_upd)), ts(dup_upd),
             ])
             n_contact += 1
         if rnd() < 0.02:                                # lead: trial-pass sign-up, never joined
@@ -431,7 +437,7 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
             crm.append([f"C{n_contact:07d}", None, m.first, None,
                         f"{m.first[:1].lower()}{n_contact}@{DOMAINS[int(rnd() * len(DOMAINS))]}",
                         None, None, CLUBS[int(rnd() * nclubs)], None, "pending", None, None,
-                        None, None, None, ts(t), ts(t)])
+                        None, "true" if opt_in() < 0.6 else "false", None, None, ts(t), ts(t)])
             n_contact += 1
 
         # ---- consent: answers at sign-up, later changes ----

@@ -53,6 +53,7 @@ CODES: dict[str, str] = {
     "CDP219": "output schema is a schema cdpc uses for scratch work",
     "CDP220": "attribute named like an as-of keyword",
     "CDP221": "field or attribute named like a SQL keyword",
+    "CDP222": "`where` is not a condition",
     "CDP301": "SQL snippet does not parse",
     "CDP302": "SQL snippet is not a single expression",
     "CDP303": "name not allowed in this snippet",

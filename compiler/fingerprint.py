@@ -153,6 +153,8 @@ def semantic_content(definition: Definition, dialect: str) -> Any:
         _sort_lists(data, path)
     if definition.kind == "attribute":
         data["type"] = canonical_type(data["type"])
+    if definition.kind == "consent":
+        _consent_content(data, dialect)
     if definition.kind == "contract":
         for spec in data["fields"].values():
             spec.pop("description", None)
@@ -160,6 +162,16 @@ def semantic_content(definition: Definition, dialect: str) -> Any:
         # field order is the staged column order: keep it (a dict would be hashed sorted)
         data["fields"] = [[name, spec] for name, spec in data["fields"].items()]
     return data
+
+
+def _consent_content(data: dict, dialect: str) -> None:
+    """A purpose without `sources` hashes as it did before purposes could have them; a
+    source's `where` is a snippet like any other; unwritten keys are left out."""
+    for purpose in data.get("purposes", {}).values():
+        sources = purpose.pop("sources", None)
+        if sources:
+            purpose["sources"] = [{key: _canonical_snippet(value, dialect) if key == "where" else value
+                                   for key, value in source.items() if value is not None} for source in sources]
 
 
 def metadata_content(definition: Definition) -> Any:

@@ -8,7 +8,7 @@ Edges point upstream -> downstream and carry a `kind`:
              `fields_reaching` follows (PHI/PII rules).
 - `member`   a field belongs to its contract.
 - `source`   the rows of a contract feed it (an aggregate's `source`, a pick's `from`,
-             a consent's or the identity's source contracts): `count(*)` names no
+             a consent's evidence or the identity's source contracts): `count(*)` names no
              field, yet the attribute still changes when the contract does.
 - `profile`  the identity decides which records form a profile, so everything
              computed per profile depends on it.
@@ -315,11 +315,14 @@ def attribute_edges(b: _Builder, attribute) -> None:
 
 
 def consent_edges(b: _Builder, consent) -> None:
+    """Each source of evidence: its rows, the fields that give purpose, grant and time (the
+    contract's event_time when no time_field is written) and the fields its `where` names."""
     me = node_id("consent", consent.name)
     b.profile(me)
-    b.link(node_id("contract", consent.source), me, SOURCE)
-    for column in (consent.purpose_field, consent.granted_field, consent.time_field):
-        b.link(field_id(consent.source, column), me, LINEAGE)
+    for evidence in consent.evidence:
+        b.link(node_id("contract", evidence.source), me, SOURCE)
+        for column in [*evidence.fields(b.defs.contracts), *snippet_columns(evidence.where, b.dialect)]:
+            b.link(field_id(evidence.source, column), me, LINEAGE)
     for attribute in consent.suppress_when:
         b.link(node_id("attribute", attribute), me, LINEAGE)
 

@@ -99,10 +99,19 @@ def _channels(kind: str):
     return fires
 
 
+def _evidence_changed(old: Any, new: Any) -> Optional[str]:
+    old, new = old or {}, new or {}
+    changed = [p for p in sorted(set(old) & set(new)) if old[p].get("sources") != new[p].get("sources")]
+    return f"sources changed for {names(changed)}" if changed else None
+
+
 CONSENT_RULES: tuple[Rule, ...] = (
     Rule("consent-source-changed", ("source", "purpose_field", "granted_field", "time_field"), MAJOR,
          "where grants come from changed: `source`, `purpose_field`, `granted_field` or `time_field`",
          always("{old} -> {new}")),
+    Rule("evidence-changed", ("purposes",), MAJOR,
+         "a purpose's `sources` changed: evidence added, removed or read otherwise (grants can disappear)",
+         _evidence_changed),
     Rule("purpose-removed", ("purposes",), MAJOR, "a purpose removed (its grants disappear)", _purposes("removed")),
     Rule("purpose-added", ("purposes",), MINOR, "a purpose added", _purposes("added")),
     Rule("channels-removed", ("purposes",), MAJOR, "a purpose loses a channel", _channels("removed")),

@@ -2,8 +2,8 @@
 where it must and nowhere else, and can be emitted on every target.
 
 Contexts (docs/reference.md §1.3): an aggregate attribute's `aggregate` and `where` name fields of its
-source; an expression attribute names other attributes; a segment's `where` names
-attributes.
+source, and so does a consent source's `where`; an expression attribute names other
+attributes; a segment's `where` names attributes.
 """
 
 from __future__ import annotations
@@ -31,21 +31,26 @@ class Site:
     names_are: str  # "a field of contract `x`", for messages
     aggregate: bool  # True: must aggregate; False: must not
     context: str  # an allowlist context: what the snippet may contain
+    path: tuple = ()  # where the snippet is written, when it is not the top-level `key`
+
+    @property
+    def at(self) -> tuple:
+        return self.path or (self.key,)
 
 
 def snippets(ctx: Context) -> Iterator[Diagnostic]:
     targets = tuple(ctx.defs.project.targets)
     for site in _sites(ctx):
         parsed = ctx.parse(site.text)
-        location = site.definition.loc(site.key)
+        location = site.definition.loc(*site.at)
         if isinstance(parsed, SnippetError):
             yield error(parsed.code, f"`{site.key}`: {parsed.message}",
-                        site.definition.text_loc((site.key,), parsed.offset), parsed.hint)
+                        site.definition.text_loc(site.at, parsed.offset), parsed.hint)
             continue
         refusals = allowlist.check(parsed.expr, site.context, targets, site.text)
         for refusal in refusals:
             yield error(refusal.code, f"`{site.key}`: {refusal.message}",
-                        site.definition.text_loc((site.key,), refusal.offset), refusal.hint)
+                        site.definition.text_loc(site.at, refusal.offset), refusal.hint)
         if refusals:
             continue  # the rules below would only restate the same mistake
         yield from _names(site, parsed, location)
@@ -72,6 +77,13 @@ def _sites(ctx: Context) -> Iterator[Site]:
     for segment in ctx.defs.segments.values():
         if segment.where is not None:
             yield Site(segment, "where", segment.where, attributes, "an attribute", False, allowlist.SEGMENT)
+    for consent in ctx.defs.consents.values():
+        for evidence in consent.evidence:
+            if evidence.where is not None:
+                contract = ctx.defs.contracts.get(evidence.source)
+                yield Site(consent, "where", evidence.where, frozenset(contract.fields) if contract else None,
+                           f"a field of contract `{evidence.source}`", False, allowlist.ROW_FILTER,
+                           (*evidence.path, "where"))
 
 
 def _names(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]:
@@ -80,7 +92,7 @@ def _names(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]:
     for name, column in _bare_names(snippet).items():
         if name not in site.names:
             yield error("CDP303", f"`{site.key}`: `{name}` is not {site.names_are}",
-                        site.definition.text_loc((site.key,), allowlist.offset_of(column)),
+                        site.definition.text_loc(site.at, allowlist.offset_of(column)),
                         did_you_mean(name, site.names) or _names_hint(site))
 
 
@@ -96,6 +108,8 @@ def _bare_names(snippet: Snippet) -> dict[str, exp.Column]:
 def _names_hint(site: Site) -> str:
     if site.names_are == "an attribute":
         return "snippets here read attributes only; define one for this value first"
+    if site.definition.kind == "consent":
+        return "a consent source's `where` reads the fields of that source only"
     return "an aggregate reads the fields of its source contract only"
 
 
@@ -126,6 +140,8 @@ def _aggregation(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]
 def _no_aggregate_hint(site: Site) -> str:
     if site.definition.kind == "segment":
         return "segments compare attributes; compute the aggregate in an attribute"
+    if site.definition.kind == "consent":
+        return "`where` keeps or drops single rows of the source: compare the row's fields"
     if site.key == "where":
         return "`where` filters single rows; aggregate in `aggregate`"
     return "an expression combines attributes; compute the aggregate in an aggregate attribute"

@@ -18,6 +18,7 @@ SELECT
   joined_on,
   vacation_hold_until,
   marketing_hold,
+  email_opt_in,
   has_injury_flag,
   medical_notes,
   created_at,
@@ -35,6 +36,7 @@ SELECT
   __t_joined_on,
   __t_vacation_hold_until,
   __t_marketing_hold,
+  __t_email_opt_in,
   __t_has_injury_flag,
   __t_medical_notes,
   __t_created_at,
@@ -109,6 +111,12 @@ SELECT
       END,
       CASE
         WHEN COALESCE((
+          NOT email_opt_in IS NULL AND __t_email_opt_in IS NULL
+        ), FALSE)
+        THEN 'email_opt_in: not a boolean'
+      END,
+      CASE
+        WHEN COALESCE((
           NOT has_injury_flag IS NULL AND __t_has_injury_flag IS NULL
         ), FALSE)
         THEN 'has_injury_flag: not a boolean'
@@ -155,6 +163,7 @@ FROM (
     joined_on,
     vacation_hold_until,
     marketing_hold,
+    email_opt_in,
     has_injury_flag,
     medical_notes,
     created_at,
@@ -266,6 +275,10 @@ FROM (
       THEN LOWER(marketing_hold) = 'true'
     END AS __t_marketing_hold,
     CASE
+      WHEN LOWER(email_opt_in) IN ('true', 'false')
+      THEN LOWER(email_opt_in) = 'true'
+    END AS __t_email_opt_in,
+    CASE
       WHEN LOWER(has_injury_flag) IN ('true', 'false')
       THEN LOWER(has_injury_flag) = 'true'
     END AS __t_has_injury_flag,
@@ -366,6 +379,7 @@ SELECT
   CAST(__t_joined_on AS DATE) AS joined_on,
   CAST(__t_vacation_hold_until AS DATE) AS vacation_hold_until,
   CAST(__t_marketing_hold AS BOOLEAN) AS marketing_hold,
+  CAST(__t_email_opt_in AS BOOLEAN) AS email_opt_in,
   CAST(__t_has_injury_flag AS BOOLEAN) AS has_injury_flag,
   __t_medical_notes AS medical_notes,
   CAST(__t_created_at AS TIMESTAMP) AS created_at,
@@ -391,6 +405,7 @@ SELECT
   joined_on,
   vacation_hold_until,
   marketing_hold,
+  email_opt_in,
   has_injury_flag,
   medical_notes,
   created_at,

@@ -38,20 +38,34 @@ LEFT JOIN (
   FROM (
     SELECT
       profile_id,
-      CAST(purpose AS VARCHAR) AS purpose,
-      COALESCE((
-        granted = TRUE
-      ), FALSE) AS granted,
+      purpose,
+      granted,
       ROW_NUMBER() OVER (
         PARTITION BY profile_id, purpose
-        ORDER BY recorded_at DESC NULLS LAST, CASE WHEN COALESCE((
-          granted = TRUE
-        ), FALSE) THEN 1 ELSE 0 END ASC
+        ORDER BY evidence_time DESC NULLS LAST, CASE WHEN granted THEN 1 ELSE 0 END ASC
       ) AS rn
-    FROM cdpc_work.src__consent_events
-    WHERE
-      CAST(purpose AS VARCHAR) IN ('email_marketing', 'sms_marketing', 'ads_personalization')
-  ) AS e
+    FROM (
+      SELECT
+        profile_id,
+        CAST(purpose AS VARCHAR) AS purpose,
+        COALESCE((
+          granted = TRUE
+        ), FALSE) AS granted,
+        recorded_at AS evidence_time
+      FROM cdpc_work.src__consent_events
+      WHERE
+        CAST(purpose AS VARCHAR) IN ('email_marketing', 'sms_marketing', 'ads_personalization')
+      UNION ALL
+      SELECT
+        profile_id,
+        'email_marketing' AS purpose,
+        COALESCE((
+          email_opt_in = TRUE
+        ), FALSE) AS granted,
+        updated_at AS evidence_time
+      FROM cdpc_work.src__crm_contacts
+    ) AS e
+  ) AS r
   WHERE
     rn = 1
 ) AS l
