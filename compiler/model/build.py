@@ -20,8 +20,6 @@ _CUSTOM = {
     "cdpc_attribute_form": ("CDP103", "an attribute needs exactly one of `aggregate`, `expression` or `pick`", "keep one form per attribute; split it in two otherwise"),
     "cdpc_attribute_source": ("CDP102", "an `aggregate` attribute needs a `source` contract", "add `source: <contract>`"),
     "cdpc_attribute_extra": ("CDP103", "`source`, `where` and `default` belong to `aggregate` attributes only", "remove them or use `aggregate`"),
-    "cdpc_evidence_grant": ("CDP103", "a consent source needs exactly one of `granted_field` (a boolean field of the source) or `granted: true|false`", "a snapshot names its boolean field; an event that always means the same answer gives `granted` with a `where`"),
-    "cdpc_consent_log": ("CDP102", "the consent's event log needs `source`, `purpose_field` and `granted_field` together (and `time_field` only with them)", "give all three, or leave them out and list each purpose's `sources`"),
     "cdpc_signers_required": ("CDP102", "`require_signed: true` needs `allowed_signers`: the file of the keys that may sign approvals", "add `allowed_signers: governance/allowed_signers` (git's allowed-signers format, path relative to the project)"),
     "cdpc_approval_version": ("CDP102", "an approval of a versioned definition needs its `version`", "run `cdpc approve` instead of writing entries by hand"),
     "cdpc_approval_target": ("CDP103", "an approval names exactly one definition, e.g. `segment: <name>`", "write one entry per approved definition"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from .base import Name, Strict, Versioned
 
@@ -27,19 +27,13 @@ class EvidenceSource(Strict):
     time_field: Optional[str] = None  # default: the contract's event_time
     where: Optional[str] = None  # a row filter over the source's fields
 
-    @model_validator(mode="after")
-    def _one_grant(self) -> "EvidenceSource":
-        if (self.granted_field is None) == (self.granted is None):
-            raise ValueError("cdpc_evidence_grant")
-        return self
-
 
 class Purpose(Strict):
     channels: list[Channel] = Field(min_length=1)
     sources: list[EvidenceSource] = []
 
 
-LOG_KEYS = ("source", "purpose_field", "granted_field")
+LOG_KEYS = ("source", "purpose_field", "granted_field")  # the event log: all three or none (validate)
 
 
 class Consent(Versioned):
@@ -50,13 +44,6 @@ class Consent(Versioned):
     time_field: Optional[str] = None  # default: the contract's event_time
     purposes: dict[Name, Purpose] = Field(min_length=1)
     suppress_when: list[str] = []
-
-    @model_validator(mode="after")
-    def _log_keys_together(self) -> "Consent":
-        given = [key for key in (*LOG_KEYS, "time_field") if getattr(self, key) is not None]
-        if given and any(getattr(self, key) is None for key in LOG_KEYS):
-            raise ValueError("cdpc_consent_log")
-        return self
 
     @property
     def evidence(self) -> list["Evidence"]:

@@ -11,7 +11,7 @@ from sqlglot import exp
 from .. import allowlist
 from ..diagnostics import Diagnostic, did_you_mean
 from ..model import Consent
-from ..model.consent import Evidence
+from ..model.consent import LOG_KEYS, Evidence
 from ..snippets import SnippetError
 from .context import Context, error
 
@@ -51,6 +51,39 @@ def _fields(ctx: Context, consent: Consent, evidence: Evidence, contract) -> Ite
             yield error("CDP215", f"the time of evidence from `{contract.name}` is its event_time `{event_time}`, "
                         f"a {contract.fields[event_time].type} field; {TIME[1]}", consent.loc(*evidence.path, "source"),
                         "add `time_field:` naming a date or timestamp field")
+
+
+def event_log_keys(ctx: Context) -> Iterator[Diagnostic]:
+    """The event log is `source`, `purpose_field` and `granted_field` together (`time_field` optional)."""
+    for consent in ctx.defs.consents.values():
+        given = [key for key in (*LOG_KEYS, "time_field") if getattr(consent, key) is not None]
+        missing = [key for key in LOG_KEYS if getattr(consent, key) is None]
+        if given and missing:
+            yield error("CDP102", f"the consent's event log needs {_keys(LOG_KEYS)} together: "
+                        f"{_keys(given)} {'is' if len(given) == 1 else 'are'} given, {_keys(missing)} not",
+                        consent.key_loc(given[0]),
+                        f"add {_keys(missing)}, or leave the event log out and list each purpose's `sources`")
+
+
+def one_grant(ctx: Context) -> Iterator[Diagnostic]:
+    """Each purpose's source gives its grant one way: a boolean field or a constant."""
+    for consent in ctx.defs.consents.values():
+        for evidence in consent.evidence:
+            if evidence.purpose is None:
+                continue
+            if evidence.granted_field is not None and evidence.granted is not None:
+                yield error("CDP103", "give `granted_field` or `granted`, not both: each row's grant is its boolean "
+                            "field, or the same constant for every row that passes `where`",
+                            consent.key_loc(*evidence.path, "granted"), "keep one of them")
+            elif evidence.granted_field is None and evidence.granted is None:
+                yield error("CDP102", f"evidence from `{evidence.source}` gives no grant: add `granted_field` "
+                            "(a boolean field) or `granted: true|false`", consent.loc(*evidence.path),
+                            "a snapshot names its boolean field; an event that always means the same answer "
+                            "gives `granted` and a `where` that keeps those events")
+
+
+def _keys(keys) -> str:
+    return ", ".join(f"`{k}`" for k in keys)
 
 
 def evidence_per_purpose(ctx: Context) -> Iterator[Diagnostic]:
@@ -143,4 +176,4 @@ def suppress_when(ctx: Context) -> Iterator[Diagnostic]:
                             consent.loc("suppress_when", index), "suppress with a boolean attribute, e.g. `x > 0`")
 
 
-RULES = (source, evidence_per_purpose, where_is_a_condition, unique_purposes, suppress_when)
+RULES = (event_log_keys, one_grant, source, evidence_per_purpose, where_is_a_condition, unique_purposes, suppress_when)
