@@ -149,6 +149,7 @@ def raw_data(draw, max_rows: int = 10) -> dict[str, list[dict]]:
             "joined_on": _often(_date(days_before=400, days_after=5), *BAD_DATES),
             "vacation_hold_until": _often(_date(days_before=30, days_after=30), "never", null_pct=70),
             "marketing_hold": _often(st.sampled_from(MOSTLY_FALSE), *BAD_BOOLEANS),
+            "email_opt_in": _often(st.sampled_from(["true", "false", "TRUE", "False"]), *BAD_BOOLEANS, null_pct=20),
             "has_injury_flag": _often(st.sampled_from(MOSTLY_FALSE), *BAD_BOOLEANS),
             "medical_notes": _often(_text(), null_pct=85),
             "created_at": _often(_timestamp(), *BAD_TIMESTAMPS, null_pct=2),

@@ -1,4 +1,4 @@
-"""Reference implementation of the rest of docs/reference.md §2 (contracts, attributes, consent,
+"""Reference implementation of the rest of docs/reference.md §2 (contracts, attributes, consent with its evidence,
 segments, syncs) on small data, for a fixed menu of SQL snippets.  Written from that text alone.
 """
 
@@ -208,13 +208,57 @@ def eval_pick(pick: Pick, rows_by_source: dict[str, list[dict]], contracts: dict
 # --------------------------------------------------------------------------- whole pipeline
 
 @dataclass
-class Consent:
+class EvidenceSource:
+    """One of a purpose's `sources`: rows of `source` that pass `where`, each granting
+    `row[granted_field]` (or the constant `granted`) at `row[time_field]`."""
+    purpose: str
     source: str
-    purpose_field: str
-    granted_field: str
-    time_field: str
+    time_field: str                     # as resolved: the written time_field, else the contract's event_time
+    granted_field: Optional[str] = None
+    granted: Optional[bool] = None
+    where: Optional[Callable[[dict], Optional[bool]]] = None
+
+
+@dataclass
+class Consent:
+    source: Optional[str]               # the event log (None: only per-purpose sources)
+    purpose_field: Optional[str]
+    granted_field: Optional[str]
+    time_field: Optional[str]
     purposes: list[str]
     suppress_when: list[str] = field(default_factory=list)
+    sources: list[EvidenceSource] = field(default_factory=list)
+
+
+def _as_time(value: Any) -> Any:
+    """A date is its midnight, so dates and timestamps of different sources compare."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day)
+    return value
+
+
+def latest_wins(evidence: list[tuple[Any, Optional[bool]]]) -> bool:
+    """docs/reference.md §2.6: (time, grant) pieces of evidence -> granted. The latest wins;
+    at the latest time every piece must grant (a tie or a NULL grant is a denial); evidence
+    without a time is older than any with one; no evidence means not granted."""
+    if not evidence:
+        return False
+    times = [_as_time(t) for t, _ in evidence if t is not None]
+    latest = max(times) if times else None
+    at_latest = [g for t, g in evidence if _as_time(t) == latest]
+    return all(g is True for g in at_latest)
+
+
+def consent_evidence(cs: Consent, purpose: str, rows: list[tuple[str, dict]]) -> list[tuple[Any, Optional[bool]]]:
+    """The evidence for `purpose` among a profile's (source, staged row) records."""
+    found = []
+    for src, row in rows:
+        if src == cs.source and row.get(cs.purpose_field) == purpose:
+            found.append((row[cs.time_field], row[cs.granted_field]))
+        for ev in cs.sources:
+            if ev.purpose == purpose and ev.source == src and (ev.where is None or ev.where(row) is True):
+                found.append((row[ev.time_field], row[ev.granted_field] if ev.granted_field else ev.granted))
+    return found
 
 
 @dataclass
@@ -301,15 +345,10 @@ def run_reference(project: Project, raw: dict[str, list[dict]]) -> dict[str, lis
     if project.consent:
         cs = project.consent
         for pid, rids in members.items():
-            events = [rows_of[rid][1] for rid in rids if rid[0] == cs.source]
+            rows = [rows_of[rid] for rid in rids]
             suppressed = any(attrs[pid].get(a) is True for a in cs.suppress_when)
             for purpose in cs.purposes:
-                evs = [e for e in events if e.get(cs.purpose_field) == purpose]
-                g = False
-                if evs:
-                    latest = max(e[cs.time_field] for e in evs)
-                    at_latest = [e[cs.granted_field] for e in evs if e[cs.time_field] == latest]
-                    g = all(x is True for x in at_latest)  # a tie: the denial wins
+                g = latest_wins(consent_evidence(cs, purpose, rows))
                 granted[(pid, purpose)] = g and not suppressed
         out["consent"] = [(pid, p, g) for (pid, p), g in granted.items()]
     # segments
