@@ -22,7 +22,7 @@ from sqlglot import exp
 
 # The four places a snippet is written; what each names is checked in validate/expressions.py.
 AGGREGATE = "aggregate"            # an aggregate attribute's `aggregate`
-ROW_FILTER = "where"               # an aggregate attribute's `where` (one source row at a time)
+ROW_FILTER = "where"               # an aggregate attribute's or a consent source's `where` (one source row at a time)
 EXPRESSION = "expression"          # an expression attribute's `expression`
 SEGMENT = "segment where"          # a segment's `where`
 CONTEXTS = (AGGREGATE, ROW_FILTER, EXPRESSION, SEGMENT)
