@@ -30,7 +30,6 @@ def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[s
     steps: list = []
     for id_type in destination.identifiers:
         steps += create_table_as(WORK, ident_table(destination.name, id_type), _chosen_identifier(defs, id_type))
-    outputs = []
     for sync in destination.syncs:
         name = sync_table(destination.name, sync.segment)
         query = (exp.select(col("profile_id", "s"), copy=False)
@@ -54,8 +53,7 @@ def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[s
                      .join(work(attr_table(field), ref), join_type="left",
                            on=exp.EQ(this=col("profile_id", ref), expression=col("profile_id", "s")), copy=False))
         steps += create_table_as(schemas.audiences, name, query)
-        outputs.append(f"{schemas.audiences}.{name}")
-    return Unit("syncs", "destination", destination.name, steps, [], outputs)
+    return Unit("syncs", "destination", destination.name, steps)
 
 
 def _chosen_identifier(defs: Definitions, id_type: str) -> exp.Select:
