@@ -27,7 +27,6 @@ from .graph import node_id
 from .project import LoadedProject
 
 GENERATED = "generated"
-UNITS_PER_WORKER = 1000  # unit renders; below this a forked child costs more than it saves
 CHUNK = 10  # units per work item (each rendered for every target): small enough to balance
 
 
@@ -99,7 +98,6 @@ def _render_targets(project: LoadedProject, targets: list[str]) -> dict[str, lis
     (no whole plan is built first); the result is the same as rendering in turn."""
     builders = plan_builders(project.definitions, project.lineage)
     chunks = range(0, len(builders), CHUNK)
-    workers = max(1, min(os.cpu_count() or 1, len(builders) * len(targets) // UNITS_PER_WORKER))
 
     def render(index: int, in_child: bool) -> list[_Texts]:
         rendered = []
@@ -110,7 +108,8 @@ def _render_targets(project: LoadedProject, targets: list[str]) -> dict[str, lis
             rendered.append(_Texts(unit.layer, unit.kind, unit.name, texts))
         return rendered
 
-    units = [unit for chunk in shared_map(render, len(chunks), workers) for unit in chunk]
+    # forked children only when the renders (units x targets) pay for them: background.workers_for
+    units = [unit for chunk in shared_map(render, len(chunks), len(builders) * len(targets)) for unit in chunk]
     return {target: [(f"{target}/{file}", unit.kind, unit.name, unit.texts[i])
                      for file, unit in zip(sql_file_names(units), units)]
             for i, target in enumerate(targets)}
