@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where does a forked child pay for itself? The render of a compile (compile.sql_outputs),
+"""Where does a forked child pay for itself? The render of a compile (render.sql_outputs),
 in one process and split with one forked child, at growing project sizes.
 
 For each size: a synthetic project (benchmarks/synth_project.py) for five targets is
@@ -29,7 +29,7 @@ from compiler import background  # noqa: E402
 from compiler.compile import compile_targets  # noqa: E402
 from compiler.emit import plan_builders  # noqa: E402
 from compiler.project import require_valid  # noqa: E402
-from compiler.compile import sql_outputs  # noqa: E402
+from compiler.render import sql_outputs  # noqa: E402
 
 TARGETS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
 

@@ -19,8 +19,9 @@ from .diagnostics import DiagnosticError, did_you_mean
 from .gcpause import survivors_frozen
 from .graph import Lineage
 from .output import exit_code, show_diagnostics, summary
-from .compile import (compile_outputs, read_generated, remember_compile, unchanged_since_last_compile,
-                      write_generated)
+from .compile import compile_outputs
+from .compile_cache import remember_compile, unchanged_since_last_compile
+from .generated import read_generated, write_generated
 from .project import LoadedProject, load_project
 from .timeutil import parse_as_of
 

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from compiler import background, compile as render
+from compiler import background, render
 from compiler.compile import compile_outputs
 from compiler.diagnostics import DiagnosticError
-from compiler.compile import write_generated
+from compiler.generated import write_generated
 from compiler.project import require_valid
 
 from helpers import ROOT, cdpc, copy_reference

@@ -7,8 +7,9 @@ import re
 import pytest
 import sqlglot
 
-from compiler import compile as compile_module
-from compiler.compile import compile_outputs, read_generated, write_generated
+from compiler import generated
+from compiler.compile import compile_outputs
+from compiler.generated import read_generated, write_generated
 from compiler.project import require_valid
 
 from helpers import ROOT, cdpc, copy_reference
@@ -100,7 +101,7 @@ def test_a_write_that_fails_midway_keeps_the_old_tree(tmp_path, monkeypatch):
     before = read_generated(project)
     outputs = {**before, "duckdb/zzz_extra.sql": "SELECT 1;\n"}
     written = []
-    original = compile_module._write_file
+    original = generated._write_file
 
     def failing_write(path: str, content: str) -> None:
         written.append(path)
@@ -108,7 +109,7 @@ def test_a_write_that_fails_midway_keeps_the_old_tree(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         original(path, content)
 
-    monkeypatch.setattr(compile_module, "_write_file", failing_write)
+    monkeypatch.setattr(generated, "_write_file", failing_write)
     with pytest.raises(OSError):
         write_generated(project, outputs)
     monkeypatch.undo()

@@ -24,6 +24,16 @@ def ident_table(destination: str, id_type: str) -> str:
     return f"ident__{destination}__{id_type}"
 
 
+def hashes_field(destination: Destination, field: str, pii_attributes: set[str]) -> bool:
+    """A field is sent as SHA-256 when the destination hashes and the field derives from PII."""
+    return destination.hash == "sha256" and field in pii_attributes
+
+
+def drops_phone_plus(destination: Destination, normalizer: str) -> bool:
+    """Meta wants a phone number hashed as its digits only, without the leading `+`."""
+    return destination.hash == "sha256" and normalizer == "phone" and destination.platform == "meta_custom_audiences"
+
+
 def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[str]) -> Unit:
     identity = defs.identity
     schemas = defs.project.schemas
@@ -47,7 +57,7 @@ def sync_unit(defs: Definitions, destination: Destination, pii_attributes: set[s
         for field in destination.fields:
             ref = f"f_{field}"
             value = col("value", ref)
-            if destination.hash == "sha256" and field in pii_attributes:
+            if hashes_field(destination, field, pii_attributes):
                 value = portable("SHA256_HEX", text(value))
             query = (query.select(alias(value, field), copy=False)
                      .join(work(attr_table(field), ref), join_type="left",
@@ -77,6 +87,6 @@ def _hashed_identifier(destination: Destination, normalizer: str, value: exp.Exp
     """generic: the normalized value; Meta: phone as digits only; Google: phone with `+`."""
     if destination.hash != "sha256":
         return value
-    if normalizer == "phone" and destination.platform == "meta_custom_audiences":
+    if drops_phone_plus(destination, normalizer):
         value = exp.Replace(this=value, expression=lit("+"), replacement=lit(""))
     return portable("SHA256_HEX", value)
