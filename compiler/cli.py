@@ -19,9 +19,9 @@ from .diagnostics import DiagnosticError, did_you_mean
 from .gcpause import survivors_frozen
 from .graph import Lineage
 from .output import exit_code, show_diagnostics, summary
+from . import compile_cache
 from .compile import compile_outputs
-from .compile_cache import remember_compile, unchanged_since_last_compile
-from .generated import read_generated, write_generated
+from .generated import write_generated
 from .project import LoadedProject, load_project
 from .timeutil import parse_as_of
 
@@ -143,13 +143,17 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
     byte-identical files: no timestamps, no absolute paths, stable order.
     """
     wanted = list(targets) or None
-    if unchanged_since_last_compile(project_dir, wanted):
-        outputs, changed = read_generated(project_dir), False
+    key = compile_cache.inputs_key(project_dir, wanted)  # before reading: an edit during the compile is a new key
+    hit = compile_cache.lookup(project_dir, key)
+    if hit is not None:
+        show_diagnostics(hit.warnings, err=True)  # what the compile that wrote generated/ warned about
+        outputs, changed = hit.outputs, False
     else:
         project = _require_valid(project_dir)
         outputs = compile_outputs(project, wanted)
+        compile_cache.forget(project.root)
         changed = write_generated(project.root, outputs)
-        remember_compile(project.root, wanted, outputs)
+        compile_cache.remember(project.root, key, outputs, project.diagnostics)
     sql_files = sum(1 for path in outputs if path.endswith(".sql"))
     state = "written" if changed else "unchanged"
     click.echo(f"generated/ {state}: {sql_files} SQL files, {len(outputs) - sql_files} manifests")
