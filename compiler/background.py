@@ -6,7 +6,7 @@ forked children through a work queue, so a slow child never leaves the other cor
 inherits the loaded project (fork, copy-on-write) and sends its pickled result back
 through a pipe.
 
-The rules (docs/STYLE "Caches and forks"):
+The rules:
 
 * **one threshold**: the work is measured in unit renders (one unit for one target) and
   a process pays for itself from RENDERS_PER_WORKER renders on (`workers_for`; measured
@@ -39,8 +39,10 @@ from .diagnostics import Diagnostic, DiagnosticError, Location
 T = TypeVar("T")
 R = TypeVar("R")
 ENABLED = hasattr(os, "fork") and os.environ.get("CDPC_NO_FORK") != "1"
-# renders per process: below 2x this a second process costs more than it saves
-# (benchmarks/bench_fork.py, this 2-core machine: see docs/commands/compile.md)
+# Renders per process: a second one from 2 x this on. benchmarks/bench_fork.py, two shared
+# cores, time with a forked child / time alone: 1.27 at 310 renders, 1.11 at 610, 1.13 at
+# 1,210; 0.87 at 1,610, 0.80 at 2,010, 0.77 and 1.11 at 2,410 (two runs: the machine was
+# busy), 0.85 at 5,010. It stops losing between 1,210 and 1,610; 2,000 leaves a margin.
 RENDERS_PER_WORKER = 1000
 CHILD_TIMEOUT = 60.0  # seconds a child may take beyond its share of renders
 SECONDS_PER_RENDER = 0.05  # about 50x a render's measured cost (1 ms): only a stuck child misses it

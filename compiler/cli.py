@@ -138,9 +138,11 @@ def lineage(name: Optional[str], direction: Optional[str], fmt: str, project_dir
 def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
     """Write generated/: SQL per target, sync manifests and manifest.json.
 
-    The whole output is built in memory first and swapped in at once, so a failed
-    compile leaves generated/ as it was. The same definitions always give
-    byte-identical files: no timestamps, no absolute paths, stable order.
+    The whole output is built in memory first; then each changed file is written
+    beside generated/ and moved into it, so a failed compile leaves generated/ as it
+    was. The same definitions always give byte-identical files: no timestamps, no
+    absolute paths, stable order. When nothing that could change the output changed
+    since the last compile, nothing is compiled (see docs/commands/compile.md).
     """
     wanted = list(targets) or None
     key = compile_cache.inputs_key(project_dir, wanted)  # before reading: an edit during the compile is a new key

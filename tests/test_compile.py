@@ -191,3 +191,10 @@ def test_the_next_compile_removes_the_leftovers_of_a_killed_one(tmp_path):
     assert cdpc("compile", "--project", str(project)).exit_code == 0
     assert not dead.exists() and not older.exists() and alive.exists()
 
+
+def test_the_compile_page_names_files_a_compile_writes(reference_outputs):
+    page = (ROOT / "docs" / "commands" / "compile.md").read_text(encoding="utf-8")
+    written = page.split("## What it writes", 1)[1].split("```", 2)[1]
+    named = re.findall(r"\b([a-z]+/\d{3}_\w+\.sql|syncs/\w+\.json|manifest\.json)", written)
+    assert len(named) >= 5
+    assert [path for path in named if path not in reference_outputs] == []
