@@ -21,8 +21,9 @@ from .gcpause import survivors_frozen
 from .graph import Lineage
 from .model.approvals import APPROVABLE
 from .output import exit_code, show_diagnostics, summary
-from .compile import (compile_outputs, read_generated, remember_compile, unchanged_since_last_compile,
-                      write_generated)
+from . import compile_cache
+from .compile import compile_outputs
+from .generated import write_generated
 from .project import LoadedProject, load_project
 from .timeutil import parse_as_of
 
@@ -139,18 +140,24 @@ def lineage(name: Optional[str], direction: Optional[str], fmt: str, project_dir
 def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
     """Write generated/: SQL per target, sync manifests and manifest.json.
 
-    The whole output is built in memory first and swapped in at once, so a failed
-    compile leaves generated/ as it was. The same definitions always give
-    byte-identical files: no timestamps, no absolute paths, stable order.
+    The whole output is built in memory first; then each changed file is written
+    beside generated/ and moved into it, so a failed compile leaves generated/ as it
+    was. The same definitions always give byte-identical files: no timestamps, no
+    absolute paths, stable order. When nothing that could change the output changed
+    since the last compile, nothing is compiled (see docs/commands/compile.md).
     """
     wanted = list(targets) or None
-    if unchanged_since_last_compile(project_dir, wanted):
-        outputs, changed = read_generated(project_dir), False
+    key = compile_cache.inputs_key(project_dir, wanted)  # before reading: an edit during the compile is a new key
+    hit = compile_cache.lookup(project_dir, key)
+    if hit is not None:
+        show_diagnostics(hit.warnings, err=True)  # what the compile that wrote generated/ warned about
+        outputs, changed = hit.outputs, False
     else:
         project = _require_valid(project_dir)
         outputs = compile_outputs(project, wanted)
+        compile_cache.forget(project.root)
         changed = write_generated(project.root, outputs)
-        remember_compile(project.root, wanted, outputs)
+        compile_cache.remember(project.root, key, outputs, project.diagnostics)
     sql_files = sum(1 for path in outputs if path.endswith(".sql"))
     state = "written" if changed else "unchanged"
     click.echo(f"generated/ {state}: {sql_files} SQL files, {len(outputs) - sql_files} manifests")

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 from sqlglot import exp
 
-from ..compile import render_target
+from ..render import render_target
 from ..diagnostics import Diagnostic, DiagnosticError, Location
 from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit
 from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
