@@ -272,7 +272,7 @@ def approve(name: str, by: Optional[str], kind: Optional[str], base_ref: Optiona
     the file as EMAIL (signed when the policy requires it): `cdpc check --base` counts
     an approval only from its approver's own commit. See docs/governance.md.
     """
-    from .check.approve import ApproveError, approve as record, default_approver, git_email
+    from .approve import ApproveError, approve as record, default_approver, git_email
 
     project = _require_valid(project_dir)
     if by is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .emit.manifests import manifest, sync_manifest, to_json
 from .fingerprint import fingerprints_of
-from .generated import GENERATED, read_generated  # noqa: F401 - imported from here by check/
 from .project import LoadedProject
 from .render import SqlFile, sql_outputs
 
