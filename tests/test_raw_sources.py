@@ -84,6 +84,20 @@ def test_data_is_a_literal_path_never_a_pattern(tmp_path, folder):
                            "(SELECT count(*) FROM cdp_staging.signups_rejected)").fetchone()[0] == 5
 
 
+def test_parquet_in_a_folder_named_like_a_pattern_is_read(tmp_path):
+    root = write_files(tmp_path, SMALL_PROJECT)
+    target = root / "d[1]*"
+    target.mkdir()
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{root / 'data' / 'raw.signups.csv'}', all_varchar = true)) "
+               f"TO '{root / 'data' / 'raw.signups.parquet'}' (FORMAT parquet)")
+    shutil.move(root / "data" / "raw.signups.parquet", target / "raw.signups.parquet")
+    engine = DuckDBEngine()
+    run_project(require_valid(root), engine, target, AS_OF_DT)
+    assert engine.rows("SELECT count(*) FROM cdp_staging.signups")[0][0] + \
+        engine.rows("SELECT count(*) FROM cdp_staging.signups_rejected")[0][0] == 5
+    engine.close()
+
+
 def test_a_missing_data_folder_is_one_environment_error(tmp_path):
     result = cdpc("run", "--project", str(ROOT), "--data", str(tmp_path / "missing"), "--as-of", AS_OF)
     assert result.exit_code == 2

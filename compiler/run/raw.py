@@ -19,9 +19,10 @@ import re
 import secrets
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from sqlglot import exp
 
@@ -249,10 +250,10 @@ def _parquet_as_clean_csv(raw: RawFile, target: Path) -> CleanCsv:
 
     columns = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in raw.columns)
     try:
-        with duckdb.connect(config=NO_EXTENSIONS) as local:
-            local.execute(f"COPY (SELECT {columns} FROM read_parquet('{_quote(raw.path)}')) TO '{_quote(target)}' "
+        with duckdb.connect(config=NO_EXTENSIONS) as local, _literal(raw.path) as path:
+            local.execute(f"COPY (SELECT {columns} FROM read_parquet('{_quote(path)}')) TO '{_quote(target)}' "
                           "(FORMAT csv, HEADER, FORCE_QUOTE *)")
-            rows = local.execute(f"SELECT count(*) FROM read_parquet('{_quote(raw.path)}')").fetchone()[0]
+            rows = local.execute(f"SELECT count(*) FROM read_parquet('{_quote(path)}')").fetchone()[0]
     except duckdb.Error as exc:
         raise RuntimeError(_first_line(exc)) from None
     return CleanCsv(target, raw.columns, rows)
@@ -337,10 +338,26 @@ def _parquet_columns(path: Path) -> list[str]:
 
     from .engines.duckdb import NO_EXTENSIONS
     try:  # a connection of its own: the module's default one would autoload extensions
-        with duckdb.connect(config=NO_EXTENSIONS) as local:
-            return [row[0] for row in local.sql(f"DESCRIBE SELECT * FROM read_parquet('{_quote(path)}')").fetchall()]
+        with duckdb.connect(config=NO_EXTENSIONS) as local, _literal(path) as literal:
+            return [row[0] for row in local.sql(f"DESCRIBE SELECT * FROM read_parquet('{_quote(literal)}')").fetchall()]
     except duckdb.Error as exc:
         raise RuntimeError(str(exc).splitlines()[0]) from None
+
+
+@contextmanager
+def _literal(path: Path) -> Iterator[Path]:
+    """A path DuckDB reads as one file: it expands `*`, `?`, `[` and `{` in a path, so a
+    path holding one is read through a link of a plain name."""
+    if not any(ch in str(path) for ch in "*?[{"):
+        yield path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="cdpc-link-"))
+    try:
+        link = folder / "raw.parquet"
+        link.symlink_to(path.resolve())
+        yield link
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _quote(path: Path) -> str:
