@@ -165,6 +165,8 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
 
 
 @cli.command()
+@click.option("--sources", type=click.Choice(("files", "warehouse")), default="files", show_default=True,
+              help="Read raw files from --data, or every contract's relation where it is in the database.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Raw files DIR/<schema>.<table>.{csv,parquet}.  [default: <project>/data]")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
@@ -177,11 +179,12 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
 @click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Spark warehouse directory.  [default: ./spark-warehouse]")
 @project_option
-def run(data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engine: str, dsn: Optional[str],
+def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engine: str, dsn: Optional[str],
         master: Optional[str], warehouse: Optional[Path], project_dir: Path) -> int:
     """Compile and execute the pipeline, then print a summary.
 
-    Loads the raw files, stages them (rows that break a contract go to
+    Loads the raw data into a schema of its own (or reads the relations in place),
+    stages it (malformed rows and rows that break a contract go to
     <contract>_rejected), resolves identity, computes attributes, consent,
     segments and syncs, and checks primary keys, freshness and expected sizes.
     Exit 1 when a check fails; every table is written first.
@@ -196,7 +199,7 @@ def run(data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engi
                                f"project for it; add `{engine}` to `targets` in project.yaml")
     moment = parse_as_of(as_of)
     result = execute(project, engine, data_dir or project.root / "data", moment,
-                     db=db, dsn=dsn, master=master, warehouse=warehouse)
+                     db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources)
     return 1 if result.failed else 0
 
 
