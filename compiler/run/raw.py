@@ -308,7 +308,7 @@ def _relocated(unit: Unit, reads: dict[tuple[str, str], str], schema: str) -> Un
         return node
 
     steps = [step.transform(move) if isinstance(step, exp.Expression) else step for step in unit.steps]
-    return Unit(unit.layer, unit.kind, unit.name, steps, list(unit.checks), list(unit.outputs))
+    return Unit(unit.layer, unit.kind, unit.name, steps, list(unit.checks))
 
 
 def _with_quarantine(unit: Unit, rendered: RenderedUnit, dialect: str, sources: RunSources) -> RenderedUnit:
