@@ -21,8 +21,9 @@ from .gcpause import survivors_frozen
 from .graph import Lineage
 from .model.approvals import APPROVABLE
 from .output import exit_code, show_diagnostics, summary
-from .compile import (compile_outputs, read_generated, remember_compile, unchanged_since_last_compile,
-                      write_generated)
+from . import compile_cache
+from .compile import compile_outputs
+from .generated import write_generated
 from .project import LoadedProject, load_project
 from .timeutil import parse_as_of
 
@@ -139,18 +140,24 @@ def lineage(name: Optional[str], direction: Optional[str], fmt: str, project_dir
 def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
     """Write generated/: SQL per target, sync manifests and manifest.json.
 
-    The whole output is built in memory first and swapped in at once, so a failed
-    compile leaves generated/ as it was. The same definitions always give
-    byte-identical files: no timestamps, no absolute paths, stable order.
+    The whole output is built in memory first; then each changed file is written
+    beside generated/ and moved into it, so a failed compile leaves generated/ as it
+    was. The same definitions always give byte-identical files: no timestamps, no
+    absolute paths, stable order. When nothing that could change the output changed
+    since the last compile, nothing is compiled (see docs/commands/compile.md).
     """
     wanted = list(targets) or None
-    if unchanged_since_last_compile(project_dir, wanted):
-        outputs, changed = read_generated(project_dir), False
+    key = compile_cache.inputs_key(project_dir, wanted)  # before reading: an edit during the compile is a new key
+    hit = compile_cache.lookup(project_dir, key)
+    if hit is not None:
+        show_diagnostics(hit.warnings, err=True)  # what the compile that wrote generated/ warned about
+        outputs, changed = hit.outputs, False
     else:
         project = _require_valid(project_dir)
         outputs = compile_outputs(project, wanted)
+        compile_cache.forget(project.root)
         changed = write_generated(project.root, outputs)
-        remember_compile(project.root, wanted, outputs)
+        compile_cache.remember(project.root, key, outputs, project.diagnostics)
     sql_files = sum(1 for path in outputs if path.endswith(".sql"))
     state = "written" if changed else "unchanged"
     click.echo(f"generated/ {state}: {sql_files} SQL files, {len(outputs) - sql_files} manifests")
@@ -158,6 +165,8 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
 
 
 @cli.command()
+@click.option("--sources", type=click.Choice(("files", "warehouse")), default="files", show_default=True,
+              help="Read raw files from --data, or every contract's relation where it is in the database.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Raw files DIR/<schema>.<table>.{csv,parquet}.  [default: <project>/data]")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
@@ -170,11 +179,12 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
 @click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Spark warehouse directory.  [default: ./spark-warehouse]")
 @project_option
-def run(data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engine: str, dsn: Optional[str],
+def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engine: str, dsn: Optional[str],
         master: Optional[str], warehouse: Optional[Path], project_dir: Path) -> int:
     """Compile and execute the pipeline, then print a summary.
 
-    Loads the raw files, stages them (rows that break a contract go to
+    Loads the raw data into a schema of its own (or reads the relations in place),
+    stages it (malformed rows and rows that break a contract go to
     <contract>_rejected), resolves identity, computes attributes, consent,
     segments and syncs, and checks primary keys, freshness and expected sizes.
     Exit 1 when a check fails; every table is written first.
@@ -189,7 +199,7 @@ def run(data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engi
                                f"project for it; add `{engine}` to `targets` in project.yaml")
     moment = parse_as_of(as_of)
     result = execute(project, engine, data_dir or project.root / "data", moment,
-                     db=db, dsn=dsn, master=master, warehouse=warehouse)
+                     db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources)
     return 1 if result.failed else 0
 
 
@@ -265,7 +275,7 @@ def approve(name: str, by: Optional[str], kind: Optional[str], base_ref: Optiona
     the file as EMAIL (signed when the policy requires it): `cdpc check --base` counts
     an approval only from its approver's own commit. See docs/governance.md.
     """
-    from .check.approve import ApproveError, approve as record, default_approver, git_email
+    from .approve import ApproveError, approve as record, default_approver, git_email
 
     project = _require_valid(project_dir)
     if by is None:

@@ -77,6 +77,9 @@ CODES: dict[str, str] = {
     "CDP507": "segment size outside expected_size",
     "CDP508": "rows rejected by the contract",
     "CDP509": "the engine refused a statement",
+    "CDP510": "raw file header names a column twice",
+    "CDP511": "raw relation missing from the warehouse",
+    "CDP512": "malformed raw rows quarantined",
     "CDP601": "generated/ is stale",
     "CDP602": "breaking contract change without a MAJOR bump",
     "CDP603": "change without the required version bump",
@@ -95,6 +98,7 @@ CODES: dict[str, str] = {
     "CDP616": "governance policy changed without approval",
     "CDP901": "bad environment",
     "CDP902": "git base cannot be read",
+    "CDP903": "raw data directory missing",
 }
 
 

@@ -70,7 +70,6 @@ class Dialect:
     # only when a run needs it; None: emitted and parse-checked only.
     engine: Optional[str] = None
     overrides: dict[str, str] = field(default_factory=dict)
-    notes: str = ""
     names: Names = Names()
 
     @property
@@ -84,14 +83,15 @@ class Dialect:
 DIALECTS: dict[str, Dialect] = {
     # DuckDB and Spark match names case-insensitively and have no length limit a cdpc name reaches
     "duckdb": Dialect("duckdb", engine="compiler.run.engines.duckdb"),
+    # text order and min/max of text use COLLATE "C" (code-point order)
     "postgres": Dialect("postgres", engine="compiler.run.engines.postgres", overrides={
         "SHA256_HEX": "ENCODE(SHA256(CONVERT_TO({0}, 'UTF8')), 'hex')",
         "REGEX_SEARCH": "{0} ~ {1}",
         "TEXT_ARRAY_COMPACT": "ARRAY_REMOVE(ARRAY[{*}]::TEXT[], NULL)",
         "ARRAY_IS_EMPTY": "CARDINALITY({0}) = 0",
         "CODEPOINT": "{0} COLLATE \"C\"",
-    }, notes="text order and min/max of text use COLLATE \"C\" (code-point order)",
-        names=Names(max_bytes=63, truncates=True)),  # NAMEDATALEN - 1; longer names are cut with a NOTICE
+    }, names=Names(max_bytes=63, truncates=True)),  # NAMEDATALEN - 1; longer names are cut with a NOTICE
+    # string comparison is binary (UTF-8 byte order equals code-point order)
     "spark": Dialect("spark", engine="compiler.run.engines.spark", overrides={
         "SHA256_HEX": "SHA2({0}, 256)",
         "REGEX_SEARCH": "{0} RLIKE {1}",
@@ -99,7 +99,8 @@ DIALECTS: dict[str, Dialect] = {
         "TEXT_ARRAY_COMPACT": "FILTER(ARRAY({*}), x -> x IS NOT NULL)",
         "ARRAY_IS_EMPTY": "SIZE({0}) = 0",
         "TO_TEXT": "CAST({0} AS STRING)",
-    }, notes="string comparison is binary (UTF-8 byte order equals code-point order)"),
+    }),
+    # REGEXP_LIKE anchors the whole subject, so a search is REGEXP_INSTR > 0
     "snowflake": Dialect("snowflake", overrides={
         "SHA256_HEX": "SHA2({0}, 256)",
         "REGEX_SEARCH": "REGEXP_INSTR({0}, {1}) > 0",
@@ -108,8 +109,8 @@ DIALECTS: dict[str, Dialect] = {
         "ARRAY_IS_EMPTY": "ARRAY_SIZE({0}) = 0",
         "CODEPOINT": "COLLATE({0}, 'utf8')",
         "TO_TEXT": "CAST({0} AS VARCHAR)",
-    }, notes="REGEXP_LIKE anchors the whole subject, so a search is REGEXP_INSTR > 0",
-        names=Names(max_bytes=255)),  # unquoted names fold to upper case
+    }, names=Names(max_bytes=255)),  # unquoted names fold to upper case
+    # SHA256 and MD5 return BYTES, hence TO_HEX
     "bigquery": Dialect("bigquery", overrides={
         "SHA256_HEX": "TO_HEX(SHA256({0}))",
         "MD5_HEX": "TO_HEX(MD5({0}))",
@@ -118,8 +119,7 @@ DIALECTS: dict[str, Dialect] = {
         "TEXT_ARRAY_COMPACT": "ARRAY(SELECT x FROM UNNEST([{*}]) AS x WHERE x IS NOT NULL)",
         "ARRAY_IS_EMPTY": "ARRAY_LENGTH({0}) = 0",
         "TO_TEXT": "CAST({0} AS STRING)",
-    }, notes="SHA256 and MD5 return BYTES, hence TO_HEX",
-        names=Names(max_bytes=1024, folds_case=False)),  # dataset and table names are case-sensitive
+    }, names=Names(max_bytes=1024, folds_case=False)),  # dataset and table names are case-sensitive
 }
 
 

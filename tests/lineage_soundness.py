@@ -262,7 +262,7 @@ def gaps(written: list[Written], allowed: Allowed, target: str) -> list[Gap]:
         for owners, deps in _owned_parts(w, allowed.defs):
             for dep in sorted(deps):
                 if not any(dep[:2] in allowed(o, dep[2]) for o in owners):
-                    found.append(Gap(target, w.unit.file_stem, w.table, " or ".join(owners), dep))
+                    found.append(Gap(target, f"{w.unit.layer}__{w.unit.name}", w.table, " or ".join(owners), dep))
     return found
 
 

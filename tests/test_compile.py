@@ -1,14 +1,18 @@
-"""cdpc compile: reproducible, atomic, up to date, and every file parses back in its dialect."""
+"""cdpc compile: reproducible, atomic, up to date, and every file parses back in its dialect.
+
+The fast path (compile_cache.py) is tested in test_compile_cache.py; forks in test_background.py."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 import sqlglot
 
-from compiler import compile as compile_module
-from compiler.compile import compile_outputs, read_generated, write_generated
+from compiler import generated
+from compiler.compile import compile_outputs
+from compiler.generated import read_generated, write_generated
 from compiler.project import require_valid
 
 from helpers import ROOT, cdpc, copy_reference
@@ -98,9 +102,9 @@ def test_a_write_that_fails_midway_keeps_the_old_tree(tmp_path, monkeypatch):
     project = copy_reference(tmp_path, with_generated=False)
     assert cdpc("compile", "--project", str(project)).exit_code == 0
     before = read_generated(project)
-    outputs = {**before, "duckdb/zzz_extra.sql": "SELECT 1;\n"}
+    outputs = {**{rel: text + "-- changed\n" for rel, text in before.items()}, "duckdb/zzz_extra.sql": "SELECT 1;\n"}
     written = []
-    original = compile_module._write_file
+    original = generated._write_file
 
     def failing_write(path: str, content: str) -> None:
         written.append(path)
@@ -108,7 +112,7 @@ def test_a_write_that_fails_midway_keeps_the_old_tree(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         original(path, content)
 
-    monkeypatch.setattr(compile_module, "_write_file", failing_write)
+    monkeypatch.setattr(generated, "_write_file", failing_write)
     with pytest.raises(OSError):
         write_generated(project, outputs)
     monkeypatch.undo()
@@ -122,3 +126,75 @@ def test_compile_a_single_target(tmp_path):
     assert result.exit_code == 0
     targets = {p.relative_to(project / "generated").parts[0] for p in (project / "generated").rglob("*.sql")}
     assert targets == {"postgres"}
+
+
+def test_a_write_replaces_changed_files_and_never_leaves_generated_missing(tmp_path, monkeypatch):
+    project = copy_reference(tmp_path)
+    before = read_generated(project)
+    changed = next(p for p in before if p.startswith("duckdb/"))
+    stale = next(p for p in before if p.startswith("postgres/"))
+    outputs = {**before, changed: before[changed] + "-- new\n", "newtarget/000_setup__x.sql": "SELECT 1;\n"}
+    del outputs[stale]
+    untouched = project / "generated" / "manifest.json"
+    inode = untouched.stat().st_ino
+    seen = []
+    real_replace = generated.os.replace
+
+    def watched_replace(src, dst):
+        seen.append((project / "generated").is_dir())
+        real_replace(src, dst)
+
+    monkeypatch.setattr(generated.os, "replace", watched_replace)
+    assert write_generated(project, outputs)
+    monkeypatch.undo()
+    assert seen and all(seen), "generated/ exists at every step"
+    assert read_generated(project) == outputs
+    assert untouched.stat().st_ino == inode, "a file whose text did not change is not rewritten"
+    assert not [p for p in project.iterdir() if p.name.startswith(".generated")]
+    outputs.pop("newtarget/000_setup__x.sql")
+    assert write_generated(project, outputs)
+    assert not (project / "generated" / "newtarget").exists(), "a folder left empty is removed"
+    assert not write_generated(project, outputs), "unchanged: nothing written"
+
+
+def test_a_move_that_fails_midway_puts_back_the_files_already_moved(tmp_path, monkeypatch):
+    project = copy_reference(tmp_path)
+    before = read_generated(project)
+    outputs = {rel: text + "-- new\n" for rel, text in before.items()}
+    outputs["duckdb/zzz_extra.sql"] = "SELECT 1;\n"
+    moves = []
+    real_replace = generated.os.replace
+
+    def failing_replace(src, dst):
+        moves.append(dst)
+        if len(moves) == 7:
+            raise OSError(13, "Permission denied")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(generated.os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        write_generated(project, outputs)
+    monkeypatch.undo()
+    assert read_generated(project) == before
+    assert not [p for p in project.iterdir() if p.name.startswith(".generated")]
+
+
+def test_the_next_compile_removes_the_leftovers_of_a_killed_one(tmp_path):
+    project = copy_reference(tmp_path)
+    dead = project / ".generated-999999999-abc"  # no such process
+    (dead / "duckdb").mkdir(parents=True)
+    (dead / "duckdb" / "000_setup__x.sql").write_text("SELECT 1;\n")
+    older = project / ".generated-old-12"  # the two-rename writer of earlier versions
+    older.mkdir()
+    alive = project / f".generated-{os.getpid()}-xyz"  # a compile still running
+    alive.mkdir()
+    assert cdpc("compile", "--project", str(project)).exit_code == 0
+    assert not dead.exists() and not older.exists() and alive.exists()
+
+
+def test_the_compile_page_names_files_a_compile_writes(reference_outputs):
+    page = (ROOT / "docs" / "commands" / "compile.md").read_text(encoding="utf-8")
+    written = page.split("## What it writes", 1)[1].split("```", 2)[1]
+    named = re.findall(r"\b([a-z]+/\d{3}_\w+\.sql|syncs/\w+\.json|manifest\.json)", written)
+    assert len(named) >= 5
+    assert [path for path in named if path not in reference_outputs] == []

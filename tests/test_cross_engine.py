@@ -24,7 +24,7 @@ from compiler.run.engines.duckdb import DuckDBEngine
 from compiler.run.runner import run_project
 
 from crossdata import AS_OF, raw_data, write_raw
-from engine_projects import EDGE_PROJECT
+from engine_projects import EDGE_PROJECT, SMALL_PROJECT
 from helpers import ROOT, write_files
 from tables import differences, snapshot, spec_tables
 
@@ -70,17 +70,20 @@ def engines(duckdb_and_postgres, spark_engine):
     return {**duckdb_and_postgres, "spark": lambda: spark_engine}
 
 
-def run_on(engine, project, data_dir: Path, as_of: dt.datetime = AS_OF):
-    result = run_project(project, engine, data_dir, as_of)
+def run_on(engine, project, data_dir: Path, as_of: dt.datetime = AS_OF, sources: str = "files", before=None):
+    if before is not None:
+        before(engine)
+    result = run_project(project, engine, data_dir, as_of, sources_mode=sources)
     return result, snapshot(engine, project.definitions)
 
 
-def run_everywhere(engines: dict, project, data_dir: Path, names=ENGINES, as_of: dt.datetime = AS_OF) -> dict:
+def run_everywhere(engines: dict, project, data_dir: Path, names=ENGINES, as_of: dt.datetime = AS_OF,
+                   sources: str = "files", before=None) -> dict:
     outcome = {}
     for name in names:
         engine = engines[name]()
         try:
-            outcome[name] = run_on(engine, project, data_dir, as_of)
+            outcome[name] = run_on(engine, project, data_dir, as_of, sources, before)
         finally:
             if name == "duckdb":
                 engine.close()
@@ -225,3 +228,74 @@ def test_consent_evidence_is_the_same_on_every_engine_and_as_the_reference(engin
     got = Counter(outcome["duckdb"][1]["cdp.customer_consent"].rows)  # (profile_id, purpose, granted)
     assert got == cp.expected_consent(log, raw)
     assert sum(1 for key in got if key[2]) >= 2 and sum(1 for key in got if not key[2]) >= 4  # not vacuous
+
+
+# --------------------------------------------------------------------------- raw data: malformed rows, sources in place
+
+
+MALFORMED = (b"\xef\xbb\xbfsignup_id,email,amount,signed_up_at\r\n"  # a BOM, CRLF line ends
+             b"s1,a@x.com,1.00,2026-11-01 10:00:00\r\n"
+             b"s2,b@x.com,2.00\r\n"  # short
+             b"s3,c@x.com,3.00,2026-11-03 10:00:00,surplus\r\n"  # long
+             b's4,"d@x.com,4.00,2026-11-04 10:00:00\r\n'  # a quote never closed
+             b"s5,\xffe@x.com,5.00,2026-11-05 10:00:00\r\n"  # not UTF-8
+             b'"s6","multi\r\nline",6.00,2026-11-06 10:00:00\r\n'  # a quoted value over two lines
+             b's7,"",,2026-11-07 10:00:00\r\n')
+
+
+def test_malformed_rows_are_quarantined_the_same_on_every_engine(engines, tmp_path):
+    root = write_files(tmp_path, {k: v for k, v in SMALL_PROJECT.items() if not k.startswith("data/")})
+    (root / "data").mkdir()
+    (root / "data" / "raw.signups.csv").write_bytes(MALFORMED)
+    outcome = run_everywhere(engines, require_valid(root), root / "data")
+    assert_same_everywhere(outcome)
+    result, tables = outcome["duckdb"]
+    staged = {row[0]: row for row in tables["cdp_staging.signups"].rows}
+    assert set(staged) == {"s1", "s6", "s7"}
+    assert staged["s6"][1] == "multi\r\nline" and staged["s7"][1] == "" and staged["s7"][2] is None
+    reasons = sorted(row[4] for row in tables["cdp_staging.signups_rejected"].rows)
+    assert reasons == [("line 3: row has 3 cells, header has 4",), ("line 4: row has 5 cells, header has 4",),
+                       ("line 5: unbalanced quote",), ("line 6: not valid UTF-8",)]
+    assert [f.code for f in result.findings] == ["CDP512"]
+
+
+def _copy_raw_into_warehouse(project, data_dir: Path):
+    """`before` for run_everywhere: the raw files as the engine's own raw.* tables (text columns)."""
+    from compiler.run.rawcsv import clean_csv, read_header
+
+    def load(engine) -> None:
+        folder = Path(tempfile.mkdtemp(prefix="cdpc-wh-"))
+        try:
+            for contract in project.definitions.contracts.values():
+                source = data_dir / f"{contract.relation}.csv"
+                clean = clean_csv(source, tuple(read_header(source)), folder / f"{contract.name}.csv")
+                engine.execute(f"DROP TABLE IF EXISTS {contract.relation}")
+                engine.execute(f"CREATE SCHEMA IF NOT EXISTS {contract.relation_schema}")
+                engine.load_text(contract.relation_schema, contract.relation_table, clean)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return load
+
+
+def _drop_raw(engines: dict, project, names=ENGINES) -> None:
+    for name in names:
+        if name != "duckdb":
+            engine = engines[name]()
+            for schema in {contract.relation_schema for contract in project.definitions.contracts.values()}:
+                engine.drop_schema(schema)  # the test's own raw schema (on Spark, its folder too)
+
+
+def test_sources_in_the_warehouse_give_the_same_tables_as_files_on_every_engine(engines, tmp_path):
+    root = write_files(tmp_path, EDGE_PROJECT)
+    project = require_valid(root)
+    files = run_everywhere(engines, project, root / "data")
+    try:
+        in_place = run_everywhere(engines, project, root / "no-such-folder", sources="warehouse",
+                                  before=_copy_raw_into_warehouse(project, root / "data"))
+    finally:
+        _drop_raw(engines, project)
+    assert_same_everywhere(in_place)
+    for name in ENGINES:
+        problems = differences(files[name][1], in_place[name][1], (f"{name} files", f"{name} warehouse"))
+        assert not problems, "\n".join(problems)
+        assert files[name][0].stats == in_place[name][0].stats

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.compile import render_target, sql_file_names
+from compiler.render import render_target, sql_file_names
 from compiler.dialects import DIALECTS
 from compiler.project import require_valid
 

@@ -46,7 +46,7 @@ from helpers import ROOT, write_files  # noqa: E402
 from lineage_soundness import Allowed, Tracer, gaps  # noqa: E402
 from synth_project import write_project as write_synth_project  # noqa: E402
 
-from compiler.compile import plan_of  # noqa: E402
+from compiler.render import plan_of  # noqa: E402
 from compiler.dialects import DIALECTS  # noqa: E402
 from compiler.emit.plan import render_unit  # noqa: E402
 from compiler.graph import Lineage  # noqa: E402

@@ -48,8 +48,7 @@ def watchlist_unit(defs, lineage, watchlist) -> Unit:
     query = exp.select(col("profile_id"), *(col(a) for a in watchlist.attributes)).from_(
         table(schemas.profiles, f"{defs.project.entity}_profiles"))
     return Unit("watchlists", "watchlist", watchlist.name,
-                create_table_as(schemas.audiences, f"watch__{watchlist.name}", query),
-                outputs=[f"{schemas.audiences}.watch__{watchlist.name}"])
+                create_table_as(schemas.audiences, f"watch__{watchlist.name}", query))
 
 
 def unknown_attributes(ctx):

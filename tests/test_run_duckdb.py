@@ -150,13 +150,29 @@ def test_missing_file_and_missing_column_are_clear_errors(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_unreadable_csv_is_a_clear_error(tmp_path):
+def test_a_malformed_row_is_quarantined_not_fatal(tmp_path):
     project = copy_reference(tmp_path, with_generated=False)
     path = project / "data" / "raw.crm_contacts.csv"
-    path.write_bytes(path.read_bytes() + b'\n"unterminated,quote\n')
+    lines = len(path.read_bytes().splitlines())
+    path.write_bytes(path.read_bytes() + b'"unterminated,quote\n')
+    db = tmp_path / "run.duckdb"
+    result = cdpc("run", "--project", str(project), "--db", str(db), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    assert f"raw.crm_contacts.csv:{lines + 1}:1: CDP512 warning: 1 malformed row" in result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        reasons = con.execute("SELECT _reject_reasons FROM cdp_staging.crm_contacts_rejected "
+                              "WHERE _reject_reasons[1] LIKE 'line%'").fetchall()
+    assert reasons == [([f"line {lines + 1}: unbalanced quote"],)]
+    assert "Traceback" not in result.output
+
+
+def test_an_unreadable_header_is_a_clear_error(tmp_path):
+    project = copy_reference(tmp_path, with_generated=False)
+    path = project / "data" / "raw.crm_contacts.csv"
+    path.write_bytes(b'"unterminated,quote\n' + path.read_bytes())
     result = cdpc("run", "--project", str(project), "--as-of", AS_OF)
     assert result.exit_code == 1
-    assert "CDP503 cannot load raw.crm_contacts.csv" in result.output
+    assert "raw.crm_contacts.csv:1:1: CDP503 the header row has an unbalanced quote" in result.output
     assert "Traceback" not in result.output
 
 

@@ -90,7 +90,7 @@ def test_csv_null_empty_spaces_quotes_and_newlines_are_read_as_spec_says(pg_engi
                      '" two ",," a ""quoted"" word "\r\n'
                      '"multi\nline",z,"comma, inside"\r\n'
                      'zoë 日本 😀,,+1\r\n'.encode("utf-8"))
-    pg_engine.load_raw(_raw(path, ("a", "b")))
+    _load(pg_engine, _raw(path, ("a", "b")))
     rows = pg_engine.rows('SELECT a, b FROM raw.t')
     assert sorted(rows, key=repr) == sorted([(None, "1"), ("", ""), (' a "quoted" word ', " two "),
                                              ("comma, inside", "multi\nline"), ("+1", "zoë 日本 😀")], key=repr)
@@ -104,24 +104,37 @@ def test_parquet_columns_of_any_type_are_read_as_text(pg_engine, tmp_path):
     duckdb.sql(f"""COPY (SELECT * FROM (VALUES
         (1, 12.50::DECIMAL(6,2), TIMESTAMP '2026-11-19 10:00:00.5', true, 'é', NULL::VARCHAR),
         (2, NULL, NULL, false, '', 'x')) v(n, price, seen, flag, s, other)) TO '{path}' (FORMAT parquet)""")
-    pg_engine.load_raw(_raw(path, ("flag", "seen", "price", "n", "s"), fmt="parquet"))
+    _load(pg_engine, _raw(path, ("flag", "seen", "price", "n", "s"), fmt="parquet"))
     rows = pg_engine.rows("SELECT flag, seen, price, n, s FROM raw.t ORDER BY n")
     assert rows == [("true", "2026-11-19 10:00:00.5", "12.50", "1", "é"), ("false", None, None, "2", "")]
 
 
-def test_a_malformed_csv_is_a_clear_data_error(pg_database, tmp_path):
+def test_a_malformed_row_is_quarantined(pg_database, tmp_path):
     project = write_files(tmp_path, SMALL_PROJECT)
     (project / "data" / "raw.signups.csv").write_text(
-        "signup_id,email,amount,signed_up_at\ns1,a@x.com,1,2026-11-01 00:00:00,surplus\n", encoding="utf-8")
+        "signup_id,email,amount,signed_up_at\ns1,a@x.com,1,2026-11-01 00:00:00,surplus\n"
+        "s2,b@x.com,2,2026-11-02 00:00:00\n", encoding="utf-8")
     result = cdpc("run", "--project", str(project), "--engine", "postgres", "--dsn", pg_database, "--as-of", AS_OF)
-    assert result.exit_code == 1, result.output
-    assert "CDP503 cannot load raw.signups.csv" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 0, result.output
+    assert "CDP512 warning: 1 malformed row of raw.signups.csv" in result.output and "Traceback" not in result.output
+    import psycopg
+    with psycopg.connect(pg_database) as con:
+        assert con.execute("SELECT signup_id, _reject_reasons FROM cdp_staging.signups_rejected").fetchall() == [
+            ("s1", ["line 2: row has 5 cells, header has 4"])]
 
 
 def _raw(path: Path, columns: tuple[str, ...], fmt: str = "csv"):
     from compiler.run.raw import RawFile
 
     return RawFile("t", "raw", "t", path, fmt, columns)
+
+
+def _load(engine, raw) -> None:
+    """A raw file as cdpc loads it: read and cleaned by raw.py, then the engine's load_text."""
+    from compiler.run.raw import _clean
+
+    engine.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    engine.load_text(raw.schema, raw.table, _clean(raw, raw.path.with_suffix(".clean.csv")))
 
 
 # --------------------------------------------------------------------------- code-point order

@@ -53,7 +53,8 @@ def test_every_table_is_parquet_in_the_warehouse(small_run, spark_warehouse):
         assert _parquet(folder), f"no Parquet files in {folder}"
         assert (folder / "_SUCCESS").exists()
     assert not (spark_warehouse / "cdpc_work.db").exists(), "the scratch schema is dropped"
-    assert not (spark_warehouse / "raw.db").exists(), "the raw copies are dropped"
+    assert not (spark_warehouse / "raw.db").exists(), "the raw relations are not the run's to create"
+    assert not list(spark_warehouse.glob("cdpc_run_*.db")), "the run's private schema is dropped"
 
 
 def test_small_project_matches_duckdb(small_run):

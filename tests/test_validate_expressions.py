@@ -135,3 +135,36 @@ def test_quoted_snippet_location_is_the_value(tmp_path):
 def test_all_snippet_errors_of_a_project_at_once(tmp_path):
     files = {**aggregate("sum(amout)", "t.status = 1"), **segment("nope > 1")}
     assert [d.code for d in check(tmp_path, files)] == ["CDP303", "CDP303", "CDP303"]
+
+
+def test_a_target_failure_is_reported_with_its_own_snippet_not_one_of_the_same_shape(tmp_path, monkeypatch):
+    """Successes are cached by shape (names left out); a failure's message is the snippet's own."""
+    from compiler.validate import expressions
+
+    monkeypatch.setattr(expressions, "_EMITS_EVERYWHERE", set())
+    monkeypatch.setattr(expressions, "check_targets",
+                        lambda snippet, targets: f"postgres: cannot emit {snippet.expr.sql()}")
+    files = {**aggregate("max(amount)"), **attribute("source: orders\naggregate: max(status)\n", "string", name="y")}
+    messages = sorted(d.message for d in check(tmp_path, files)
+                      if d.code == "CDP304" and d.location.file.endswith(("/x.yaml", "/y.yaml")))
+    assert messages == ["`aggregate` cannot be emitted for postgres: cannot emit MAX(amount)",
+                        "`aggregate` cannot be emitted for postgres: cannot emit MAX(status)"]
+
+
+def test_a_snippet_shape_every_target_emits_is_checked_once(tmp_path, monkeypatch):
+    from compiler.validate import expressions
+
+    calls = []
+    real = expressions.check_targets
+    monkeypatch.setattr(expressions, "check_targets", lambda snippet, targets: calls.append(1) or real(snippet, targets))
+
+    def checks(files: dict, folder: str) -> int:
+        monkeypatch.setattr(expressions, "_EMITS_EVERYWHERE", set())
+        calls.clear()
+        assert not [d for d in check(tmp_path / folder, files) if d.code == "CDP304"]
+        return len(calls)
+
+    one = checks(aggregate("max(amount)"), "one")
+    two = checks({**aggregate("max(amount)"),
+                  **attribute("source: orders\naggregate: max(status)\n", "string", name="y")}, "two")
+    assert two == one  # max(status) has max(amount)'s shape: no second check

@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from compiler.compile import render_target
+from compiler.render import render_target
 from compiler.dialects import DIALECTS, DOCUMENTED_FUNCTIONS
 from compiler.project import require_valid
 

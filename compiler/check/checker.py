@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..compile import (compile_outputs, compile_targets, finish_outputs, prepare_finish, read_generated,
-                       sql_outputs)
+from ..compile import compile_outputs, compile_targets, finish_outputs, prepare_finish, sql_outputs
+from ..generated import read_generated
 from ..diagnostics import WARNING, Diagnostic, Location, sort_diagnostics
 from ..fingerprint import Fingerprint, fingerprints_of
 from ..graph import node_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..compile import GENERATED
+from ..generated import GENERATED
 from ..diagnostics import Diagnostic, Location
 
 SHOWN = 5

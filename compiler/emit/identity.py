@@ -55,9 +55,7 @@ def identity_unit(defs: Definitions, lineage: Lineage, identity: Identity) -> Un
     for id_type in identity.types:
         steps += _pass(identity, id_type)
     steps += _finish(defs, identity)
-    schema = defs.project.schemas.identity
-    return Unit("identity", "identity", identity.name, steps, [],
-                [f"{schema}.{identity.name}_map", f"{schema}.{identity.name}_conflicts"])
+    return Unit("identity", "identity", identity.name, steps)
 
 
 def _column(id_type: str) -> str:

@@ -13,7 +13,6 @@ from sqlglot import exp
 
 from ..dialects import Dialect, has_portable, render
 
-
 @dataclass
 class Loop:
     """Statements repeated until `until` (one integer: rows still changing) returns 0."""
@@ -46,12 +45,7 @@ class Unit:
     name: str
     steps: list[Step] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)  # the tables it leaves, schema.table
     _portable: Optional[frozenset[int]] = field(default=None, init=False, repr=False, compare=False)
-
-    @property
-    def file_stem(self) -> str:
-        return f"{self.layer}__{self.name}"
 
     def trees(self) -> Iterator[exp.Expression]:
         for step in self.steps:
@@ -98,7 +92,6 @@ class RenderedUnit:
     name: str
     steps: list[Union[str, RenderedLoop]]
     checks: list[RenderedCheck]
-    outputs: list[str]
 
     def text(self) -> str:
         lines = [f"-- cdpc {self.layer}: {self.kind} {self.name}",
@@ -143,4 +136,4 @@ def render_unit(unit: Unit, dialect: Dialect, release: bool = True) -> RenderedU
             steps.append(one(step))
     checks = [RenderedCheck(c.code, c.severity, c.message, one(c.query), c.minimum, c.maximum)
               for c in unit.checks]
-    return RenderedUnit(unit.layer, unit.kind, unit.name, steps, checks, list(unit.outputs))
+    return RenderedUnit(unit.layer, unit.kind, unit.name, steps, checks)

@@ -29,4 +29,4 @@ def profiles_unit(defs: Definitions) -> Unit:
                 for c in sorted(defs.consents)]
     steps = [*create_table_as(schema, f"{entity}_profiles", profiles),
              *create_table_as(schema, f"{entity}_consent", union_all(consents) if consents else _EMPTY_CONSENT.copy())]
-    return Unit("profiles", "project", entity, steps, [], [f"{schema}.{entity}_profiles", f"{schema}.{entity}_consent"])
+    return Unit("profiles", "project", entity, steps)

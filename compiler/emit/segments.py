@@ -29,8 +29,7 @@ def segment_unit(defs: Definitions, lineage: Lineage, segment: Segment) -> Unit:
         checks.append(Check("CDP507", "error", f"segment {segment.name}: size outside expected_size",
                             exp.select(exp.Count(this=exp.Star()), copy=False).from_(table(schemas.audiences, segment.name), copy=False),
                             minimum=size.min, maximum=size.max))
-    return Unit("segments", "segment", segment.name, create_table_as(schemas.audiences, segment.name, query), checks,
-                [f"{schemas.audiences}.{segment.name}"])
+    return Unit("segments", "segment", segment.name, create_table_as(schemas.audiences, segment.name, query), checks)
 
 
 def _members(schema: str, segments: list[str]) -> exp.Query:

@@ -61,8 +61,7 @@ def staging_unit(defs: Definitions, lineage: Lineage, contract: Contract) -> Uni
     steps = [*create_table_as(WORK, checked, checked_query),
              *create_table_as(schema, contract.name, staged),
              *create_table_as(schema, f"{contract.name}_rejected", rejected)]
-    return Unit("staging", "contract", contract.name, steps, _table_checks(schema, contract),
-                [f"{schema}.{contract.name}", f"{schema}.{contract.name}_rejected"])
+    return Unit("staging", "contract", contract.name, steps, _table_checks(schema, contract))
 
 
 def _no_reason() -> exp.Expression:

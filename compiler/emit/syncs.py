@@ -25,13 +25,22 @@ def ident_table(destination: str, id_type: str) -> str:
     return f"ident__{destination}__{id_type}"
 
 
+def hashes_field(destination: Destination, field: str, pii_attributes: set[str]) -> bool:
+    """A field is sent as SHA-256 when the destination hashes and the field derives from PII."""
+    return destination.hash == "sha256" and field in pii_attributes
+
+
+def drops_phone_plus(destination: Destination, normalizer: str) -> bool:
+    """Meta wants a phone number hashed as its digits only, without the leading `+`."""
+    return destination.hash == "sha256" and normalizer == "phone" and destination.platform == "meta_custom_audiences"
+
+
 def sync_unit(defs: Definitions, lineage: Lineage, destination: Destination) -> Unit:
     identity = defs.identity
     schemas = defs.project.schemas
     steps: list = []
     for id_type in destination.identifiers:
         steps += create_table_as(WORK, ident_table(destination.name, id_type), _chosen_identifier(defs, id_type))
-    outputs = []
     for sync in destination.syncs:
         name = sync_table(destination.name, sync.segment)
         query = (exp.select(col("profile_id", "s"), copy=False)
@@ -49,14 +58,13 @@ def sync_unit(defs: Definitions, lineage: Lineage, destination: Destination) -> 
         for field in destination.fields:
             ref = f"f_{field}"
             value = col("value", ref)
-            if destination.hash == "sha256" and field in lineage.pii_attributes:
+            if hashes_field(destination, field, lineage.pii_attributes):
                 value = portable("SHA256_HEX", text(value))
             query = (query.select(alias(value, field), copy=False)
                      .join(work(attr_table(field), ref), join_type="left",
                            on=exp.EQ(this=col("profile_id", ref), expression=col("profile_id", "s")), copy=False))
         steps += create_table_as(schemas.audiences, name, query)
-        outputs.append(f"{schemas.audiences}.{name}")
-    return Unit("syncs", "destination", destination.name, steps, [], outputs)
+    return Unit("syncs", "destination", destination.name, steps)
 
 
 def _chosen_identifier(defs: Definitions, id_type: str) -> exp.Select:
@@ -80,11 +88,8 @@ def _hashed_identifier(destination: Destination, normalizer: str, value: exp.Exp
     """generic: the normalized value; Meta: phone as digits only; Google: phone with `+`."""
     if destination.hash != "sha256":
         return value
-    if sends_phone_digits(destination, normalizer):
+    if drops_phone_plus(destination, normalizer):
         value = exp.Replace(this=value, expression=lit("+"), replacement=lit(""))
     return portable("SHA256_HEX", value)
 
 
-def sends_phone_digits(destination: Destination, normalizer: str) -> bool:
-    """Meta matches phone numbers as digits only: its hashed phones are hashed without `+`."""
-    return normalizer == "phone" and destination.platform == "meta_custom_audiences"

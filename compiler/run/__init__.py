@@ -14,7 +14,7 @@ from .runner import RunResult, run_project
 
 def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.datetime, *,
             db: Optional[Path] = None, dsn: Optional[str] = None, master: Optional[str] = None,
-            warehouse: Optional[Path] = None) -> RunResult:
+            warehouse: Optional[Path] = None, sources: str = "files") -> RunResult:
     """Open the engine, run the project with a live progress line, print the summary and findings."""
     from rich.console import Console
 
@@ -30,7 +30,8 @@ def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.
     console = Console(highlight=False, soft_wrap=False)
     try:
         with console.status("running", spinner="dots") as status:
-            result = run_project(project, engine, data_dir, as_of, progress=lambda text: status.update(text))
+            result = run_project(project, engine, data_dir, as_of, progress=lambda text: status.update(text),
+                                 sources_mode=sources)
     finally:
         engine.close()
     print_summary(result, engine_name, console)

@@ -1,8 +1,9 @@
 """Drive a run: compile in memory, load raw files, execute every unit in order, check, summarize.
 
-The runner executes exactly the SQL that `cdpc compile` writes for the engine's target
-(the same rendered units); its only own SQL is loading files, the run's as-of row and
-the row counts of the summary.
+The runner executes the SQL that `cdpc compile` writes for the engine's target (the same
+rendered units), except that staging reads the run's private copy of each raw relation
+(raw.py); its only own SQL is loading raw data, the run's as-of row and the row counts of
+the summary.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from typing import Callable, Optional
 
 from sqlglot import exp
 
-from ..compile import render_target
+from ..render import plan_of, render_target
 from ..diagnostics import Diagnostic, DiagnosticError, Location
 from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit
 from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
 from ..project import LoadedProject
 from .engines import Engine, EngineError, scalar
-from .raw import RawFile, find_raw_files
+from .raw import drop_sources, find_sources, load_sources, read_private
 from .stats import RunStats, collect_stats
 
 
@@ -42,55 +43,36 @@ Progress = Callable[[str], None]
 
 
 def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: dt.datetime,
-                progress: Optional[Progress] = None) -> RunResult:
+                progress: Optional[Progress] = None, sources_mode: str = "files") -> RunResult:
     defs = project.definitions
-    raw_files, problems = find_raw_files(defs, data_dir)
-    if problems:
-        raise DiagnosticError(problems)
-    units = render_target(project, engine.dialect)
+    started = time.perf_counter()  # "load" includes reading the raw files, which find_sources does
+    sources = find_sources(engine, defs, sources_mode, data_dir)
+    units = read_private(plan_of(project), render_target(project, engine.dialect), engine.dialect, sources)
     progress = progress or (lambda _: None)
     seconds: dict[str, float] = {}
     findings: list[Diagnostic] = []
     iterations: dict[str, int] = {}
-    started = time.perf_counter()
-    _execute_unit(engine, units[0], iterations)  # setup: schemas
-    for statement in _as_of_statements(engine.dialect, as_of):
-        engine.execute(statement)
-    progress("loading raw files")
-    for raw in raw_files:
-        _load(engine, raw)
-    engine.forbid_file_access()  # before the first statement that holds a snippet
-    seconds["load"] = time.perf_counter() - started
-    for unit in units[1:-1]:
-        progress(f"{unit.layer}: {unit.name}")
-        began = time.perf_counter()
-        _execute_unit(engine, unit, iterations)
-        findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
-        seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
-    stats = collect_stats(engine, defs)
-    _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
-    _drop_raw(engine, raw_files)
+    try:
+        _execute_unit(engine, units[0], iterations)  # setup: schemas
+        for statement in _as_of_statements(engine.dialect, as_of):
+            engine.execute(statement)
+        progress("loading raw data")
+        load_sources(engine, sources)
+        findings += sources.findings
+        engine.forbid_file_access()  # before the first statement that holds a snippet
+        seconds["load"] = time.perf_counter() - started
+        for unit in units[1:-1]:
+            progress(f"{unit.layer}: {unit.name}")
+            began = time.perf_counter()
+            _execute_unit(engine, unit, iterations)
+            findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
+            seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
+        stats = collect_stats(engine, defs)
+        _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
+    finally:
+        drop_sources(engine, sources)  # the private copies go, whether the run failed or not
     seconds["total"] = time.perf_counter() - started
     return RunResult(as_of, stats, seconds, findings, iterations)
-
-
-def _drop_raw(engine: Engine, raw_files: list[RawFile]) -> None:
-    """The raw copies were the run's own: drop them, and their schema once it is empty."""
-    for raw in raw_files:
-        engine.execute(exp.Drop(tables=[exp.table_(raw.table, db=raw.schema)], kind="TABLE", exists=True).sql(dialect=engine.dialect))
-    for schema in sorted({raw.schema for raw in raw_files}):
-        try:
-            engine.execute(exp.Drop(tables=[exp.Table(db=exp.to_identifier(schema))], kind="SCHEMA", exists=True).sql(dialect=engine.dialect))
-        except EngineError:
-            pass  # the schema holds tables that are not ours: leave it
-
-
-def _load(engine: Engine, raw: RawFile) -> None:
-    try:
-        engine.load_raw(raw)
-    except EngineError as exc:
-        raise DiagnosticError([Diagnostic("CDP503", f"cannot load {raw.path.name}: {_first_line(exc)}",
-                                          Location(), "check the file's encoding (UTF-8), quoting and header row")]) from None
 
 
 def _execute_unit(engine: Engine, unit: RenderedUnit, iterations: dict[str, int]) -> None:

@@ -147,17 +147,21 @@ def _no_aggregate_hint(site: Site) -> str:
     return "an expression combines attributes; compute the aggregate in an aggregate attribute"
 
 
-_SHAPE_FAILURES: dict[tuple, Optional[str]] = {}
+_EMITS_EVERYWHERE: set[tuple] = set()  # (snippet shape, targets) that every target can emit
 
 
 def _target_failure(snippet: Snippet, targets: tuple[str, ...]) -> Optional[str]:
     """Generating SQL for every target (a deep copy of the tree each) is the costly part of
-    validate, so it runs once per snippet *shape*: `sum(amount)` and `sum(price)` are
-    supported by exactly the same targets."""
+    validate, so a success is remembered by snippet *shape*: `sum(amount)` and `sum(price)`
+    are supported by exactly the same targets. A failure is not: its message (which may
+    quote the snippet) is computed for the snippet at hand, every time."""
     key = (_shape(snippet.expr), targets)
-    if key not in _SHAPE_FAILURES:
-        _SHAPE_FAILURES[key] = check_targets(snippet, list(targets))
-    return _SHAPE_FAILURES[key]
+    if key in _EMITS_EVERYWHERE:
+        return None
+    failure = check_targets(snippet, list(targets))
+    if failure is None:
+        _EMITS_EVERYWHERE.add(key)
+    return failure
 
 
 def _shape(expr: exp.Expression) -> tuple:

@@ -109,7 +109,7 @@ def _scratch_schemas(ctx: Context) -> dict[str, tuple[str, Optional[Contract]]]:
         WORK: (f"cdpc's scratch schema `{WORK}`, dropped at the end of every run", None)}
     for contract in ctx.defs.contracts.values():
         schemas.setdefault(contract.relation_schema, (f"`{contract.relation_schema}`, the schema of the raw relation of "
-                                                      f"contract `{contract.name}`, loaded and dropped by every run", contract))
+                                                      f"contract `{contract.name}`, read by every run and never written", contract))
     return schemas
 
 

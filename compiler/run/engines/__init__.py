@@ -1,12 +1,12 @@
-"""One small adapter per engine: connect, load raw files as text, execute, read back."""
+"""One small adapter per engine: connect, load clean raw files as text, execute, read back."""
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any, Protocol
+from typing import Any, Optional, Protocol
 
 from ...dialects import DIALECTS
-from ..raw import RawFile
+from ..rawcsv import CleanCsv
 
 
 class EngineError(Exception):
@@ -20,7 +20,19 @@ class Engine(Protocol):
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]: ...
 
-    def load_raw(self, raw: RawFile) -> None: ...
+    def load_text(self, schema: str, table: str, clean: CleanCsv) -> None:
+        """Create schema.table, the clean CSV's columns as text, and fill it from the file."""
+        ...
+
+    def relation_columns(self, schema: str, table: str) -> Optional[list[str]]:
+        """The column names of an existing table or view, None when there is no such relation."""
+        ...
+
+    def list_schemas(self) -> list[str]: ...
+
+    def drop_schema(self, schema: str) -> None:
+        """DROP SCHEMA IF EXISTS ... CASCADE (and, on Spark, its folder)."""
+        ...
 
     def forbid_file_access(self) -> None:
         """Called once the raw files are loaded: from then on the run's SQL reads no files

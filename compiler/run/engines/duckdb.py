@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import duckdb
 
-from ..raw import RawFile
+from ..rawcsv import CleanCsv
 from . import EngineError
 
 # At connect, before any statement: autoloading would otherwise run an extension's code on
@@ -51,21 +51,31 @@ class DuckDBEngine:
         except duckdb.Error as exc:
             raise EngineError(str(exc)) from None
 
-    def load_raw(self, raw: RawFile) -> None:
+    def load_text(self, schema: str, table: str, clean: CleanCsv) -> None:
+        """A new table of the clean CSV's columns, as text (an empty unquoted cell is NULL)."""
         if not self.reads_files:
             raise EngineError("this DuckDB connection reads no more files (cdpc turns file access off once a run's "
                               "raw files are loaded): open a new engine for each run")
-        path = str(raw.path).replace("'", "''")
-        if raw.format == "csv":
-            # every column as text; "" stays an empty string, an empty unquoted cell is NULL
-            source = (f"read_csv('{path}', header = true, delim = ',', quote = '\"', escape = '\"', "
-                      f"all_varchar = true, allow_quoted_nulls = false, auto_detect = true)")
-        else:
-            source = f"read_parquet('{path}')"
-        columns = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in raw.columns)
-        self.execute(f'CREATE SCHEMA IF NOT EXISTS "{raw.schema}"')
-        self.execute(f'DROP TABLE IF EXISTS "{raw.schema}"."{raw.table}"')
-        self.execute(f'CREATE TABLE "{raw.schema}"."{raw.table}" AS SELECT {columns} FROM {source}')
+        path = str(clean.path).replace("'", "''")
+        columns = ", ".join(f"'{c}': 'VARCHAR'" for c in clean.columns)
+        # every option spelled out: the file is cdpc's own clean form, nothing to detect
+        source = (f"read_csv('{path}', header = true, delim = ',', quote = '\"', escape = '\"', "
+                  f"columns = {{{columns}}}, auto_detect = false, allow_quoted_nulls = false)")
+        self.execute(f'CREATE TABLE "{schema}"."{table}" AS SELECT * FROM {source}')
+
+    def relation_columns(self, schema: str, table: str) -> Optional[list[str]]:
+        """The columns of a table or view of this database, None when there is none."""
+        rows = self.rows("SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+                         f"AND lower(table_schema) = lower('{_literal(schema)}') "
+                         f"AND lower(table_name) = lower('{_literal(table)}') ORDER BY ordinal_position")
+        return [r[0] for r in rows] or None
+
+    def list_schemas(self) -> list[str]:
+        return [r[0] for r in self.rows("SELECT schema_name FROM information_schema.schemata "
+                                        "WHERE catalog_name = current_database()")]
+
+    def drop_schema(self, schema: str) -> None:
+        self.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     def forbid_file_access(self) -> None:
         """No file but the database from now on; the settings are locked so that nothing,
@@ -81,3 +91,7 @@ class DuckDBEngine:
 def connect(*, db=None, **_options) -> DuckDBEngine:
     """`cdpc run --engine duckdb`: the database file, in memory by default."""
     return DuckDBEngine(db or ":memory:")
+
+
+def _literal(text: str) -> str:
+    return text.replace("'", "''")

@@ -1,19 +1,15 @@
 """PostgreSQL, over the network with psycopg 3: `cdpc run --engine postgres [--dsn DSN]`.
 
 The connection is in autocommit mode: every statement of a unit stands on its own, as
-on the other engines. Raw CSV files are streamed with `COPY ... FROM STDIN (FORMAT
-csv)`, whose NULL rule is that of docs/reference.md §2.2 (an empty unquoted cell is NULL, a quoted `""` the
-empty string); Parquet files are read in-process with DuckDB and copied row by row.
-Either way the raw table holds the contract's fields as TEXT, bound by name.
+on the other engines. A run's raw data arrives as cdpc's clean CSV form (run/rawcsv.py),
+streamed with `COPY ... FROM STDIN (FORMAT csv)` into a table of TEXT columns.
 """
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from ..raw import RawFile
+from ..rawcsv import CleanCsv
 from . import EngineError
 
 INSTALL_HINT = "install with pip install 'cdpc[postgres]'"
@@ -61,60 +57,34 @@ class PostgresEngine:
         except self._psycopg.Error as exc:
             raise EngineError(_first_line(exc)) from None
 
-    def load_raw(self, raw: RawFile) -> None:
-        target = f"{_ident(raw.schema)}.{_ident(raw.table)}"
-        self.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(raw.schema)}")
-        self.execute(f"DROP TABLE IF EXISTS {target}")
-        if raw.format == "csv":
-            self._load_csv(raw, target)
-        else:
-            self._load_parquet(raw, target)
-
-    def _load_csv(self, raw: RawFile, target: str) -> None:
-        header = _csv_header(raw.path)
-        if len(set(header)) != len(header):
-            raise EngineError(f"{raw.path.name}: the header row names a column twice")
-        # the whole file into a session-local table, then the contract's columns by name
-        load = "pg_temp.cdpc_load"
-        columns = ", ".join(f"{_ident(c)} TEXT" for c in header)
-        self.execute(f"DROP TABLE IF EXISTS {load}")
-        self.execute(f"CREATE TEMPORARY TABLE cdpc_load ({columns})")
-        copy = (f"COPY {load} ({', '.join(_ident(c) for c in header)}) FROM STDIN "
-                "WITH (FORMAT csv, HEADER MATCH, DELIMITER ',', QUOTE '\"', ESCAPE '\"', ENCODING 'UTF8')")
+    def load_text(self, schema: str, table: str, clean: CleanCsv) -> None:
+        """A new table of the clean CSV's columns as TEXT, streamed with COPY (whose NULL rule is
+        cdpc's: an empty unquoted cell is NULL, a quoted `""` the empty text)."""
+        target = f"{_ident(schema)}.{_ident(table)}"
+        self.execute(f"CREATE TABLE {target} ({', '.join(f'{_ident(c)} TEXT' for c in clean.columns)})")
+        copy = (f"COPY {target} ({', '.join(_ident(c) for c in clean.columns)}) FROM STDIN "
+                "WITH (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', ENCODING 'UTF8')")
         try:
-            with self.connection.cursor() as cursor, cursor.copy(copy) as stream, raw.path.open("rb") as handle:
+            with self.connection.cursor() as cursor, cursor.copy(copy) as stream, clean.path.open("rb") as handle:
                 while chunk := handle.read(_COPY_CHUNK):
                     stream.write(chunk)
         except self._psycopg.Error as exc:
-            self.execute(f"DROP TABLE IF EXISTS {load}")
             raise EngineError(_first_line(exc)) from None
-        selected = ", ".join(_ident(c) for c in raw.columns)
-        self.execute(f"CREATE TABLE {target} AS SELECT {selected} FROM {load}")
-        self.execute(f"DROP TABLE {load}")
 
-    def _load_parquet(self, raw: RawFile, target: str) -> None:
-        import duckdb
+    def relation_columns(self, schema: str, table: str) -> Optional[list[str]]:
+        """The columns of a table, view or materialized view, None when there is none (or it is not visible)."""
+        rows = self.rows("SELECT a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+                         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                         f"WHERE n.nspname = {_literal(schema)} AND c.relname = {_literal(table)} "
+                         "AND c.relkind IN ('r', 'v', 'm', 'f', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
+                         "ORDER BY a.attnum")
+        return [r[0] for r in rows] or None
 
-        from .duckdb import NO_EXTENSIONS
+    def list_schemas(self) -> list[str]:
+        return [r[0] for r in self.rows("SELECT nspname FROM pg_catalog.pg_namespace")]
 
-        columns = ", ".join(f"{_ident(c)} TEXT" for c in raw.columns)
-        self.execute(f"CREATE TABLE {target} ({columns})")
-        path = str(raw.path).replace("'", "''")
-        selected = ", ".join(f"CAST({_ident(c)} AS VARCHAR)" for c in raw.columns)
-        copy = f"COPY {target} ({', '.join(_ident(c) for c in raw.columns)}) FROM STDIN"
-        try:
-            with duckdb.connect(config=NO_EXTENSIONS) as local:
-                result = local.execute(f"SELECT {selected} FROM read_parquet('{path}')")
-                with self.connection.cursor() as cursor, cursor.copy(copy) as stream:
-                    while batch := result.fetchmany(10_000):
-                        for row in batch:
-                            stream.write_row(row)
-        except duckdb.Error as exc:
-            self.execute(f"DROP TABLE IF EXISTS {target}")
-            raise EngineError(_first_line(exc)) from None
-        except self._psycopg.Error as exc:
-            self.execute(f"DROP TABLE IF EXISTS {target}")
-            raise EngineError(_first_line(exc)) from None
+    def drop_schema(self, schema: str) -> None:
+        self.execute(f"DROP SCHEMA IF EXISTS {_ident(schema)} CASCADE")
 
     def forbid_file_access(self) -> None:
         """Nothing to switch off: the server reads files only for a superuser or a member of
@@ -126,12 +96,8 @@ class PostgresEngine:
         self.connection.close()
 
 
-def _csv_header(path: Path) -> list[str]:
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            return next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise EngineError(str(exc)) from None
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _connect_timeout() -> int:

@@ -11,10 +11,8 @@ Session settings that make Spark agree with the other engines:
   spark.sql.session.timeZone=UTC         no local time anywhere
   spark.sql.timestampType=TIMESTAMP_NTZ   `TIMESTAMP` means without time zone (docs/reference.md §1.3)
   spark.sql.ansi.enabled=true             a bad cast raises instead of giving NULL (Spark 4's default)
-Raw CSV files are read with Spark's CSV reader, every column as a string: an empty
-unquoted cell is NULL and a quoted `""` the empty string. Parquet files are first
-rewritten as all-text Parquet by DuckDB in-process, so that a typed Parquet column
-reads as the same text on every engine.
+A run's raw files arrive as cdpc's clean CSV form (run/rawcsv.py); their rows are sent
+from the driver (a cluster's executors cannot read the driver's temp folder).
 """
 
 from __future__ import annotations
@@ -31,14 +29,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
-from ..raw import RawFile
+from ..rawcsv import CleanCsv
 from . import EngineError
 
 INSTALL_HINT = "install with pip install 'cdpc[spark]'"
 JAVA_HINT = "install a JDK 17+: apt-get install default-jre-headless (or set JAVA_HOME)"
 MIN_JAVA = 17
-# A cell holding exactly this text would read as NULL; no real export holds NUL characters.
-_NULL_SENTINEL = "\u0000cdpc-null\u0000"
 
 # The SQL settings every session gets, also a session that was already running.
 SESSION_CONF = {
@@ -155,26 +151,18 @@ class SparkEngine:
         except self._errors as exc:
             raise EngineError(_first_line(exc)) from None
 
-    def load_raw(self, raw: RawFile) -> None:
-        schema, table = _ident(raw.schema), _ident(raw.table)
-        self._sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        self._sql(f"DROP TABLE IF EXISTS {schema}.{table}")
-        self._remove_orphan(raw.schema, raw.table)
-        view = f"cdpc_raw_{raw.schema}_{raw.table}"
-        converted = None
+    def load_text(self, schema: str, table: str, clean: CleanCsv) -> None:
+        """A new table of the clean CSV's columns as strings. The rows travel from the driver
+        (createDataFrame), not through a file path: a cluster's executors cannot read the
+        driver's local temp folder."""
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        view = f"cdpc_load_{schema}_{table}"
+        shape = StructType([StructField(c, StringType(), True) for c in clean.columns])
         try:
-            if raw.format == "csv":
-                frame = (self.session.read
-                         .options(header=True, sep=",", quote='"', escape='"', multiLine=True, encoding="UTF-8",
-                                  mode="FAILFAST", inferSchema=False, nullValue=_NULL_SENTINEL, emptyValue="",
-                                  ignoreLeadingWhiteSpace=False, ignoreTrailingWhiteSpace=False)
-                         .csv(str(raw.path)))
-            else:
-                converted = _parquet_as_text(raw)
-                frame = self.session.read.parquet(str(converted))
+            frame = self.session.createDataFrame(_clean_rows(clean), shape)
             frame.createOrReplaceTempView(view)
-            columns = ", ".join(f"CAST({_ident(c)} AS STRING) AS {_ident(c)}" for c in raw.columns)
-            self._sql(f"CREATE TABLE {schema}.{table} AS SELECT {columns} FROM {_ident(view)}")
+            self.execute(f"CREATE TABLE {_ident(schema)}.{_ident(table)} AS SELECT * FROM {_ident(view)}")
         except self._errors as exc:
             raise EngineError(_first_line(exc)) from None
         finally:
@@ -182,8 +170,36 @@ class SparkEngine:
                 self.session.catalog.dropTempView(view)
             except self._errors:
                 pass
-            if converted is not None:
-                shutil.rmtree(converted.parent, ignore_errors=True)
+
+    def relation_columns(self, schema: str, table: str) -> Optional[list[str]]:
+        """The columns of a table or view of the session's catalog, None when it has none."""
+        name = f"{_ident(schema)}.{_ident(table)}"
+        try:
+            if not self.session.catalog.tableExists(f"{schema}.{table}"):
+                return None
+            return list(self.session.table(name).columns)
+        except self._errors as exc:
+            raise EngineError(f"cannot read {schema}.{table}: {_first_line(exc)}") from None
+
+    def list_schemas(self) -> list[str]:
+        """The catalog's databases, and the `<name>.db` folders of the warehouse: a new
+        process's in-memory catalog does not know the schemas that a killed run created."""
+        try:
+            names = {d.name for d in self.session.catalog.listDatabases()}
+            folders = self._warehouse_folders()
+        except self._errors as exc:
+            raise EngineError(_first_line(exc)) from None
+        return sorted(names | folders)
+
+    def drop_schema(self, schema: str) -> None:
+        self._sql(f"DROP SCHEMA IF EXISTS {_ident(schema)} CASCADE")
+        try:
+            path = self._warehouse_path(f"{schema}.db")
+            filesystem = path.getFileSystem(self.session._jsc.hadoopConfiguration())
+            if filesystem.exists(path):
+                filesystem.delete(path, True)
+        except self._errors as exc:
+            raise EngineError(f"cannot remove the folder of schema {schema}: {_first_line(exc)}") from None
 
     def forbid_file_access(self) -> None:
         """Turn off SQL on files (`SELECT ... FROM csv.`/path``). Raw files are read with the
@@ -209,6 +225,18 @@ class SparkEngine:
             self.session.sql(sql)
         except self._errors as exc:
             raise EngineError(_first_line(exc)) from None
+
+    def _warehouse_path(self, name: str = ""):
+        root = self.session.conf.get("spark.sql.warehouse.dir")
+        return self.session._jvm.org.apache.hadoop.fs.Path(root.rstrip("/") + ("/" + name if name else ""))
+
+    def _warehouse_folders(self) -> set[str]:
+        root = self._warehouse_path()
+        filesystem = root.getFileSystem(self.session._jsc.hadoopConfiguration())
+        if not filesystem.exists(root):
+            return set()
+        names = (status.getPath().getName() for status in filesystem.listStatus(root))
+        return {name[:-3] for name in names if name.endswith(".db")}
 
     def _remove_orphan(self, schema: str, table: str) -> None:
         """Delete `<schema location>/<table>` when the catalog holds no such table (an earlier run's output)."""
@@ -239,23 +267,21 @@ def _running_session(SparkSession):  # noqa: N803
     return SparkSession.getActiveSession() or getattr(SparkSession, "_instantiatedSession", None)
 
 
-def _parquet_as_text(raw: RawFile) -> Path:
-    """The contract's columns of a Parquet file, as text, in a new temporary Parquet file."""
+def _clean_rows(clean: CleanCsv) -> list[tuple]:
+    """The rows of a clean CSV, read by DuckDB in-process with the options the DuckDB engine uses."""
     import duckdb
 
     from .duckdb import NO_EXTENSIONS
 
-    folder = Path(tempfile.mkdtemp(prefix="cdpc-parquet-"))
-    target = folder / "raw.parquet"
-    source = str(raw.path).replace("'", "''")
-    columns = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in raw.columns)
+    path = str(clean.path).replace("'", "''")
+    columns = ", ".join(f"'{c}': 'VARCHAR'" for c in clean.columns)
     try:
         with duckdb.connect(config=NO_EXTENSIONS) as local:
-            local.execute(f"COPY (SELECT {columns} FROM read_parquet('{source}')) TO '{target}' (FORMAT parquet)")
+            return local.execute(f"SELECT * FROM read_csv('{path}', header = true, delim = ',', quote = '\"', "
+                                 f"escape = '\"', columns = {{{columns}}}, auto_detect = false, "
+                                 "allow_quoted_nulls = false)").fetchall()
     except duckdb.Error as exc:
-        shutil.rmtree(folder, ignore_errors=True)
         raise EngineError(_first_line(exc)) from None
-    return target
 
 
 def _local_path(uri: Optional[str]) -> Optional[Path]:

@@ -26,13 +26,13 @@ from typing import Optional
 
 import yaml
 
-from ..diagnostics import Diagnostic, DiagnosticError, Location
-from ..fingerprint import fingerprints
-from ..graph import node_id
-from ..load import Document, load_yaml_text
-from ..model import KIND_ORDER
-from ..model.approvals import APPROVABLE, Approvals
-from ..project import LoadedProject
+from .diagnostics import Diagnostic, DiagnosticError, Location
+from .fingerprint import fingerprints
+from .graph import node_id
+from .load import Document, load_yaml_text
+from .model import KIND_ORDER
+from .model.approvals import APPROVABLE, Approvals
+from .project import LoadedProject
 
 DEFAULT_PATH = "definitions/governance/approvals.yaml"
 NEW_FILE_HEADER = """\
@@ -74,7 +74,7 @@ def resolve_target(project: LoadedProject, name: str, kind: Optional[str]) -> st
 
 
 def _unknown(name: str, kind: str, names: list[str]) -> str:
-    from ..diagnostics import did_you_mean
+    from .diagnostics import did_you_mean
     hint = did_you_mean(name, names)
     return f"no {kind} named `{name}`" + (f"; {hint}" if hint else "")
 
@@ -133,7 +133,7 @@ def approve(project: LoadedProject, name: str, by: str, kind: Optional[str] = No
     approver = check_approver(project, by, approvers, origin)
     defs = project.definitions
     if kind == "project":  # a change of the governance policy: its hash, no version
-        from .policy import head_policy
+        from .check.policy import head_policy
         data_hash, version = head_policy(project.root, defs.project).hash, ""
     else:
         data_hash = fingerprints(defs, project.lineage)[node_id(kind, name)].data_hash
