@@ -3,6 +3,8 @@ all located at the offending key or value, all reported at once."""
 
 from __future__ import annotations
 
+import pytest
+
 from validate_helpers import check, find, only
 
 
@@ -123,3 +125,68 @@ def test_every_model_error_at_once_and_the_rest_is_still_validated(tmp_path):
     diagnostics = check(tmp_path, files)
     assert [d.code for d in diagnostics] == ["CDP101", "CDP108", "CDP105", "CDP303"]
     find(diagnostics, "CDP303", "segments/t.yaml:4:8")
+
+
+# --------------------------------------------------------------------------- one mistake, one error
+# A definition that fails to model is still known by name: the definitions that refer to it
+# report nothing more, and the rules that need its details skip it. Every kind of the base
+# project is referred to by another (the destination by an approval), so each case below
+# would cascade if it were forgotten.
+
+def _base(rel: str) -> str:
+    import textwrap
+
+    from validate_helpers import BASE
+    return textwrap.dedent(BASE[rel]).lstrip("\n")
+
+
+ORDERS, CUSTOMER = "definitions/contracts/orders.yaml", "definitions/identity/customer.yaml"
+SPEND, BIG = "definitions/attributes/spend.yaml", "definitions/attributes/big_spender.yaml"
+VIP, MARKETING, ESP = "definitions/segments/vip.yaml", "definitions/consent/marketing.yaml", "definitions/destinations/esp.yaml"
+APPROVAL = {"definitions/governance/approvals.yaml":
+            "kind: approvals\napprovals:\n  - {destination: esp, version: 1.0.0, hash: x, approved_by: [a@b.c]}\n"}
+
+BROKEN_ONE_WAY = {
+    # kind: (a bad value, a missing required key, an unknown key), each one mistake
+    "contract": [(ORDERS, "{type: timestamp}", "{type: money}", "CDP108"),
+                 (ORDERS, "relation: raw.orders\n", "", "CDP102"),
+                 (ORDERS, "event_time:", "colour: red\nevent_time:", "CDP101")],
+    "contract name": [(ORDERS, "name: orders", "name: Orders", "CDP104")],
+    "identity": [(CUSTOMER, "normalize: email", "normalize: emial", "CDP103"),
+                 (CUSTOMER, "version: 1.0.0\n", "", "CDP102"),
+                 (CUSTOMER, "sources:", "colour: red\nsources:", "CDP101")],
+    "aggregate attribute": [(SPEND, "version: 1.0.0", "version: 1.0", "CDP105"),
+                            (SPEND, "source: orders\n", "", "CDP102"),
+                            (SPEND, "where:", "colour: red\nwhere:", "CDP101")],
+    "expression attribute": [(BIG, "version: 1.0.0", "version: '1'", "CDP105"),
+                             (BIG, "type: boolean\n", "", "CDP102"),
+                             (BIG, "expression:", "expresion:", "CDP101")],
+    "segment": [(VIP, "purposes:", "expected_size: {min: -1}\npurposes:", "CDP103"),
+                (VIP, "version: 1.0.0\n", "", "CDP102"),
+                (VIP, "where:", "colour: red\nwhere:", "CDP101")],
+    "consent": [(MARKETING, "channels: [email]", "channels: [emial]", "CDP103"),
+                (MARKETING, "granted_field: granted\n", "", "CDP102"),
+                (MARKETING, "purposes:", "colour: red\npurposes:", "CDP101")],
+    "destination": [(ESP, "channel: email", "channel: emial", "CDP103"),
+                    (ESP, "channel: email\n", "", "CDP102"),
+                    (ESP, "syncs:", "colour: red\nsyncs:", "CDP101")],
+}
+CASES = [(f"{kind}-{code}", rel, old, new, code) for kind, cases in BROKEN_ONE_WAY.items()
+         for rel, old, new, code in cases]
+
+
+@pytest.mark.parametrize("label,rel,old,new,code", CASES, ids=[c[0] for c in CASES])
+def test_one_broken_definition_gives_one_error(tmp_path, label, rel, old, new, code):
+    text = _base(rel)
+    assert old in text
+    diagnostics = check(tmp_path, {**APPROVAL, rel: text.replace(old, new, 1)})
+    assert [d.code for d in diagnostics] == [code], "\n".join(d.render() for d in diagnostics)
+    assert str(diagnostics[0].location).startswith(rel)
+    assert diagnostics[0].hint
+
+
+def test_a_broken_definition_still_hides_nothing_else(tmp_path):
+    """References to names that no definition, broken or not, could be are still reported."""
+    text = _base(ORDERS).replace("{type: timestamp}", "{type: money}")
+    files = {ORDERS: text, SPEND: _base(SPEND).replace("source: orders", "source: orderz")}
+    assert sorted(d.code for d in check(tmp_path, files)) == ["CDP108", "CDP201"]

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 from ..diagnostics import Diagnostic, Location, did_you_mean
 from ..load import Document
 from . import KINDS, Definitions, kinds
+from .base import NAME_RE
+from .contract import field_type_hint
 
 # Our own validators raise ValueError("cdpc_<what>"); these say it in words.
 _CUSTOM = {
@@ -29,10 +31,13 @@ _CUSTOM = {
 def build_definitions(documents: list[Document]) -> tuple[Definitions | None, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     parsed: dict[str, list] = {kind: [] for kind in KINDS}
+    failed: dict[str, set[str]] = {}
     for doc in documents:
         model = _build_one(doc, diagnostics)
         if model is not None:
             parsed[model.kind].append(model)
+        elif _kind_of(doc) is not None:  # reported; still known by name to the rules
+            failed.setdefault(_kind_of(doc), set()).add(_name_of(doc))
     projects = parsed["project"]
     if not projects:
         if not any(isinstance(d.data, dict) and d.data.get("kind") == "project" for d in documents):
@@ -43,7 +48,7 @@ def build_definitions(documents: list[Document]) -> tuple[Definitions | None, li
     for extra in projects[1:]:
         diagnostics.append(Diagnostic("CDP008", f"second project definition `{extra.name}` (the first is in {projects[0].file})",
                                       extra.loc(), "a project has exactly one `kind: project` document"))
-    defs = Definitions(project=projects[0])
+    defs = Definitions(project=projects[0], failed=failed)
     for kind in (k.name for k in kinds() if k.definition and not k.single):
         target = defs.by_kind(kind)
         for model in sorted(parsed[kind], key=lambda m: (m.name, m.file)):
@@ -58,6 +63,18 @@ def build_definitions(documents: list[Document]) -> tuple[Definitions | None, li
     return defs, diagnostics
 
 
+def _kind_of(doc: Document) -> str | None:
+    kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    return kind if isinstance(kind, str) and kind in KINDS else None
+
+
+def _name_of(doc: Document) -> str:
+    """The name a document that failed to model declares, or "" when it has no valid one
+    (then it may be any definition of its kind)."""
+    name = doc.data.get("name")
+    return name if isinstance(name, str) and NAME_RE.match(name) else ""
+
+
 def _build_one(doc: Document, diagnostics: list[Diagnostic]) -> Any:
     data = doc.data
     if not isinstance(data, dict) or "kind" not in data:
@@ -66,7 +83,8 @@ def _build_one(doc: Document, diagnostics: list[Diagnostic]) -> Any:
         return None
     kind = data["kind"]
     if not isinstance(kind, str) or kind not in KINDS:
-        diagnostics.append(Diagnostic("CDP006", f"unknown kind `{kind}`", doc.loc("kind"), did_you_mean(str(kind), KINDS)))
+        diagnostics.append(Diagnostic("CDP006", f"unknown kind `{kind}`", doc.loc("kind"),
+                                      did_you_mean(str(kind), KINDS) or "expected one of: " + ", ".join(f"`{k}`" for k in KINDS)))
         return None
     try:
         model = KINDS[kind].model_validate(data)
@@ -112,6 +130,7 @@ def _one_error(doc: Document, path: tuple, err: dict, model_cls: type) -> Diagno
         message = "cdpc_semver"
     for tag, (code, text, hint) in _CUSTOM.items():
         if tag in message:
+            hint = field_type_hint(value) if tag == "cdpc_field_type" else hint
             return Diagnostic(code, text.format(value=value), doc.loc(*path), hint)
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
@@ -171,4 +190,8 @@ def _type_hint(kind: str) -> str:
         return "use a YAML mapping of `key: value` lines"
     if kind.startswith("string"):
         return "quote the value to make it text"
-    return ""
+    if kind in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):
+        return "use a number in the range the message gives"
+    if kind.startswith("too_short"):
+        return "give at least one entry"
+    return "see docs/reference.md for the form of this key"

@@ -48,7 +48,7 @@ def snippets(ctx: Context) -> Iterator[Diagnostic]:
                         site.definition.text_loc((site.key,), refusal.offset), refusal.hint)
         if refusals:
             continue  # the rules below would only restate the same mistake
-        yield from _names(site, parsed, location)
+        yield from _names(ctx, site, parsed)
         yield from _aggregation(site, parsed, location)
         failure = _target_failure(parsed, targets)
         if failure:
@@ -74,14 +74,15 @@ def _sites(ctx: Context) -> Iterator[Site]:
             yield Site(segment, "where", segment.where, attributes, "an attribute", False, allowlist.SEGMENT)
 
 
-def _names(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]:
+def _names(ctx: Context, site: Site, snippet: Snippet) -> Iterator[Diagnostic]:
     if site.names is None:
         return
     for name, column in _bare_names(snippet).items():
-        if name not in site.names:
-            yield error("CDP303", f"`{site.key}`: `{name}` is not {site.names_are}",
-                        site.definition.text_loc((site.key,), allowlist.offset_of(column)),
-                        did_you_mean(name, site.names) or _names_hint(site))
+        if name in site.names or (site.names_are == "an attribute" and ctx.defs.failed_as("attribute", name)):
+            continue  # an attribute that failed to model was reported already
+        yield error("CDP303", f"`{site.key}`: `{name}` is not {site.names_are}",
+                    site.definition.text_loc((site.key,), allowlist.offset_of(column)),
+                    did_you_mean(name, site.names) or _names_hint(site))
 
 
 def _bare_names(snippet: Snippet) -> dict[str, exp.Column]:
