@@ -190,3 +190,37 @@ def test_a_broken_definition_still_hides_nothing_else(tmp_path):
     text = _base(ORDERS).replace("{type: timestamp}", "{type: money}")
     files = {ORDERS: text, SPEND: _base(SPEND).replace("source: orders", "source: orderz")}
     assert sorted(d.code for d in check(tmp_path, files)) == ["CDP108", "CDP201"]
+
+
+def test_missing_key_lists_the_allowed_values(tmp_path):
+    files = {"definitions/destinations/esp.yaml": "kind: destination\nname: esp\nversion: 1.0.0\n"}
+    d = only(check(tmp_path, files), "CDP102", "destinations/esp.yaml:1:1", "missing required key `channel`")
+    assert d.hint == "add `channel:` (one of `email`, `sms`, `ads`, `push`, `webhook`, `warehouse`)"
+
+
+def test_missing_key_points_at_the_nested_mapping_that_lacks_it(tmp_path):
+    files = {"definitions/destinations/esp.yaml": "kind: destination\nname: esp\nversion: 1.0.0\nchannel: email\n"
+                                                  "syncs:\n  - segment: vip\n    cadence: daily\n"}
+    d = only(check(tmp_path, files), "CDP102", "destinations/esp.yaml:6:5", "missing required key `purpose` in `syncs.0`")
+    assert "a purpose that a consent declares" in d.hint
+    d = only(check(tmp_path, contract("fields:\n  id:\n    required: true\n")), "CDP102", "contracts/extra.yaml:6:3",
+             "missing required key `type` in `fields.id`")
+    assert "integer" in d.hint and "timestamp" in d.hint
+
+
+def test_missing_key_of_a_model_with_a_form(tmp_path):
+    d = only(check(tmp_path, {"definitions/contracts/extra.yaml": "kind: contract\nname: extra\nversion: 1.0.0\n" + FIELDS}),
+             "CDP102", "contracts/extra.yaml:1:1", "missing required key `relation`")
+    assert d.hint == "add `relation:` (`schema.table`, e.g. `raw.orders`)"
+
+
+def test_unknown_key_without_a_close_one_lists_the_keys(tmp_path):
+    d = only(check(tmp_path, contract("colour: red\n" + FIELDS)), "CDP101", "contracts/extra.yaml:5:1", "unknown key `colour`")
+    assert d.hint.startswith("remove it; the keys here: `kind`, `name`") and "`primary_key`" in d.hint
+
+
+def test_did_you_mean_prefers_the_shared_beginning(tmp_path):
+    d = only(check(tmp_path, contract("fields:\n  id: {type: int}\n")), "CDP108", "contracts/extra.yaml:6:14")
+    assert d.hint == "did you mean `integer`?"
+    d = only(check(tmp_path, contract("fields:\n  id: {type: varchar}\n")), "CDP108", "contracts/extra.yaml:6:14")
+    assert d.hint == "did you mean `string`?"
