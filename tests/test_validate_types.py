@@ -61,6 +61,8 @@ def test_value_that_cannot_become_the_attribute_type(tmp_path, snippet, type_):
     ("count_if(ordered_at > '2026-01-01')", "integer"),  # a quoted literal is read as the type it meets
     ("sum(case when status = 'paid' then amount else 0 end)", '"decimal(12,2)"'),
     ("max(null)", "integer"),
+    ("max(current_date - cast(ordered_at as date)) > 30", "boolean"),  # date - date: days on DuckDB and PostgreSQL
+    ("(current_date - max(cast(ordered_at as date))) + 1", "integer"),
 ])
 def test_what_an_engine_accepts_passes(tmp_path, snippet, type_):
     assert check(tmp_path, attribute(f"source: orders\naggregate: {snippet}\n", type_)) == []

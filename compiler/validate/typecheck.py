@@ -61,7 +61,7 @@ FUNCTION_WORDS = {NUMBER: "a number", TEXT: "text", TIME: "a date or timestamp"}
 
 
 @dataclass(frozen=True)
-class TypeError_:
+class TypeProblem:
     code: str
     message: str
     hint: str
@@ -87,7 +87,7 @@ _TYPED_SHAPES: dict[tuple, bool] = {}  # shape -> has no type error (most snippe
 
 
 def check_types(expr: exp.Expression, declared: Mapping[str, str], dialect: str, text: str,
-                result: Optional[str] = None, condition: bool = False, result_name: str = "") -> Optional[TypeError_]:
+                result: Optional[str] = None, condition: bool = False, result_name: str = "") -> Optional[TypeProblem]:
     """The first type error of the snippet `expr`, whose bare names have the `declared` contract
     types; `result` is the declared type its value must fit, `condition` that it must be
     true/false. Names without a known type pass."""
@@ -120,7 +120,7 @@ def _typed_shape(expr: exp.Expression, declared: Mapping[str, str]) -> tuple:
 
 
 def _check(expr: exp.Expression, declared: Mapping[str, str], dialect: str, text: str,
-           result: Optional[str], condition: bool, result_name: str) -> Optional[TypeError_]:
+           result: Optional[str], condition: bool, result_name: str) -> Optional[TypeProblem]:
     copy = expr.copy()
     original = dict(zip(map(id, copy.walk()), expr.walk()))
     columns = {}
@@ -134,7 +134,7 @@ def _check(expr: exp.Expression, declared: Mapping[str, str], dialect: str, text
         annotate_types(select, schema=schema, dialect=dialect)
     except Exception:  # a shape sqlglot cannot type is not the author's mistake: nothing to say
         return None
-    typer = _Typer(declared, text, dialect, original)
+    typer = _Typer(declared, text, dialect, original, _time_differences(copy))
     for node in _post_order(copy):
         problem = typer.node(node)
         if problem is not None:
@@ -142,20 +142,50 @@ def _check(expr: exp.Expression, declared: Mapping[str, str], dialect: str, text
     return typer.root(copy, result, condition, result_name)
 
 
-def _post_order(node: exp.Expression) -> Iterator[exp.Expression]:
-    for child in node.iter_expressions():
-        yield from _post_order(child)
-    yield node
+def _time_differences(root: exp.Expression) -> set[int]:
+    """`date - date` is a number of days on DuckDB and PostgreSQL and an interval elsewhere;
+    sqlglot calls it a date. Such a difference, and what takes its type from it (`max(...)`,
+    `(...) + 1`), are of unknown type here (ids of the nodes)."""
+    unknown: set[int] = set()
+    for node in root.find_all(exp.Sub):
+        if not all(_is_time(side) for side in (node.this, node.expression)):
+            continue
+        wrong = node.type
+        while node is not None and node.type == wrong:
+            unknown.add(id(node))
+            node = node.parent
+    return unknown
+
+
+def _is_time(node: exp.Expression) -> bool:
+    return node.type is not None and node.type.this in exp.DataType.TEMPORAL_TYPES
+
+
+def _post_order(root: exp.Expression) -> Iterator[exp.Expression]:
+    """Children before their parent, left to right (without recursion: snippets can nest deep)."""
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            yield node
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(list(node.iter_expressions())))
 
 
 class _Typer:
-    def __init__(self, declared: Mapping[str, str], text: str, dialect: str, original: dict[int, exp.Expression]):
-        self.declared, self.text, self.dialect, self.original = declared, text, dialect, original
+    def __init__(self, declared: Mapping[str, str], text: str, dialect: str, original: dict[int, exp.Expression],
+                 unknown: set[int]):
+        self.declared, self.text, self.dialect, self.original, self.unknown = declared, text, dialect, original, unknown
 
     # ---- what a node is
 
     def category(self, node: Optional[exp.Expression]) -> Optional[str]:
         if node is None:
+            return None
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if id(node) in self.unknown:
             return None
         kind = node.type.this if node.type is not None else None
         if kind is None or kind in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
@@ -188,12 +218,12 @@ class _Typer:
             return f"`{inner.name}` ({self.declared[inner.name]})"
         return f"`{self.shown(node)}` ({WORDS[self.category(node)]})"
 
-    def error(self, code: str, message: str, hint: str, node: exp.Expression) -> TypeError_:
-        return TypeError_(code, message, hint, self.original.get(id(node), node))
+    def error(self, code: str, message: str, hint: str, node: exp.Expression) -> TypeProblem:
+        return TypeProblem(code, message, hint, self.original.get(id(node), node))
 
     # ---- the rules
 
-    def node(self, node: exp.Expression) -> Optional[TypeError_]:
+    def node(self, node: exp.Expression) -> Optional[TypeProblem]:
         if isinstance(node, COMPARISONS):
             return self.pair(node, node.this, node.expression)
         if isinstance(node, exp.In):
@@ -223,14 +253,14 @@ class _Typer:
             return self.arguments(node)
         return None
 
-    def pair(self, node: exp.Expression, left, right) -> Optional[TypeError_]:
+    def pair(self, node: exp.Expression, left, right) -> Optional[TypeProblem]:
         a, b = self.category(left), self.category(right)
         if a is None or b is None or a == b or self.flexible(left) or self.flexible(right):
             return None
         return self.error("CDP310", f"`{self.shown(node)}` compares {self.what(left)} with {self.what(right)}",
                           _mismatch_hint(a, b), node)
 
-    def arithmetic(self, node: exp.Expression) -> Optional[TypeError_]:
+    def arithmetic(self, node: exp.Expression) -> Optional[TypeProblem]:
         for operand in (node.this, node.args.get("expression")):
             kind = self.category(operand)
             if kind in (TEXT, BOOLEAN) and not self.flexible(operand):
@@ -239,7 +269,7 @@ class _Typer:
                                   "or cast a numeric text: cast(x as integer)", node)
         return None
 
-    def condition(self, operand: Optional[exp.Expression], node: exp.Expression) -> Optional[TypeError_]:
+    def condition(self, operand: Optional[exp.Expression], node: exp.Expression) -> Optional[TypeProblem]:
         kind = self.category(operand)
         if operand is None or kind in (None, BOOLEAN):
             return None
@@ -247,7 +277,7 @@ class _Typer:
         return self.error("CDP312", f"{self.what(operand)} is not true/false{needs}",
                           f"compare it, e.g. `{self.shown(operand)} {_example(kind)}`", operand)
 
-    def branches(self, node: exp.Expression, values: list) -> Optional[TypeError_]:
+    def branches(self, node: exp.Expression, values: list) -> Optional[TypeProblem]:
         typed = [(v, self.category(v)) for v in values if v is not None and not self.flexible(v)]
         typed = [(v, k) for v, k in typed if k is not None]
         for value, kind in typed[1:]:
@@ -256,7 +286,7 @@ class _Typer:
                                   "give every branch the same type: cast one, e.g. cast(x as string)", node)
         return None
 
-    def arguments(self, node: exp.Expression) -> Optional[TypeError_]:
+    def arguments(self, node: exp.Expression) -> Optional[TypeProblem]:
         keys, needed = ARGUMENTS[type(node)]
         for key in keys:
             argument = node.args.get(key)
@@ -269,7 +299,7 @@ class _Typer:
                               f"not {self.what(argument)}", _argument_hint(needed, kind), node)
         return None
 
-    def root(self, node: exp.Expression, result: Optional[str], condition: bool, result_name: str) -> Optional[TypeError_]:
+    def root(self, node: exp.Expression, result: Optional[str], condition: bool, result_name: str) -> Optional[TypeProblem]:
         kind = self.category(node)
         if kind is None or self.flexible(node):
             return None
@@ -329,7 +359,3 @@ def _argument_hint(needed: str, got: str) -> str:
 
 def _example(kind: Optional[str]) -> str:
     return {NUMBER: "> 0", TEXT: "= 'x'", TIME: "> current_date - interval 30 day"}.get(kind, "is not null")
-
-
-def offset(problem: TypeError_, text: str) -> int:
-    return allowlist.offset_of(problem.node, text)
