@@ -98,12 +98,13 @@ def _consents(d: Path, count: int) -> dict[str, str]:
 
 def _attributes(d: Path, rng: random.Random, count: int, contracts: list[str]) -> list[str]:
     names: list[str] = []
+    numeric: list[str] = []  # the double attributes: an expression does arithmetic on these only
     for a in range(count):
         name = f"attr_{a:05d}"
         if a == 0:  # the suppression flag every consent reads
             body = f"type: boolean\nsource: {contracts[0]}\naggregate: count(*) > 0\nwhere: status = 'd'\ndefault: false\n"
-        elif a % 3 == 2 and len(names) > 2:
-            x, y = rng.sample(names[-50:][1:] or names[1:], 2) if len(names) > 3 else (names[1], names[1])
+        elif a % 3 == 2 and len(numeric) > 1:
+            x, y = rng.sample(numeric[-50:], 2)
             body = f"type: double\nexpression: coalesce({x}, 0) * {rng.randrange(2, 9)} + coalesce({y}, {a})\n"
         elif a % 10 == 1:
             picked = rng.sample(contracts, min(2, len(contracts)))
@@ -118,6 +119,8 @@ def _attributes(d: Path, rng: random.Random, count: int, contracts: list[str]) -
         (d / "attributes" / f"{name}.yaml").write_text(
             f"kind: attribute\nname: {name}\nversion: 1.0.0\ndescription: Synthetic attribute {a}.\n{body}")
         names.append(name)
+        if body.startswith("type: double"):
+            numeric.append(name)
     return names
 
 

@@ -297,6 +297,9 @@ def offset_of(node: exp.Expression, text: str = "") -> int:
     child (`string_agg(` before `email`), else its first child's position, else 0."""
     if "start" in node.meta:
         return node.meta["start"]
+    parts = [p.meta["start"] for p in node.iter_expressions() if "start" in p.meta] if isinstance(node, exp.Column) else []
+    if parts:  # a name's own parts (`o`, `email`): `spend` is also inside `big_spender`
+        return min(parts)
     lowered = text.lower()
     printed = node.sql(dialect="duckdb").lower()
     for spelling in (printed, printed.removesuffix("()")):

@@ -7,8 +7,9 @@ docs/errors.md; tests/test_docs.py fails when one is not.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping, Optional
 
 ERROR = "error"
 WARNING = "warning"
@@ -63,6 +64,10 @@ CODES: dict[str, str] = {
     "CDP307": "window function not allowed in a snippet",
     "CDP308": "function or construct not on the snippet allow-list",
     "CDP309": "snippet reads columns without naming them",
+    "CDP310": "snippet combines values of types that do not go together",
+    "CDP311": "snippet's value does not fit the attribute's type",
+    "CDP312": "condition is not true/false",
+    "CDP313": "Jinja template in a snippet",
     "CDP401": "purpose does not list the destination's channel",
     "CDP402": "purpose not allowed by the segment",
     "CDP403": "PHI-derived field, identifier or audience would be sent",
@@ -167,12 +172,33 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """A hint naming the closest candidate, or listing the few there are."""
+def did_you_mean(word: str, candidates: Iterable[str], aliases: Optional[Mapping[str, str]] = None) -> str:
+    """A hint naming the closest candidate, or listing the few there are.
+
+    `aliases` maps words other languages use to a candidate (`varchar` -> `string`). Closeness
+    is difflib's ratio plus a bonus for a shared beginning, so `int` is closest to `integer`,
+    not to `bigint` (which holds the same three letters as a larger share of itself)."""
     options = sorted(set(candidates))
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    if close:
-        return f"did you mean `{close[0]}`?"
+    best = closest(word, options, aliases)
+    if best is not None:
+        return f"did you mean `{best}`?"
     if 0 < len(options) <= 12:
         return "expected one of: " + ", ".join(f"`{o}`" for o in options)
     return ""
+
+
+def closest(word: str, options: Iterable[str], aliases: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The option `word` most likely meant, or None when none is close (difflib's cutoff, 0.6)."""
+    options = sorted(set(options))
+    lowered = str(word).lower()
+    alias = (aliases or {}).get(lowered)
+    if alias in options:
+        return alias
+    scored = []
+    for option in options:
+        ratio = difflib.SequenceMatcher(None, lowered, option.lower()).ratio()
+        if ratio < 0.6:
+            continue
+        shared = len(os.path.commonprefix([lowered, option.lower()]))
+        scored.append((ratio + shared / max(len(lowered), len(option), 1), option))
+    return max(scored, key=lambda pair: (pair[0], [-ord(c) for c in pair[1]]))[1] if scored else None

@@ -7,6 +7,7 @@ sqlglot nodes here; the emitters replace them by the run's as-of time.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -53,6 +54,9 @@ def contains_aggregate(node: exp.Expression) -> bool:
 def parse_snippet(text: str, dialect: str) -> Snippet:
     if not isinstance(text, str) or not text.strip():
         raise SnippetError("CDP301", "empty SQL snippet", "write a SQL expression, e.g. `status = 'paid'`")
+    jinja = _JINJA.search(_outside_strings(text))
+    if jinja:
+        raise _jinja_error(text, jinja.start())
     if ";" in _outside_strings(text):
         raise SnippetError("CDP302", "a snippet is one expression: `;` is not allowed",
                            "remove the `;` and anything after it", text.index(";"))
@@ -99,6 +103,33 @@ def _normalize_as_of(expr: exp.Expression) -> exp.Expression:
             return exp.CurrentTimestamp()
         return node
     return expr.transform(fix, copy=False)  # the tree was just parsed: nobody else holds it
+
+
+_JINJA = re.compile(r"\{\{|\{%|\{#")
+_JINJA_CALL = re.compile(r"\{[{%#]-?\s*(\w+)\s*(?:\(\s*['\"]?([\w.]*)['\"]?)?")
+
+
+def _jinja_error(text: str, offset: int) -> SnippetError:
+    """A template (dbt habits) in a snippet: say what to write instead."""
+    tag = _JINJA_CALL.match(text, offset)
+    call, argument = (tag.group(1), tag.group(2) or "") if tag else ("", "")
+    close = {"{{": "}}", "{%": "%}", "{#": "#}"}[text[offset:offset + 2]]
+    end = text.find(close, offset)
+    shown = text[offset:end + 2] if end >= 0 else text[offset:offset + 2] + " ..."
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    if call in ("ref", "source"):
+        hint = (f"name the field itself (a snippet reads the fields of its source contract{f', not `{argument}`' if argument else ''}); "
+                "to read another contract, make it the attribute's `source`")
+    elif call in ("var", "env_var") and "as_of" in argument.lower() or call in ("run_started_at",):
+        hint = "write `current_date` or `current_timestamp`: they mean the run's as-of time, set with `cdpc run --as-of`"
+    elif call in ("var", "env_var"):
+        hint = "write the value itself; `current_date`/`current_timestamp` are the run's as-of time (`cdpc run --as-of`)"
+    elif text.startswith(("{%", "{%-"), offset):
+        hint = "write the logic in SQL: `case when ... then ... end`, or one attribute per variant"
+    else:
+        hint = "write the SQL itself: fields or attributes by name, `current_date` for the as-of date"
+    return SnippetError("CDP313", f"`{shown}` is a Jinja template: snippets are plain SQL, cdpc renders no templates",
+                        hint, offset)
 
 
 def _parse_error(exc: Exception) -> SnippetError:

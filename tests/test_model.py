@@ -3,6 +3,8 @@ all located at the offending key or value, all reported at once."""
 
 from __future__ import annotations
 
+import pytest
+
 from validate_helpers import check, find, only
 
 
@@ -123,3 +125,102 @@ def test_every_model_error_at_once_and_the_rest_is_still_validated(tmp_path):
     diagnostics = check(tmp_path, files)
     assert [d.code for d in diagnostics] == ["CDP101", "CDP108", "CDP105", "CDP303"]
     find(diagnostics, "CDP303", "segments/t.yaml:4:8")
+
+
+# --------------------------------------------------------------------------- one mistake, one error
+# A definition that fails to model is still known by name: the definitions that refer to it
+# report nothing more, and the rules that need its details skip it. Every kind of the base
+# project is referred to by another (the destination by an approval), so each case below
+# would cascade if it were forgotten.
+
+def _base(rel: str) -> str:
+    import textwrap
+
+    from validate_helpers import BASE
+    return textwrap.dedent(BASE[rel]).lstrip("\n")
+
+
+ORDERS, CUSTOMER = "definitions/contracts/orders.yaml", "definitions/identity/customer.yaml"
+SPEND, BIG = "definitions/attributes/spend.yaml", "definitions/attributes/big_spender.yaml"
+VIP, MARKETING, ESP = "definitions/segments/vip.yaml", "definitions/consent/marketing.yaml", "definitions/destinations/esp.yaml"
+APPROVAL = {"definitions/governance/approvals.yaml":
+            "kind: approvals\napprovals:\n  - {destination: esp, version: 1.0.0, hash: x, approved_by: [a@b.c]}\n"}
+
+BROKEN_ONE_WAY = {
+    # kind: (a bad value, a missing required key, an unknown key), each one mistake
+    "contract": [(ORDERS, "{type: timestamp}", "{type: money}", "CDP108"),
+                 (ORDERS, "relation: raw.orders\n", "", "CDP102"),
+                 (ORDERS, "event_time:", "colour: red\nevent_time:", "CDP101")],
+    "contract name": [(ORDERS, "name: orders", "name: Orders", "CDP104")],
+    "identity": [(CUSTOMER, "normalize: email", "normalize: emial", "CDP103"),
+                 (CUSTOMER, "version: 1.0.0\n", "", "CDP102"),
+                 (CUSTOMER, "sources:", "colour: red\nsources:", "CDP101")],
+    "aggregate attribute": [(SPEND, "version: 1.0.0", "version: 1.0", "CDP105"),
+                            (SPEND, "source: orders\n", "", "CDP102"),
+                            (SPEND, "where:", "colour: red\nwhere:", "CDP101")],
+    "expression attribute": [(BIG, "version: 1.0.0", "version: '1'", "CDP105"),
+                             (BIG, "type: boolean\n", "", "CDP102"),
+                             (BIG, "expression:", "expresion:", "CDP101")],
+    "segment": [(VIP, "purposes:", "expected_size: {min: -1}\npurposes:", "CDP103"),
+                (VIP, "version: 1.0.0\n", "", "CDP102"),
+                (VIP, "where:", "colour: red\nwhere:", "CDP101")],
+    "consent": [(MARKETING, "channels: [email]", "channels: [emial]", "CDP103"),
+                (MARKETING, "granted_field: granted\n", "", "CDP102"),
+                (MARKETING, "purposes:", "colour: red\npurposes:", "CDP101")],
+    "destination": [(ESP, "channel: email", "channel: emial", "CDP103"),
+                    (ESP, "channel: email\n", "", "CDP102"),
+                    (ESP, "syncs:", "colour: red\nsyncs:", "CDP101")],
+}
+CASES = [(f"{kind}-{code}", rel, old, new, code) for kind, cases in BROKEN_ONE_WAY.items()
+         for rel, old, new, code in cases]
+
+
+@pytest.mark.parametrize("label,rel,old,new,code", CASES, ids=[c[0] for c in CASES])
+def test_one_broken_definition_gives_one_error(tmp_path, label, rel, old, new, code):
+    text = _base(rel)
+    assert old in text
+    diagnostics = check(tmp_path, {**APPROVAL, rel: text.replace(old, new, 1)})
+    assert [d.code for d in diagnostics] == [code], "\n".join(d.render() for d in diagnostics)
+    assert str(diagnostics[0].location).startswith(rel)
+    assert diagnostics[0].hint
+
+
+def test_a_broken_definition_still_hides_nothing_else(tmp_path):
+    """References to names that no definition, broken or not, could be are still reported."""
+    text = _base(ORDERS).replace("{type: timestamp}", "{type: money}")
+    files = {ORDERS: text, SPEND: _base(SPEND).replace("source: orders", "source: orderz")}
+    assert sorted(d.code for d in check(tmp_path, files)) == ["CDP108", "CDP201"]
+
+
+def test_missing_key_lists_the_allowed_values(tmp_path):
+    files = {"definitions/destinations/esp.yaml": "kind: destination\nname: esp\nversion: 1.0.0\n"}
+    d = only(check(tmp_path, files), "CDP102", "destinations/esp.yaml:1:1", "missing required key `channel`")
+    assert d.hint == "add `channel:` (one of `email`, `sms`, `ads`, `push`, `webhook`, `warehouse`)"
+
+
+def test_missing_key_points_at_the_nested_mapping_that_lacks_it(tmp_path):
+    files = {"definitions/destinations/esp.yaml": "kind: destination\nname: esp\nversion: 1.0.0\nchannel: email\n"
+                                                  "syncs:\n  - segment: vip\n    cadence: daily\n"}
+    d = only(check(tmp_path, files), "CDP102", "destinations/esp.yaml:6:5", "missing required key `purpose` in `syncs.0`")
+    assert "a purpose that a consent declares" in d.hint
+    d = only(check(tmp_path, contract("fields:\n  id:\n    required: true\n")), "CDP102", "contracts/extra.yaml:6:3",
+             "missing required key `type` in `fields.id`")
+    assert "integer" in d.hint and "timestamp" in d.hint
+
+
+def test_missing_key_of_a_model_with_a_form(tmp_path):
+    d = only(check(tmp_path, {"definitions/contracts/extra.yaml": "kind: contract\nname: extra\nversion: 1.0.0\n" + FIELDS}),
+             "CDP102", "contracts/extra.yaml:1:1", "missing required key `relation`")
+    assert d.hint == "add `relation:` (`schema.table`, e.g. `raw.orders`)"
+
+
+def test_unknown_key_without_a_close_one_lists_the_keys(tmp_path):
+    d = only(check(tmp_path, contract("colour: red\n" + FIELDS)), "CDP101", "contracts/extra.yaml:5:1", "unknown key `colour`")
+    assert d.hint.startswith("remove it; the keys here: `kind`, `name`") and "`primary_key`" in d.hint
+
+
+def test_did_you_mean_prefers_the_shared_beginning(tmp_path):
+    d = only(check(tmp_path, contract("fields:\n  id: {type: int}\n")), "CDP108", "contracts/extra.yaml:6:14")
+    assert d.hint == "did you mean `integer`?"
+    d = only(check(tmp_path, contract("fields:\n  id: {type: varchar}\n")), "CDP108", "contracts/extra.yaml:6:14")
+    assert d.hint == "did you mean `string`?"

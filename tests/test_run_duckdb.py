@@ -254,3 +254,15 @@ def test_rows_sharing_a_primary_key_are_one_record(tmp_path):
     assert [r[:2] for r in rows] == [("signups", "s1"), ("signups", "s2"), ("signups", "s3")]
     assert rows[0][2] == rows[1][2] != rows[2][2], "s1 holds both emails and links to s2 through b@x.com"
     assert any(f.code == "CDP504" for f in result.findings), "the duplicate key is still reported"
+
+
+def test_duplicate_keys_are_named_up_to_five(tmp_path):
+    """CDP504 says which values are duplicated (the first five, in order), not only how many."""
+    from helpers import write_files
+    rows = "".join(f"s{i},a{i}@x.com\ns{i},b{i}@x.com\n" for i in range(1, 8))
+    project = write_files(tmp_path, {**SMALL_PROJECT, "data/raw.signups.csv": "signup_id,email\n" + rows + "t1,c@x.com\n"})
+    engine = DuckDBEngine()
+    result = run_project(require_valid(project), engine, project / "data", AS_OF_DT)
+    found = [f for f in result.findings if f.code == "CDP504"]
+    assert len(found) == 1
+    assert found[0].message.endswith("7 (expected <= 0); duplicated: `s1`, `s2`, `s3`, `s4`, `s5` and 2 more"), found[0].message

@@ -122,7 +122,8 @@ def _members(project: LoadedProject, data_dir: Path, as_of: dt.datetime) -> dict
         return members
     except EngineError as exc:
         from ..diagnostics import Diagnostic, Location
-        raise DiagnosticError([Diagnostic("CDP610", str(exc).splitlines()[0], Location())]) from None
+        raise DiagnosticError([Diagnostic("CDP610", str(exc).splitlines()[0], Location(),
+                                          "run `cdpc check` again without audience impact, or fix the engine named above")]) from None
     finally:
         engine.close()
 

@@ -47,6 +47,9 @@ class Definitions:
     project: Project
     approvals: Optional[Approvals] = None
     collections: dict[str, dict[str, Definition]] = field(default_factory=dict)  # kind -> name -> definition
+    # kind -> names of its documents that failed to model ("" for one without a usable name).
+    # They were reported once; the rules treat them as existing but skip what needs their details.
+    failed: dict[str, set[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for kind in kinds():
@@ -58,6 +61,15 @@ class Definitions:
         if not entry.definition:
             raise KeyError(kind)
         return {self.project.name: self.project} if entry.single else self.collections[kind]
+
+    def exists(self, kind: str, name: str) -> bool:
+        """`name` is a definition of `kind`, or may be one that failed to model (one mistake, one error)."""
+        return name in self.by_kind(kind) or self.failed_as(kind, name)
+
+    def failed_as(self, kind: str, name: str) -> bool:
+        """A document of `kind` that failed to model may be the definition `name`."""
+        names = self.failed.get(kind, ())
+        return name in names or "" in names
 
     def all(self) -> Iterator[Definition]:
         for kind in definition_kinds():

@@ -8,22 +8,45 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field as PydField, field_validator
 
+from ..diagnostics import closest
 from .base import Duration, Strict, Versioned
 
 FIELD_TYPE_RE = re.compile(r"^(string|integer|bigint|double|boolean|date|timestamp|decimal\((\d+),\s*(\d+)\))$")
 RELATION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+FIELD_TYPES = ("string", "integer", "bigint", "double", "decimal(p,s)", "boolean", "date", "timestamp")
+# What other languages call them: `type: varchar` hints `string`.
+TYPE_ALIASES = {
+    "text": "string", "varchar": "string", "char": "string", "str": "string",
+    "int": "integer", "int4": "integer", "int32": "integer", "smallint": "integer",
+    "long": "bigint", "int8": "bigint", "int64": "bigint",
+    "float": "double", "float8": "double", "float64": "double", "real": "double", "number": "double",
+    "numeric": "decimal(p,s)", "money": "decimal(p,s)", "decimal": "decimal(p,s)",
+    "bool": "boolean", "datetime": "timestamp", "timestamptz": "timestamp", "time": "timestamp",
+}
 Scalar = Union[bool, int, float, str, dt.datetime, dt.date]
 Classification = Literal["public", "internal", "confidential", "restricted"]
 
 
 def parse_field_type(text: str) -> tuple[str, int, int] | None:
     """('decimal', 10, 2) / ('string', 0, 0); None when not a type of docs/reference.md §2.2."""
+    if not isinstance(text, str):
+        return None
     match = FIELD_TYPE_RE.match(text.strip())
     if not match:
         return None
     if match.group(2) is not None:
         return "decimal", int(match.group(2)), int(match.group(3))
     return match.group(1), 0, 0
+
+
+def field_type_hint(value: object) -> str:
+    """What to write instead of an unknown type: the closest type, else the list."""
+    text = str(value).strip().lower()
+    if text.startswith("decimal("):
+        return "decimal(p,s) takes a precision 1 <= p <= 38 and a scale s <= p, e.g. decimal(12,2)"
+    best = closest(text, FIELD_TYPES, TYPE_ALIASES)
+    listed = "one of " + ", ".join(FIELD_TYPES)
+    return f"did you mean `{best}`?" if best else listed
 
 
 class ContractField(Strict):

@@ -22,6 +22,7 @@ from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit
 from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
 from ..project import LoadedProject
 from .engines import Engine, EngineError, scalar
+from .examples import duplicated_values
 from .raw import drop_sources, find_sources, load_sources, read_private
 from .stats import RunStats, collect_stats
 
@@ -113,7 +114,7 @@ def _run_check(engine: Engine, unit: RenderedUnit, check: RenderedCheck, defs) -
     location = definition.loc() if definition is not None else Location()
     bounds = [f">= {check.minimum}" if check.minimum is not None else "", f"<= {check.maximum}" if check.maximum is not None else ""]
     expected = "expected " + " and ".join(b for b in bounds if b)
-    return Diagnostic(check.code, f"{check.message}: {value} ({expected})", location, _check_hint(check.code),
+    return Diagnostic(check.code, f"{check.message}: {value} ({expected})" + duplicated_values(engine, check, value), location, _check_hint(check.code),
                       severity=check.severity)
 
 

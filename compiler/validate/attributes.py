@@ -6,10 +6,10 @@ from typing import Iterator
 
 from ..diagnostics import Diagnostic, did_you_mean
 from ..model import Attribute, parse_field_type
+from ..model.contract import field_type_hint
 from .context import Context, duplicates, error
 from .values import describe, fits
 
-TYPES_HINT = "one of string, integer, bigint, double, decimal(p,s), boolean, date, timestamp"
 NEEDS_EVENT_TIME = ("most_recent", "first_seen")
 
 
@@ -18,8 +18,7 @@ def attribute_type(ctx: Context) -> Iterator[Diagnostic]:
         parsed = parse_field_type(attribute.type)
         if parsed is None or (parsed[0] == "decimal" and not (1 <= parsed[1] <= 38 and parsed[2] <= parsed[1])):
             yield error("CDP108", f"unknown attribute type {attribute.type!r}", attribute.loc("type"),
-                        did_you_mean(attribute.type, ["string", "integer", "bigint", "double", "boolean", "date",
-                                                      "timestamp"]) or TYPES_HINT)
+                        field_type_hint(attribute.type))
 
 
 def default_value(ctx: Context) -> Iterator[Diagnostic]:

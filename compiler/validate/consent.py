@@ -168,9 +168,9 @@ def suppress_when(ctx: Context) -> Iterator[Diagnostic]:
     attributes = ctx.defs.attributes
     for consent in ctx.defs.consents.values():
         for index, name in enumerate(consent.suppress_when):
-            if name not in attributes:
+            if ctx.unknown("attribute", name):  # one that failed to model was reported already
                 yield error("CDP203", f"`suppress_when` names unknown attribute `{name}`",
-                            consent.loc("suppress_when", index), did_you_mean(name, attributes))
+                            consent.loc("suppress_when", index), did_you_mean(name, attributes) or "declare it under definitions/attributes/")
             elif ctx.attribute_base_type(name) not in (None, "boolean"):
                 yield error("CDP215", f"`suppress_when` attribute `{name}` is {attributes[name].type}, not boolean",
                             consent.loc("suppress_when", index), "suppress with a boolean attribute, e.g. `x > 0`")

@@ -21,6 +21,28 @@ class Context:
     def dialect(self) -> str:
         return self.defs.project.expression_dialect
 
+    def unknown(self, kind: str, name: str) -> bool:
+        """`name` is no definition of `kind`, not even one that failed to model (that one was
+        reported already: a reference to it is not a second error)."""
+        return not self.defs.exists(kind, name)
+
+    @cached_property
+    def identity_failed(self) -> bool:
+        """An identity failed to model: its sources and identifier types are unknown, so the
+        rules that read them stay silent."""
+        return bool(self.defs.failed.get("identity"))
+
+    @cached_property
+    def consent_failed(self) -> bool:
+        """A consent failed to model: any purpose may be one it declares."""
+        return bool(self.defs.failed.get("consent"))
+
+    def unknown_purpose(self, purpose: str) -> bool:
+        return purpose not in self.defs.purposes and not self.consent_failed
+
+    def unknown_identifier_type(self, id_type: str) -> bool:
+        return id_type not in self.identifier_types and not self.identity_failed
+
     @cached_property
     def identity_sources(self) -> frozenset[str]:
         identity = self.defs.identity
@@ -48,8 +70,8 @@ class Context:
         return parsed[0] if parsed else None
 
     def known_contract(self, name: str, location: Location) -> Iterator[Diagnostic]:
-        """CDP201 unless `name` is a contract."""
-        if name not in self.defs.contracts:
+        """CDP201 unless `name` is a contract (or one that failed to model)."""
+        if self.unknown("contract", name):
             yield error("CDP201", f"unknown contract `{name}`", location,
                         did_you_mean(name, self.defs.contracts) or "declare it under definitions/contracts/")
 
@@ -57,7 +79,7 @@ class Context:
         """CDP201/CDP208 unless `name` is a contract that the identity reads."""
         if name not in self.defs.contracts:
             yield from self.known_contract(name, location)
-        elif name not in self.identity_sources:
+        elif name not in self.identity_sources and not self.identity_failed:
             yield error("CDP208", f"contract `{name}` is not an identity source, so its rows belong to no profile",
                         location, f"add `{name}` to the identity's `sources`")
 
@@ -66,7 +88,7 @@ class Context:
         """CDP202 unless `field` is a field of `contract`."""
         if field not in contract.fields:
             yield error("CDP202", f"{role} `{field}` is not a field of contract `{contract.name}`",
-                        location, did_you_mean(field, contract.fields))
+                        location, did_you_mean(field, contract.fields) or f"declare it under the contract's `fields`")
 
 
 def error(code: str, message: str, location: Location, hint: str = "") -> Diagnostic:

@@ -15,13 +15,13 @@ def sent_columns(ctx: Context) -> Iterator[Diagnostic]:
     attributes = ctx.defs.attributes
     for destination in ctx.defs.destinations.values():
         for index, id_type in enumerate(destination.identifiers):
-            if id_type not in types:
+            if ctx.unknown_identifier_type(id_type):
                 yield error("CDP206", f"unknown identifier type `{id_type}`", destination.loc("identifiers", index),
                             did_you_mean(id_type, types) or "send identifier types that the identity declares")
         for index, name in enumerate(destination.fields):
-            if name not in attributes:
+            if ctx.unknown("attribute", name):
                 yield error("CDP203", f"`fields` names unknown attribute `{name}`", destination.loc("fields", index),
-                            did_you_mean(name, attributes))
+                            did_you_mean(name, attributes) or "declare it under definitions/attributes/")
         yield from _collisions(destination)
 
 
@@ -52,13 +52,15 @@ def syncs(ctx: Context) -> Iterator[Diagnostic]:
 
 def _sync(ctx: Context, destination: Destination, index: int, sync: Sync) -> Iterator[Diagnostic]:
     segment = ctx.defs.segments.get(sync.segment)
-    if segment is None:
+    if segment is None and ctx.unknown("segment", sync.segment):
         yield error("CDP204", f"unknown segment `{sync.segment}`", destination.loc("syncs", index, "segment"),
-                    did_you_mean(sync.segment, ctx.defs.segments))
+                    did_you_mean(sync.segment, ctx.defs.segments) or "declare it under definitions/segments/")
     purposes = ctx.defs.purposes
     if sync.purpose not in purposes:
-        yield error("CDP205", f"purpose `{sync.purpose}` is not declared by any consent",
-                    destination.loc("syncs", index, "purpose"), did_you_mean(sync.purpose, purposes))
+        if ctx.unknown_purpose(sync.purpose):
+            yield error("CDP205", f"purpose `{sync.purpose}` is not declared by any consent",
+                        destination.loc("syncs", index, "purpose"),
+                        did_you_mean(sync.purpose, purposes) or "declare it under a consent's `purposes`")
         return
     consent, channels = purposes[sync.purpose]
     if destination.channel not in channels:

@@ -8,8 +8,8 @@ attributes; a segment's `where` names attributes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, Optional
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping, Optional
 
 from sqlglot import exp
 
@@ -17,6 +17,7 @@ from .. import allowlist
 from ..diagnostics import Diagnostic, did_you_mean
 from ..model import Definition
 from ..snippets import Snippet, SnippetError, check_targets
+from . import typecheck
 from .context import Context, error
 
 
@@ -31,6 +32,8 @@ class Site:
     names_are: str  # "a field of contract `x`", for messages
     aggregate: bool  # True: must aggregate; False: must not
     context: str  # an allowlist context: what the snippet may contain
+    types: Mapping[str, str] = field(default_factory=dict)  # name -> its declared type (fields or attributes)
+    result: Optional[str] = None  # the attribute type its value must fit (None for a `where`)
     path: tuple = ()  # where the snippet is written, when it is not the top-level `key`
 
     @property
@@ -53,47 +56,68 @@ def snippets(ctx: Context) -> Iterator[Diagnostic]:
                         site.definition.text_loc(site.at, refusal.offset), refusal.hint)
         if refusals:
             continue  # the rules below would only restate the same mistake
-        yield from _names(site, parsed, location)
-        yield from _aggregation(site, parsed, location)
+        found = [*_names(ctx, site, parsed), *_aggregation(site, parsed, location)]
+        yield from found
         failure = _target_failure(parsed, targets)
         if failure:
             yield error("CDP304", f"`{site.key}` cannot be emitted for {failure}", location,
                         "rewrite it with functions every target supports, or drop that target")
+        elif not found:
+            yield from _types(ctx, site, parsed)
 
 
 def _sites(ctx: Context) -> Iterator[Site]:
     attributes = frozenset(ctx.defs.attributes)
+    attribute_types = {name: a.type for name, a in ctx.defs.attributes.items()}
     for attribute in ctx.defs.attributes.values():
         if attribute.form == "aggregate":
             contract = ctx.defs.contracts.get(attribute.source)
             fields = frozenset(contract.fields) if contract else None
+            field_types = {name: f.type for name, f in contract.fields.items()} if contract else {}
             label = f"a field of contract `{attribute.source}`"
-            yield Site(attribute, "aggregate", attribute.aggregate, fields, label, True, allowlist.AGGREGATE)
+            yield Site(attribute, "aggregate", attribute.aggregate, fields, label, True, allowlist.AGGREGATE,
+                       field_types, attribute.type)
             if attribute.where is not None:
-                yield Site(attribute, "where", attribute.where, fields, label, False, allowlist.ROW_FILTER)
+                yield Site(attribute, "where", attribute.where, fields, label, False, allowlist.ROW_FILTER, field_types)
         elif attribute.form == "expression":
             yield Site(attribute, "expression", attribute.expression, attributes, "an attribute", False,
-                       allowlist.EXPRESSION)
+                       allowlist.EXPRESSION, attribute_types, attribute.type)
     for segment in ctx.defs.segments.values():
         if segment.where is not None:
-            yield Site(segment, "where", segment.where, attributes, "an attribute", False, allowlist.SEGMENT)
+            yield Site(segment, "where", segment.where, attributes, "an attribute", False, allowlist.SEGMENT,
+                       attribute_types)
     for consent in ctx.defs.consents.values():
         for evidence in consent.evidence:
             if evidence.where is not None:
                 contract = ctx.defs.contracts.get(evidence.source)
                 yield Site(consent, "where", evidence.where, frozenset(contract.fields) if contract else None,
                            f"a field of contract `{evidence.source}`", False, allowlist.ROW_FILTER,
-                           (*evidence.path, "where"))
+                           {n: f.type for n, f in contract.fields.items()} if contract else {},
+                           path=(*evidence.path, "where"))
 
 
-def _names(site: Site, snippet: Snippet, location) -> Iterator[Diagnostic]:
+def _types(ctx: Context, site: Site, snippet: Snippet) -> Iterator[Diagnostic]:
+    """CDP310-CDP312: the snippet typed against the declared types of what it reads."""
+    if site.names is None:
+        return  # its context is unknown (reported elsewhere): so are the types
+    problem = typecheck.check_types(snippet.expr, site.types, ctx.dialect, site.text, site.result,
+                                    condition=site.key == "where", result_name="the attribute's")
+    if problem is not None:
+        prefix = f"`{site.key}`" + (" is a condition, and " if site.key == "where" and problem.code == "CDP312"
+                                    and problem.node is snippet.expr else ": ")
+        yield error(problem.code, prefix + problem.message,
+                    site.definition.text_loc(site.at, allowlist.offset_of(problem.node, site.text)), problem.hint)
+
+
+def _names(ctx: Context, site: Site, snippet: Snippet) -> Iterator[Diagnostic]:
     if site.names is None:
         return
     for name, column in _bare_names(snippet).items():
-        if name not in site.names:
-            yield error("CDP303", f"`{site.key}`: `{name}` is not {site.names_are}",
-                        site.definition.text_loc(site.at, allowlist.offset_of(column)),
-                        did_you_mean(name, site.names) or _names_hint(site))
+        if name in site.names or (site.names_are == "an attribute" and ctx.defs.failed_as("attribute", name)):
+            continue  # an attribute that failed to model was reported already
+        yield error("CDP303", f"`{site.key}`: `{name}` is not {site.names_are}",
+                    site.definition.text_loc(site.at, allowlist.offset_of(column)),
+                    did_you_mean(name, site.names) or _names_hint(site))
 
 
 def _bare_names(snippet: Snippet) -> dict[str, exp.Column]:

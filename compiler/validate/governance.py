@@ -16,7 +16,7 @@ def approval_targets(ctx: Context) -> Iterator[Diagnostic]:
     for index, approval in enumerate(approvals.approvals):
         kind, name = approval.target
         existing = ctx.defs.by_kind(kind)
-        if name not in existing:
+        if name not in existing and ctx.unknown(kind, name):
             yield warning("CDP607", f"approval for unknown {kind} `{name}`", doc.loc("approvals", index, kind),
                           did_you_mean(name, existing) or "remove the entry if the definition was deleted")
 

@@ -45,7 +45,8 @@ def blocklist(ctx: Context) -> Iterator[Diagnostic]:
         for id_type, values in identity.blocklist.items():
             if id_type not in identity.types:
                 yield error("CDP206", f"blocklist names unknown identifier type `{id_type}`",
-                            identity.key_loc("blocklist", id_type), did_you_mean(id_type, identity.types))
+                            identity.key_loc("blocklist", id_type),
+                            did_you_mean(id_type, identity.types) or "declare it under `identifiers`")
                 continue
             yield from _blocking_nothing(identity, id_type, values)
 

@@ -14,7 +14,7 @@ def references(ctx: Context) -> Iterator[Diagnostic]:
         for key in ("include", "exclude"):
             names = getattr(segment, key)
             for index, name in enumerate(names):
-                if name not in segments:
+                if ctx.unknown("segment", name):
                     yield error("CDP204", f"`{key}` names unknown segment `{name}`", segment.loc(key, index),
                                 did_you_mean(name, segments) or "declare it under definitions/segments/")
             for index, name in duplicates(names):
@@ -26,7 +26,7 @@ def purposes(ctx: Context) -> Iterator[Diagnostic]:
     declared = ctx.defs.purposes
     for segment in ctx.defs.segments.values():
         for index, purpose in enumerate(segment.purposes):
-            if purpose not in declared:
+            if ctx.unknown_purpose(purpose):
                 yield error("CDP205", f"purpose `{purpose}` is not declared by any consent", segment.loc("purposes", index),
                             did_you_mean(purpose, declared) or "declare it under a consent's `purposes`")
 
