@@ -20,7 +20,7 @@ from .background import shared_map
 from .dialects import DIALECTS
 from .emit import build_plan, plan_builders
 from .emit.plan import RenderedUnit, Unit, render_unit
-from .emit.syncs import sends_phone_digits, sync_table
+from .emit.syncs import sends_phone_digits, sent_field, sync_table
 from .fingerprint import fingerprints_of
 from .gcpause import gc_paused
 from .graph import node_id
@@ -148,16 +148,13 @@ def manifest(project: LoadedProject, targets: list[str], produced: dict) -> dict
 def sync_manifest(project: LoadedProject, destination) -> dict:
     defs = project.definitions
     identity = defs.identity
-    pii = project.lineage.pii_attributes
     identifiers = [{
         "type": t,
         "normalize": identity.identifier(t).normalize,
         "hash": destination.hash,
         "sent_as": _sent_as(destination, identity.identifier(t).normalize),
     } for t in destination.identifiers]
-    fields = [{"attribute": f, "type": defs.attributes[f].type,
-               "hash": destination.hash if (destination.hash == "sha256" and f in pii) else "none"}
-              for f in destination.fields]
+    fields = [_sent_field(project, destination, f) for f in destination.fields]
     syncs = [{
         "segment": s.segment, "purpose": s.purpose, "cadence": s.cadence, "mode": s.mode,
         "audience_table": f"{defs.project.schemas.audiences}.{sync_table(destination.name, s.segment)}",
@@ -165,6 +162,16 @@ def sync_manifest(project: LoadedProject, destination) -> dict:
     } for s in destination.syncs]
     return {"destination": destination.name, "version": destination.version, "platform": destination.platform,
             "channel": destination.channel, "identifiers": identifiers, "fields": fields, "syncs": syncs}
+
+
+def _sent_field(project: LoadedProject, destination, field: str) -> dict:
+    defs = project.definitions
+    id_type, hashed = sent_field(defs, project.lineage, destination, field)
+    normalizer = defs.identity.identifier(id_type).normalize if id_type else "none"
+    sent_as = (_sent_as(destination, normalizer) if id_type else "sha256 hex of the value as text" if hashed
+               else "the value")
+    return {"attribute": field, "type": defs.attributes[field].type, "normalize": normalizer,
+            "hash": "sha256" if hashed else "none", "sent_as": sent_as}
 
 
 def _sent_as(destination, normalizer: str) -> str:
