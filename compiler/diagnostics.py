@@ -73,6 +73,7 @@ CODES: dict[str, str] = {
     "CDP403": "PHI-derived field, identifier or audience would be sent",
     "CDP404": "identifier or PII-derived field not hashed on an ads channel",
     "CDP405": "PHI field identifies records",
+    "CDP406": "PII-derived field sent to ads hashed as it is: the platform may not match it",
     "CDP501": "raw data file missing",
     "CDP502": "raw data column missing",
     "CDP503": "raw data file unreadable",

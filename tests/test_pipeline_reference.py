@@ -141,8 +141,10 @@ def dest(name, channel, platform, identifiers, fields, hash_, syncs):
 DESTINATIONS_YAML = [
     dest("mailer", "email", "generic", ["email", "phone"], ["tier_level", "total_spend", "contact_email"], "none",
          [("seg_active", "email_mkt"), ("seg_combo", "email_mkt")]),
-    dest("meta", "ads", "meta_custom_audiences", ["email", "phone"], ["n_orders"], "sha256", [("seg_all", "ads")]),
-    dest("google", "ads", "google_customer_match", ["phone", "email"], [], "sha256", [("seg_active", "ads")]),
+    dest("meta", "ads", "meta_custom_audiences", ["email", "phone"], ["n_orders", "contact_email", "any_phone"], "sha256",
+         [("seg_all", "ads")]),
+    dest("google", "ads", "google_customer_match", ["phone", "email"], ["any_phone", "contact_email"], "sha256",
+         [("seg_active", "ads")]),
     dest("smsish", "email", "generic", ["phone"], ["spend_band2", "days_since_last"], "none",
          [("seg_small", "email_mkt"), ("seg_no_amount", "email_mkt")]),
     dest("hook", "webhook", "generic", ["phone", "email"], [], "sha256", [("seg_all", "hooks")]),
@@ -244,7 +246,7 @@ def reference_project() -> Project:
     syncs = []
     for d in DESTINATIONS_YAML:
         for s in d["syncs"]:
-            syncs.append(Sync(d["name"], d["platform"], d["identifiers"], d["fields"], d["hash"], s["segment"], s["purpose"]))
+            syncs.append(Sync(d["name"], d["channel"], d["platform"], d["identifiers"], d["fields"], d["hash"], s["segment"], s["purpose"]))
     return Project(
         contracts=contracts,
         identifiers=[IdentifierSpec(i["type"], i["normalize"], i.get("max_per_profile")) for i in IDENTITY_YAML["identifiers"]],
@@ -255,8 +257,9 @@ def reference_project() -> Project:
 
 # --------------------------------------------------------------------------- data
 
-EMAILS = ["a@x.com", " A@X.com", "b@x.com", "c@x.com", "fam@x.com", "FAM@x.com ", "test@example.com", "bad", "", None, None]
-PHONES = ["4155550134", "(415) 555-0134", "4155550199", "+44 20 7946 0958", "555-0100", "12", None, None]
+EMAILS = ["a@x.com", " A@X.com", "b@x.com", "c@x.com", "fam@x.com", "FAM@x.com ", "test@example.com", " TEST@Example.com", "bad", "",
+          None, None]
+PHONES = ["4155550134", "(415) 555-0134", "4155550199", "+44 20 7946 0958", "555-0100", "(555) 555-0100", "12", None, None]
 TIMESTAMPS = ["2026-01-01 10:00:00", "2026-11-19 23:00:00", "2026-01-24 00:00:00", "2026-01-23 23:59:59.999999", "2026-01-01T10:00:00", "2026-01-01 10:00:00.000001", "2026-03-05 23:59:59.5",
               "2026-03-05 23:59:59.123456", "2025-12-31 00:00:00", "2026-02-30 10:00:00", "2026-01-01", "yesterday",
               " 2026-01-01 10:00:00", "2026-01-01 24:00:00", "epoch", None]

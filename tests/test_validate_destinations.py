@@ -171,6 +171,36 @@ def test_ads_hashed_is_fine(tmp_path):
     assert check(tmp_path, files) == []
 
 
+def test_ads_hashed_pii_field_that_is_no_identifier_pick_warns(tmp_path):
+    """reference.md §2.7: it is hashed as it is, which the platform may not match (CDP406, a warning)."""
+    files = {**attribute("email_upper", "expression: upper(best_email)\n", "string"),
+             **destination(channel="ads", identifiers="[]", fields="[email_upper, best_email]", syncs=ADS_SYNC,
+                           extra="hash: sha256\n")}
+    d = only(check(tmp_path, files), "CDP406", "destinations/esp.yaml:6:10",
+             "PII-derived field `email_upper` is sent to `esp` hashed as it is (email_upper <- best_email <- ",
+             "the platform may not match it")
+    assert not d.is_error and "identifier" in d.hint
+
+
+def test_ads_pick_mixing_identifier_and_other_fields_warns(tmp_path):
+    """Normalized only when every source's picked field is mapped to the same identifier type."""
+    files = {**attribute("contact", "pick: {field: {orders: email, consents: purpose}, from: [orders, consents]}\n",
+                         "string"),
+             **destination(channel="ads", identifiers="[]", fields="[contact]", syncs=ADS_SYNC, extra="hash: sha256\n")}
+    only(check(tmp_path, files), "CDP406", "destinations/esp.yaml:6:10", "PII-derived field `contact`")
+
+
+def test_ads_pick_of_identifier_values_must_be_hashed_even_without_pii(tmp_path):
+    identity = ("kind: identity\nname: customer\nversion: 1.0.0\nidentifiers:\n  - {type: email, normalize: email}\n"
+                "  - {type: order_ref, normalize: upper_trim}\nsources:\n  orders: {email: email, order_ref: order_id}\n"
+                "  consents: {email: email}\n")
+    files = {"definitions/identity/customer.yaml": identity,
+             **attribute("last_order", "pick: {field: order_id, from: [orders]}\n", "string"),
+             **destination(channel="ads", identifiers="[]", fields="[last_order]", syncs=ADS_SYNC)}
+    only(check(tmp_path, files), "CDP404", "destinations/esp.yaml:4:10",
+         "would send in clear text: field `last_order` (a pick of identifier `order_ref` values)")
+
+
 def test_all_destination_problems_at_once(tmp_path):
     files = {**FLAG, **destination(channel="ads", identifiers="[email, fax]", fields="[flagged, nope]",
                                    syncs="  - {segment: vip, purpose: email_marketing}\n  - {segment: gone, purpose: x}\n")}

@@ -3,7 +3,9 @@
 aggregate   the source's staged rows of the profile, filtered by `where`, aggregated;
             profiles with no matching row get `default` (else NULL)
 expression  a row-wise expression over other attributes (computed before it: DAG order)
-pick        survivorship: one staged value chosen by the strategy, ties to the smallest
+pick        survivorship: one staged value chosen by the strategy, ties to the smallest; a value
+            of a field mapped to an identifier type is skipped when it normalizes to a
+            blocklisted value of that type (docs/reference.md §2.4)
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from ..graph import Lineage
 from ..model import Attribute, Definitions
 from ..snippets import parse_snippet
 from .plan import Unit
-from .sql import (WORK, alias, asc, bind_snippet, cast, codepoint, col, create_table_as, data_type, desc, is_true, lit, row_number, typed_lit, union_all, work)
+from .sql import (WORK, alias, and_, asc, bind_snippet, cast, codepoint, col, create_table_as, data_type, desc, is_true, lit, row_number, typed_lit, union_all, work)
 
 
 def attr_table(name: str) -> str:
@@ -66,6 +68,14 @@ def _attribute_inputs(names: list[str]) -> exp.Select:
     return query
 
 
+def _not_blocked(defs: Definitions, source: str, field: str) -> list[exp.Expression]:
+    """One condition per identifier type with a blocklist that the source maps `field` to."""
+    from .identity import is_blocked  # identity.py reads source_table from here
+    identity = defs.identity
+    blocked = [is_blocked(identity, t, col(field)) for t in identity.types_of(source, field)] if identity else []
+    return [exp.Not(this=is_true(condition)) for condition in blocked if condition is not None]
+
+
 def _pick(defs: Definitions, attribute: Attribute) -> exp.Select:
     pick = attribute.pick
     is_text = attribute.type.strip() == "string"
@@ -78,7 +88,8 @@ def _pick(defs: Definitions, attribute: Attribute) -> exp.Select:
         candidates.append(exp.select(col("profile_id"), alias(cast(col(field), attribute.type), "value"),
                                      alias(lit(rank), "source_rank"), alias(seen, "seen_at"), copy=False)
                           .from_(work(source_table(source)), copy=False)
-                          .where(exp.Not(this=exp.Is(this=col(field), expression=exp.Null())), copy=False))
+                          .where(and_(exp.Not(this=exp.Is(this=col(field), expression=exp.Null())),
+                                      *_not_blocked(defs, source, field)), copy=False))
     value = codepoint(col("value")) if is_text else col("value")
     if pick.strategy == "most_frequent":
         counted = (exp.select(col("profile_id"), col("value"), alias(exp.Count(this=exp.Star()), "n"), copy=False)

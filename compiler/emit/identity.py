@@ -97,24 +97,51 @@ def _prepare(identity: Identity, id_type: str, value: exp.Expression) -> exp.Exp
 
 def _finish_value(identity: Identity, id_type: str, value: exp.Expression) -> exp.Expression:
     """Second half: validity (email shape, phone length), empty and blocklisted values become NULL."""
-    kind = identity.identifier(id_type).normalize
+    value = _shape(identity.identifier(id_type).normalize, value)
+    blocked = blocked_values(identity, id_type)
+    empty = exp.EQ(this=value.copy(), expression=lit(""))
+    condition = exp.or_(empty, exp.In(this=value.copy(), expressions=[lit(b) for b in blocked]), copy=False) if blocked else empty
+    return exp.Case(ifs=[exp.If(this=condition, true=_NULL_TEXT.copy())], default=value)
+
+
+def _shape(kind: str, value: exp.Expression) -> exp.Expression:
+    """NULL unless an email has one `@` with text on both sides; a phone's 8 to 15 digits with `+`."""
     if kind == "email":
         ats = exp.Sub(this=exp.Length(this=value.copy()),
                       expression=exp.Length(this=exp.Replace(this=value.copy(), expression=lit("@"), replacement=lit(""))))
         shaped = and_(exp.EQ(this=ats, expression=lit(1)),
                       exp.Not(this=exp.Like(this=value.copy(), expression=lit("@%"))),
                       exp.Not(this=exp.Like(this=value.copy(), expression=lit("%@"))))
-        value = exp.Case(ifs=[exp.If(this=shaped, true=value.copy())])
-    elif kind == "phone":
+        return exp.Case(ifs=[exp.If(this=shaped, true=value.copy())])
+    if kind == "phone":
         length = exp.Length(this=value.copy())
-        value = exp.Case(ifs=[
+        return exp.Case(ifs=[
             exp.If(this=exp.EQ(this=length, expression=lit(10)), true=concat(lit("+1"), value.copy())),
             exp.If(this=exp.Between(this=length.copy(), low=lit(8), high=lit(15)), true=concat(lit("+"), value.copy())),
         ])
-    blocked = sorted({n for v in identity.blocklist.get(id_type, []) if (n := normalize_value(kind, str(v)))})
-    empty = exp.EQ(this=value.copy(), expression=lit(""))
-    condition = exp.or_(empty, exp.In(this=value.copy(), expressions=[lit(b) for b in blocked]), copy=False) if blocked else empty
-    return exp.Case(ifs=[exp.If(this=condition, true=_NULL_TEXT.copy())], default=value)
+    return value
+
+
+def blocked_values(identity: Identity, id_type: str) -> list[str]:
+    """The type's blocklist, normalized, sorted, without entries that normalize to nothing."""
+    kind = identity.identifier(id_type).normalize
+    return sorted({n for v in identity.blocklist.get(id_type, []) if (n := normalize_value(kind, str(v)))})
+
+
+def normalized(identity: Identity, id_type: str, value: exp.Expression) -> exp.Expression:
+    """A raw value normalized like identifiers of `id_type` (NULL when it is none), blocklist aside."""
+    shaped = _shape(identity.identifier(id_type).normalize, _prepare(identity, id_type, value))
+    return exp.Case(ifs=[exp.If(this=exp.EQ(this=shaped.copy(), expression=lit("")), true=_NULL_TEXT.copy())],
+                    default=shaped)
+
+
+def is_blocked(identity: Identity, id_type: str, value: exp.Expression) -> exp.Expression | None:
+    """True when a raw value normalizes to a blocklisted value of `id_type`; None: the type has no blocklist."""
+    blocked = blocked_values(identity, id_type)
+    if not blocked:
+        return None
+    shaped = _shape(identity.identifier(id_type).normalize, _prepare(identity, id_type, value))
+    return exp.In(this=shaped, expressions=[lit(b) for b in blocked])
 
 
 # ---- one resolution pass ---------------------------------------------------------------

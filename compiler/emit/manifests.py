@@ -4,7 +4,7 @@ generated/manifest.json                every definition: kind, name, version, ha
 generated/syncs/<destination>.json     what a delivery job needs to push an audience
 
 A sync manifest describes the SQL of emit/syncs.py, so it asks the same rules
-(`hashes_field`, `drops_phone_plus`) instead of restating them.
+(`sent_field`, `drops_phone_plus`) instead of restating them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Mapping
 from .. import __version__
 from ..graph import node_id
 from ..model import Definitions, Destination
-from .syncs import drops_phone_plus, hashes_field, sync_table
+from .syncs import drops_phone_plus, sent_field, sync_table
 
 
 def manifest(defs: Definitions, targets: list[str], prints: Mapping, upstream_of: Mapping[str, list[str]],
@@ -46,9 +46,7 @@ def sync_manifest(defs: Definitions, destination: Destination, pii_attributes: s
         "hash": destination.hash,
         "sent_as": _sent_as(destination, identity.identifier(t).normalize),
     } for t in destination.identifiers]
-    fields = [{"attribute": f, "type": defs.attributes[f].type,
-               "hash": "sha256" if hashes_field(destination, f, pii_attributes) else "none"}
-              for f in destination.fields]
+    fields = [_sent_field(defs, destination, f, pii_attributes) for f in destination.fields]
     syncs = [{
         "segment": s.segment, "purpose": s.purpose, "cadence": s.cadence, "mode": s.mode,
         "audience_table": f"{defs.project.schemas.audiences}.{sync_table(destination.name, s.segment)}",
@@ -60,6 +58,15 @@ def sync_manifest(defs: Definitions, destination: Destination, pii_attributes: s
 
 def to_json(content: dict) -> str:
     return json.dumps(content, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def _sent_field(defs: Definitions, destination: Destination, field: str, pii_attributes) -> dict:
+    id_type, hashed = sent_field(defs, pii_attributes, destination, field)
+    normalizer = defs.identity.identifier(id_type).normalize if id_type else "none"
+    sent_as = (_sent_as(destination, normalizer) if id_type else "sha256 hex of the value as text" if hashed
+               else "the value")
+    return {"attribute": field, "type": defs.attributes[field].type, "normalize": normalizer,
+            "hash": "sha256" if hashed else "none", "sent_as": sent_as}
 
 
 def _sent_as(destination: Destination, normalizer: str) -> str:

@@ -2,7 +2,9 @@
 
 Audience: segment members granted the sync's purpose, one row each. Per identifier type
 the profile's most frequent normalized value (counted over its records, conflicts
-removed, ties to the smallest); hashed as the destination's platform expects.
+removed, ties to the smallest); hashed as the destination's platform expects. A field is
+hashed as it is when PII-derived, except on channel ads a pick of an identifier field: that
+is normalized like the identifier type first, so the platform can match it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from ..dialects import portable
 from ..graph import Lineage
 from ..model import Definitions, Destination
 from .attributes import attr_table
+from .identity import normalized
 from .plan import Unit
 from .sql import (WORK, alias, and_, asc, codepoint, col, create_table_as, desc, lit, row_number, table, text, work)
 
@@ -25,9 +28,16 @@ def ident_table(destination: str, id_type: str) -> str:
     return f"ident__{destination}__{id_type}"
 
 
-def hashes_field(destination: Destination, field: str, pii_attributes: set[str]) -> bool:
-    """A field is sent as SHA-256 when the destination hashes and the field derives from PII."""
-    return destination.hash == "sha256" and field in pii_attributes
+def sent_field(defs: Definitions, pii_attributes: frozenset[str] | set[str], destination: Destination,
+               field: str) -> tuple[str | None, bool]:
+    """How a field is sent: (the identifier type it is normalized like before hashing, or None; hashed?).
+
+    Hashed: with `hash: sha256`, every PII-derived field, and on channel ads also every pick of
+    an identifier field. Normalized first: on channel ads, a hashed pick of an identifier field."""
+    attribute = defs.attributes.get(field)
+    id_type = attribute.picked_identifier(defs.identity) if attribute and destination.channel == "ads" else None
+    hashed = destination.hash == "sha256" and (field in pii_attributes or id_type is not None)
+    return (id_type if hashed else None), hashed
 
 
 def drops_phone_plus(destination: Destination, normalizer: str) -> bool:
@@ -58,7 +68,11 @@ def sync_unit(defs: Definitions, lineage: Lineage, destination: Destination) -> 
         for field in destination.fields:
             ref = f"f_{field}"
             value = col("value", ref)
-            if hashes_field(destination, field, lineage.pii_attributes):
+            id_type, hashed = sent_field(defs, lineage.pii_attributes, destination, field)
+            if id_type is not None:
+                value = _hashed_identifier(destination, identity.identifier(id_type).normalize,
+                                           normalized(identity, id_type, value))
+            elif hashed:
                 value = portable("SHA256_HEX", text(value))
             query = (query.select(alias(value, field), copy=False)
                      .join(work(attr_table(field), ref), join_type="left",

@@ -47,6 +47,15 @@ class Attribute(Versioned):
             raise ValueError("cdpc_attribute_extra")
         return self
 
+    def picked_identifier(self, identity) -> Optional[str]:
+        """The identifier type whose values this pick returns: the one type that the identity maps
+        the picked field to in every source of `from` (docs/reference.md §2.7); None when the
+        attribute is no pick, or a source maps its field to no type or to another one."""
+        if self.pick is None or identity is None:
+            return None
+        found = {tuple(identity.types_of(source, self.pick.field_for(source))) for source in self.pick.from_}
+        return found.pop()[0] if len(found) == 1 and len(next(iter(found))) == 1 else None
+
     @property
     def form(self) -> str:
         return "aggregate" if self.aggregate is not None else "expression" if self.expression is not None else "pick"

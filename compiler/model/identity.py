@@ -29,3 +29,7 @@ class Identity(Versioned):
 
     def identifier(self, id_type: str) -> Identifier:
         return next(i for i in self.identifiers if i.type == id_type)
+
+    def types_of(self, source: str, field: str | None) -> list[str]:
+        """The identifier types that `source`'s `field` is mapped to (usually none or one)."""
+        return [t for t in self.types if self.sources.get(source, {}).get(t) == field] if field else []

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from ..diagnostics import Diagnostic
 from ..graph import field_id, node_id
-from .context import Context, error, has_key
+from .context import Context, error, has_key, warning
 
 SHOWN_PATHS = 3
 
@@ -77,11 +77,34 @@ def ads_hashing(ctx: Context) -> Iterator[Diagnostic]:
         clear = [f"identifier `{t}`" for t in destination.identifiers]
         for name in destination.fields:
             paths = _paths_to(ctx, node_id("attribute", name), "pii")
-            clear += [f"PII-derived field `{name}` ({paths[0]})"] if paths else []
+            id_type = _picked_identifier(ctx, name)
+            clear += ([f"PII-derived field `{name}` ({paths[0]})"] if paths
+                      else [f"field `{name}` (a pick of identifier `{id_type}` values)"] if id_type else [])
         if clear:
             where = destination.loc("hash") if has_key(destination, "hash") else destination.loc("channel")
             yield error("CDP404", f"ads destination `{destination.name}` would send in clear text: " + ", ".join(clear),
                         where, "set `hash: sha256`")
+
+
+def ads_unmatchable(ctx: Context) -> Iterator[Diagnostic]:
+    """On ads, a hashed PII-derived field is matchable only when it is a pick of identifier values, which
+    are normalized like their type before hashing (docs/reference.md §2.7); any other is hashed as it is."""
+    for destination in ctx.defs.destinations.values():
+        if destination.channel != "ads" or destination.hash != "sha256":
+            continue  # not hashed: CDP404
+        for index, name in enumerate(destination.fields):
+            paths = _paths_to(ctx, node_id("attribute", name), "pii")
+            if paths and _picked_identifier(ctx, name) is None:
+                yield warning("CDP406", f"PII-derived field `{name}` is sent to `{destination.name}` hashed as it "
+                              f"is ({paths[0]}), not normalized like an identifier, so the platform may not match it",
+                              destination.loc("fields", index),
+                              "send a pick of a field that the identity maps to one identifier type in every source "
+                              "of `from` (it is normalized before hashing), or send the identifier in `identifiers`")
+
+
+def _picked_identifier(ctx: Context, name: str) -> str | None:
+    attribute = ctx.defs.attributes.get(name)
+    return attribute.picked_identifier(ctx.defs.identity) if attribute else None
 
 
 def _identifier_fields(ctx: Context, id_type: str) -> list[tuple[str, str]]:
@@ -117,4 +140,4 @@ def _join(paths: list[str]) -> str:
     return shown + (f" (and {len(paths) - SHOWN_PATHS} more)" if len(paths) > SHOWN_PATHS else "")
 
 
-RULES = (phi_fields, phi_segments, phi_identifiers, phi_sent_identifiers, ads_hashing)
+RULES = (phi_fields, phi_segments, phi_identifiers, phi_sent_identifiers, ads_hashing, ads_unmatchable)

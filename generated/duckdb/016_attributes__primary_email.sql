@@ -26,6 +26,22 @@ LEFT JOIN (
       FROM cdpc_work.src__crm_contacts
       WHERE
         NOT email IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(LOWER(TRIM(CAST(email AS TEXT), ' '))) - LENGTH(REPLACE(LOWER(TRIM(CAST(email AS TEXT), ' ')), '@', '')) = 1
+              AND NOT LOWER(TRIM(CAST(email AS TEXT), ' ')) LIKE '@%'
+              AND NOT LOWER(TRIM(CAST(email AS TEXT), ' ')) LIKE '%@'
+              THEN LOWER(TRIM(CAST(email AS TEXT), ' '))
+            END IN (
+              'noemail@fitclub.example',
+              'none@none.com',
+              'test@example.com',
+              'test@fitclub.example'
+            )
+          ),
+          FALSE
+        )
       UNION ALL
       SELECT
         profile_id,
@@ -35,6 +51,22 @@ LEFT JOIN (
       FROM cdpc_work.src__bookings
       WHERE
         NOT email IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(LOWER(TRIM(CAST(email AS TEXT), ' '))) - LENGTH(REPLACE(LOWER(TRIM(CAST(email AS TEXT), ' ')), '@', '')) = 1
+              AND NOT LOWER(TRIM(CAST(email AS TEXT), ' ')) LIKE '@%'
+              AND NOT LOWER(TRIM(CAST(email AS TEXT), ' ')) LIKE '%@'
+              THEN LOWER(TRIM(CAST(email AS TEXT), ' '))
+            END IN (
+              'noemail@fitclub.example',
+              'none@none.com',
+              'test@example.com',
+              'test@fitclub.example'
+            )
+          ),
+          FALSE
+        )
       UNION ALL
       SELECT
         profile_id,
@@ -44,6 +76,22 @@ LEFT JOIN (
       FROM cdpc_work.src__consent_events
       WHERE
         NOT email IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(LOWER(TRIM(CAST(email AS TEXT), ' '))) - LENGTH(REPLACE(LOWER(TRIM(CAST(email AS TEXT), ' ')), '@', '')) = 1
+              AND NOT LOWER(TRIM(CAST(email AS TEXT), ' ')) LIKE '@%'
+              AND NOT LOWER(TRIM(CAST(email AS TEXT), ' ')) LIKE '%@'
+              THEN LOWER(TRIM(CAST(email AS TEXT), ' '))
+            END IN (
+              'noemail@fitclub.example',
+              'none@none.com',
+              'test@example.com',
+              'test@fitclub.example'
+            )
+          ),
+          FALSE
+        )
       UNION ALL
       SELECT
         profile_id,
@@ -53,6 +101,22 @@ LEFT JOIN (
       FROM cdpc_work.src__pos_transactions
       WHERE
         NOT email IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(LOWER(TRIM(CAST(email AS TEXT), ' '))) - LENGTH(REPLACE(LOWER(TRIM(CAST(email AS TEXT), ' ')), '@', '')) = 1
+              AND NOT LOWER(TRIM(CAST(email AS TEXT), ' ')) LIKE '@%'
+              AND NOT LOWER(TRIM(CAST(email AS TEXT), ' ')) LIKE '%@'
+              THEN LOWER(TRIM(CAST(email AS TEXT), ' '))
+            END IN (
+              'noemail@fitclub.example',
+              'none@none.com',
+              'test@example.com',
+              'test@fitclub.example'
+            )
+          ),
+          FALSE
+        )
     ) AS c
   ) AS r
   WHERE

@@ -29,6 +29,17 @@ LEFT JOIN (
       FROM cdpc_work.src__crm_contacts
       WHERE
         NOT phone IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')) = 10
+              THEN '+1' || REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')
+              WHEN LENGTH(REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')) BETWEEN 8 AND 15
+              THEN '+' || REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')
+            END IN ('+10000000000', '+11111111111', '+15555550100')
+          ),
+          FALSE
+        )
       UNION ALL
       SELECT
         profile_id,
@@ -38,6 +49,17 @@ LEFT JOIN (
       FROM cdpc_work.src__consent_events
       WHERE
         NOT phone IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')) = 10
+              THEN '+1' || REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')
+              WHEN LENGTH(REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')) BETWEEN 8 AND 15
+              THEN '+' || REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')
+            END IN ('+10000000000', '+11111111111', '+15555550100')
+          ),
+          FALSE
+        )
       UNION ALL
       SELECT
         profile_id,
@@ -47,6 +69,17 @@ LEFT JOIN (
       FROM cdpc_work.src__pos_transactions
       WHERE
         NOT phone IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')) = 10
+              THEN '+1' || REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')
+              WHEN LENGTH(REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')) BETWEEN 8 AND 15
+              THEN '+' || REGEXP_REPLACE(CAST(phone AS VARCHAR), '[^0-9]', '')
+            END IN ('+10000000000', '+11111111111', '+15555550100')
+          ),
+          FALSE
+        )
     ) AS c
   ) AS r
   WHERE

@@ -29,6 +29,22 @@ LEFT JOIN (
       FROM cdpc_work.src__crm_contacts
       WHERE
         NOT email IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(LOWER(TRIM(' ' FROM CAST(email AS STRING)))) - LENGTH(REPLACE(LOWER(TRIM(' ' FROM CAST(email AS STRING))), '@', '')) = 1
+              AND NOT LOWER(TRIM(' ' FROM CAST(email AS STRING))) LIKE '@%'
+              AND NOT LOWER(TRIM(' ' FROM CAST(email AS STRING))) LIKE '%@'
+              THEN LOWER(TRIM(' ' FROM CAST(email AS STRING)))
+            END IN (
+              'noemail@fitclub.example',
+              'none@none.com',
+              'test@example.com',
+              'test@fitclub.example'
+            )
+          ),
+          FALSE
+        )
       UNION ALL
       SELECT
         profile_id,
@@ -38,6 +54,22 @@ LEFT JOIN (
       FROM cdpc_work.src__bookings
       WHERE
         NOT email IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(LOWER(TRIM(' ' FROM CAST(email AS STRING)))) - LENGTH(REPLACE(LOWER(TRIM(' ' FROM CAST(email AS STRING))), '@', '')) = 1
+              AND NOT LOWER(TRIM(' ' FROM CAST(email AS STRING))) LIKE '@%'
+              AND NOT LOWER(TRIM(' ' FROM CAST(email AS STRING))) LIKE '%@'
+              THEN LOWER(TRIM(' ' FROM CAST(email AS STRING)))
+            END IN (
+              'noemail@fitclub.example',
+              'none@none.com',
+              'test@example.com',
+              'test@fitclub.example'
+            )
+          ),
+          FALSE
+        )
       UNION ALL
       SELECT
         profile_id,
@@ -47,6 +79,22 @@ LEFT JOIN (
       FROM cdpc_work.src__consent_events
       WHERE
         NOT email IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(LOWER(TRIM(' ' FROM CAST(email AS STRING)))) - LENGTH(REPLACE(LOWER(TRIM(' ' FROM CAST(email AS STRING))), '@', '')) = 1
+              AND NOT LOWER(TRIM(' ' FROM CAST(email AS STRING))) LIKE '@%'
+              AND NOT LOWER(TRIM(' ' FROM CAST(email AS STRING))) LIKE '%@'
+              THEN LOWER(TRIM(' ' FROM CAST(email AS STRING)))
+            END IN (
+              'noemail@fitclub.example',
+              'none@none.com',
+              'test@example.com',
+              'test@fitclub.example'
+            )
+          ),
+          FALSE
+        )
       UNION ALL
       SELECT
         profile_id,
@@ -56,6 +104,22 @@ LEFT JOIN (
       FROM cdpc_work.src__pos_transactions
       WHERE
         NOT email IS NULL
+        AND NOT COALESCE(
+          (
+            CASE
+              WHEN LENGTH(LOWER(TRIM(' ' FROM CAST(email AS STRING)))) - LENGTH(REPLACE(LOWER(TRIM(' ' FROM CAST(email AS STRING))), '@', '')) = 1
+              AND NOT LOWER(TRIM(' ' FROM CAST(email AS STRING))) LIKE '@%'
+              AND NOT LOWER(TRIM(' ' FROM CAST(email AS STRING))) LIKE '%@'
+              THEN LOWER(TRIM(' ' FROM CAST(email AS STRING)))
+            END IN (
+              'noemail@fitclub.example',
+              'none@none.com',
+              'test@example.com',
+              'test@fitclub.example'
+            )
+          ),
+          FALSE
+        )
     ) AS c
   ) AS r
   WHERE

@@ -175,13 +175,16 @@ def _smallest(values):
     return min(values)
 
 
-def eval_pick(pick: Pick, rows_by_source: dict[str, list[dict]], contracts: dict[str, Contract]) -> Any:
+def eval_pick(pick: Pick, rows_by_source: dict[str, list[dict]], contracts: dict[str, Contract],
+              blocked: Callable[[str, str, Any], bool] = lambda src, f, v: False) -> Any:
+    """blocked(source, field, value): the value is blocklisted for an identifier type that the
+    identity maps source.field to (docs/reference.md §2.4: such values are skipped, like NULL)."""
     cands = []  # (source index, event time or None, value)
     for i, src in enumerate(pick.sources):
         et = contracts[src].event_time
         for r in rows_by_source.get(src, []):
             v = r.get(pick.fields[src])
-            if v is not None:
+            if v is not None and not blocked(src, pick.fields[src], v):
                 cands.append((i, r.get(et) if et else None, v))
     if not cands:
         return None
@@ -272,12 +275,14 @@ class Segment:
 @dataclass
 class Sync:
     destination: str
+    channel: str
     platform: str
     identifiers: list[str]
     fields: list[str]
     hash: str
     segment: str
     purpose: str
+    pii_fields: frozenset = frozenset()  # the fields whose lineage reaches a pii field (hashed as they are)
 
 
 @dataclass
@@ -294,6 +299,28 @@ class Project:
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def types_of(project: Project, src: str, f: str) -> list[str]:
+    """The identifier types the identity maps source.field to."""
+    return [t for t, mapped in project.sources.get(src, {}).items() if mapped == f]
+
+
+def pick_type(project: Project, pick: Pick) -> Optional[str]:
+    """docs/reference.md §2.7: the one identifier type every source of the pick maps its field to."""
+    found = {tuple(types_of(project, src, pick.fields[src])) for src in pick.sources}
+    if len(found) == 1:
+        (only,) = found
+        if len(only) == 1:
+            return only[0]
+    return None
+
+
+def hashed_for(platform: str, id_type_normalizer: str, value: str) -> str:
+    """The platform's hashing of a normalized identifier value (docs/reference.md §2.7)."""
+    if platform == "meta_custom_audiences" and id_type_normalizer == "phone":
+        value = value.lstrip("+")
+    return sha256(value)
 
 
 def run_reference(project: Project, raw: dict[str, list[dict]]) -> dict[str, list[tuple]]:
@@ -322,6 +349,12 @@ def run_reference(project: Project, raw: dict[str, list[dict]]) -> dict[str, lis
     for rid, pid in ident.profile_of.items():
         members.setdefault(pid, []).append(rid)
     # attributes
+    normalizer = {i.type: i.normalize for i in project.identifiers}
+    blocklist = {t: {normalize(normalizer[t], v) for v in vs} - {None} for t, vs in project.blocklist.items()}
+
+    def blocked(src: str, f: str, value: Any) -> bool:
+        return any(normalize(normalizer[t], str(value)) in blocklist.get(t, set()) for t in types_of(project, src, f))
+
     attrs: dict[str, dict[str, Any]] = {}
     for pid, rids in members.items():
         by_source: dict[str, list[dict]] = {}
@@ -336,7 +369,7 @@ def run_reference(project: Project, raw: dict[str, list[dict]]) -> dict[str, lis
             elif isinstance(a, Expression):
                 values[a.name] = a.fn(values)
             else:
-                values[a.name] = eval_pick(a, by_source, project.contracts)
+                values[a.name] = eval_pick(a, by_source, project.contracts, blocked)
         attrs[pid] = values
     names = [a.name for a in project.attributes]
     out["profiles"] = [(pid, *(attrs[pid][n] for n in names)) for pid in members]
@@ -383,12 +416,19 @@ def run_reference(project: Project, raw: dict[str, list[dict]]) -> dict[str, lis
                     top = max(counts.values())
                     value = min(v for v, n in counts.items() if n == top)
                 if value is not None and sync.hash == "sha256":
-                    if sync.platform == "meta_custom_audiences" and t == "phone":
-                        value = value.lstrip("+")
-                    value = sha256(value)
+                    value = hashed_for(sync.platform, normalizer[t], value)
                 row.append(value)
             for f in sync.fields:
-                row.append(attrs[pid][f])
+                value = attrs[pid][f]
+                pick = next((a for a in project.attributes if a.name == f and isinstance(a, Pick)), None)
+                id_type = pick_type(project, pick) if pick is not None and sync.channel == "ads" else None
+                if sync.hash == "sha256" and (id_type is not None or f in sync.pii_fields) and value is not None:
+                    if id_type is not None:
+                        value = normalize(normalizer[id_type], str(value))
+                        value = None if value is None else hashed_for(sync.platform, normalizer[id_type], value)
+                    else:
+                        value = sha256(str(value))
+                row.append(value)
             rows.append(tuple(row))
         out[f"sync:{sync.destination}:{sync.segment}"] = rows
     return out
