@@ -76,6 +76,7 @@ CODES: dict[str, str] = {
     "CDP507": "segment size outside expected_size",
     "CDP508": "rows rejected by the contract",
     "CDP509": "the engine refused a statement",
+    "CDP515": "meta schema is an output schema or one cdpc uses for scratch work",
     "CDP601": "generated/ is stale",
     "CDP602": "breaking contract change without a MAJOR bump",
     "CDP603": "change without the required version bump",
@@ -94,6 +95,8 @@ CODES: dict[str, str] = {
     "CDP616": "governance policy changed without approval",
     "CDP901": "bad environment",
     "CDP902": "git base cannot be read",
+    "CDP905": "a relation cdpc does not own is in the way",
+    "CDP906": "another run holds the warehouse",
 }
 
 

@@ -1,8 +1,10 @@
 """Drive a run: compile in memory, load raw files, execute every unit in order, check, summarize.
 
-The runner executes exactly the SQL that `cdpc compile` writes for the engine's target
-(the same rendered units); its only own SQL is loading files, the run's as-of row and
-the row counts of the summary.
+The runner executes the SQL that `cdpc compile` writes for the engine's target (the same
+units), with one difference: the output schemas and `cdpc_work` are renamed to schemas
+private to the run (compiler/run/private.py), and the outputs are published from there at
+the end, all at once (compiler/run/publish.py). Its own SQL is loading files, the run's
+as-of row, the row counts of the summary, and the bookkeeping of what cdpc owns.
 """
 
 from __future__ import annotations
@@ -15,14 +17,19 @@ from typing import Callable, Optional
 
 from sqlglot import exp
 
-from ..compile import render_target
+from ..compile import plan_of
+from ..dialects import DIALECTS
 from ..diagnostics import Diagnostic, DiagnosticError, Location
-from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit
-from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
+from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit, render_unit
+from ..emit.sql import RUN_CONTEXT, create_table_as
+from ..gcpause import gc_paused
 from ..project import LoadedProject
 from .engines import Engine, EngineError, scalar
+from .private import RunSchemas, relocated
+from .publish import Prepared, drop_private, prepare, publish
 from .raw import RawFile, find_raw_files
 from .stats import RunStats, collect_stats
+from .testhook import arm_kill_hook
 
 
 @dataclass
@@ -32,6 +39,8 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     findings: list[Diagnostic] = field(default_factory=list)
     iterations: dict[str, int] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)  # tables of removed definitions, schema.table
+    run_id: int = 0
 
     @property
     def failed(self) -> bool:
@@ -42,22 +51,49 @@ Progress = Callable[[str], None]
 
 
 def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: dt.datetime,
-                progress: Optional[Progress] = None) -> RunResult:
+                progress: Optional[Progress] = None, wait: float = 0) -> RunResult:
+    """Hold the warehouse (`wait` seconds at most), build everything in private schemas,
+    publish at the end; on any failure the previous outputs stay as they were."""
     defs = project.definitions
     raw_files, problems = find_raw_files(defs, data_dir)
     if problems:
         raise DiagnosticError(problems)
-    units = render_target(project, engine.dialect)
+    arm_kill_hook(engine)
     progress = progress or (lambda _: None)
+    progress("waiting for the warehouse" if wait else "checking the warehouse")
+    prepared = prepare(engine, defs, plan_of(project), wait)
+    loaded: list[RawFile] = []  # dropped again whatever happens: a raw copy may hold PHI
+    try:
+        result = _build(project, engine, prepared.schemas, raw_files, loaded, as_of, progress)
+        progress("publishing")
+        began = time.perf_counter()
+        publish(engine, prepared)
+        total = result.seconds.pop("total")
+        result.seconds["publish"] = time.perf_counter() - began
+        result.seconds["total"] = total + result.seconds["publish"]
+    finally:
+        drop_private(engine, prepared.schemas)
+        _drop_raw(engine, loaded)
+    result.dropped, result.run_id = [t.qualified for t in prepared.removed], prepared.schemas.run_id
+    return result
+
+
+def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, raw_files: list[RawFile],
+           loaded: list[RawFile], as_of: dt.datetime, progress: Progress) -> RunResult:
+    """Every unit, in the run's private schemas; the summary's counts are read from there."""
+    defs = project.definitions
+    with gc_paused():
+        units = [render_unit(u, DIALECTS[engine.dialect]) for u in relocated(plan_of(project), schemas.mapping)]
     seconds: dict[str, float] = {}
     findings: list[Diagnostic] = []
     iterations: dict[str, int] = {}
     started = time.perf_counter()
     _execute_unit(engine, units[0], iterations)  # setup: schemas
-    for statement in _as_of_statements(engine.dialect, as_of):
+    for statement in _as_of_statements(engine.dialect, as_of, schemas.work):
         engine.execute(statement)
     progress("loading raw files")
     for raw in raw_files:
+        loaded.append(raw)
         _load(engine, raw)
     engine.forbid_file_access()  # before the first statement that holds a snippet
     seconds["load"] = time.perf_counter() - started
@@ -67,9 +103,8 @@ def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: d
         _execute_unit(engine, unit, iterations)
         findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
         seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
-    stats = collect_stats(engine, defs)
+    stats = collect_stats(engine, defs, schemas.private_of)
     _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
-    _drop_raw(engine, raw_files)
     seconds["total"] = time.perf_counter() - started
     return RunResult(as_of, stats, seconds, findings, iterations)
 
@@ -77,12 +112,18 @@ def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: d
 def _drop_raw(engine: Engine, raw_files: list[RawFile]) -> None:
     """The raw copies were the run's own: drop them, and their schema once it is empty."""
     for raw in raw_files:
-        engine.execute(exp.Drop(tables=[exp.table_(raw.table, db=raw.schema)], kind="TABLE", exists=True).sql(dialect=engine.dialect))
+        _quietly(engine, exp.Drop(tables=[exp.table_(raw.table, db=raw.schema)], kind="TABLE", exists=True).sql(dialect=engine.dialect))
     for schema in sorted({raw.schema for raw in raw_files}):
-        try:
-            engine.execute(exp.Drop(tables=[exp.Table(db=exp.to_identifier(schema))], kind="SCHEMA", exists=True).sql(dialect=engine.dialect))
-        except EngineError:
-            pass  # the schema holds tables that are not ours: leave it
+        # fails when the schema holds tables that are not ours: then it stays
+        _quietly(engine, exp.Drop(tables=[exp.Table(db=exp.to_identifier(schema))], kind="SCHEMA", exists=True).sql(dialect=engine.dialect))
+
+
+def _quietly(engine: Engine, statement: str) -> None:
+    """Clean-up that must not hide why a run failed."""
+    try:
+        engine.execute(statement)
+    except EngineError:
+        pass
 
 
 def _load(engine: Engine, raw: RawFile) -> None:
@@ -144,10 +185,11 @@ def _check_hint(code: str) -> str:
     }.get(code, "")
 
 
-def _as_of_statements(dialect: str, as_of: dt.datetime) -> list[str]:
-    """The run's one-row context table; snippets read `current_date` etc. from it."""
+def _as_of_statements(dialect: str, as_of: dt.datetime, work: str) -> list[str]:
+    """The run's one-row context table, in the run's scratch schema `work`; snippets read
+    `current_date` etc. from it."""
     stamp = exp.Cast(this=exp.Literal.string(as_of.strftime("%Y-%m-%d %H:%M:%S")), to=exp.DataType.build("TIMESTAMP"))
-    return [s.sql(dialect=dialect) for s in create_table_as(WORK, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))]
+    return [s.sql(dialect=dialect) for s in create_table_as(work, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))]
 
 
 def _first_line(exc: Exception) -> str:
