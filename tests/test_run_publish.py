@@ -313,15 +313,18 @@ def test_postgres_two_real_runs_at_once_never_interleave(tmp_path, pg_database):
     assert _pg_private(pg_database) == []
 
 
-@pytest.mark.parametrize("back", [1, 3, 8, 40])
-def test_postgres_kill_9_while_building_or_publishing_leaves_the_previous_outputs(tmp_path, pg_database, back):
+@pytest.mark.parametrize("where", ["building", "before BEGIN", "after BEGIN", "publishing", "before COMMIT"])
+def test_postgres_kill_9_while_building_or_publishing_leaves_the_previous_outputs(tmp_path, pg_database, where):
     project = _project(tmp_path)
     pg = ("--engine", "postgres", "--dsn", pg_database)
     assert cdpc("run", "--project", str(project), *pg, "--as-of", AS_OF).exit_code == 0
     previous = _pg_outputs(pg_database)
-    total = _pg_statements(project, pg_database)
+    statements = _pg_statements(project, pg_database)
+    begin, commit = statements.index("BEGIN") + 1, statements.index("COMMIT") + 1  # 1-based, as the hook counts
+    point = {"building": begin // 2, "before BEGIN": begin - 1, "after BEGIN": begin + 1,
+             "publishing": (begin + commit) // 2, "before COMMIT": commit - 1}[where]
     killed = _subprocess_run("--project", str(project), *pg, "--as-of", LATER,
-                             env={"CDPC_TEST_KILL_AFTER": str(total - back)})
+                             env={"CDPC_TEST_KILL_AFTER": str(point)})
     assert killed.returncode == -9, killed.stderr
     assert _pg_outputs(pg_database) == previous
     assert cdpc("run", "--project", str(project), *pg, "--as-of", LATER).exit_code == 0
@@ -329,8 +332,8 @@ def test_postgres_kill_9_while_building_or_publishing_leaves_the_previous_output
     assert _pg_outputs(pg_database) != previous
 
 
-def _pg_statements(project: Path, dsn: str) -> int:
-    """Statements of a run on a copy of the database: the kill points count back from the end."""
+def _pg_statements(project: Path, dsn: str) -> list[str]:
+    """The statements of a run on a copy of the database, in order (kill points are chosen among them)."""
     import uuid
 
     from compiler.run.engines.postgres import PostgresEngine
@@ -342,10 +345,10 @@ def _pg_statements(project: Path, dsn: str) -> int:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
     try:
         engine = PostgresEngine(dsn.replace(f"dbname={source}", f"dbname={name}"))
-        count, execute = [0], engine.execute
+        seen, execute = [], engine.execute
 
         def counted(sql):
-            count[0] += 1
+            seen.append(sql)
             execute(sql)
         engine.execute = counted
         try:
@@ -355,4 +358,4 @@ def _pg_statements(project: Path, dsn: str) -> int:
     finally:
         with _pg(admin_dsn) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return count[0]
+    return seen
