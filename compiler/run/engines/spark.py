@@ -218,6 +218,8 @@ class SparkEngine:
             self._lock_path.mkdir()
         except FileExistsError:
             holder = _read_holder(self._lock_path)
+            if holder and holder[:2] == (str(os.getpid()), socket.gethostname()):
+                return None  # another engine of this process holds it (one Spark session per process)
             if holder and holder[1] == socket.gethostname() and not _alive(int(holder[0])):
                 shutil.rmtree(self._lock_path, ignore_errors=True)  # its run was killed
                 return self._try_lock()
