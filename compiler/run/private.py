@@ -2,7 +2,7 @@
 
 The compiled SQL writes to the output schemas and to `cdpc_work`. A run executes the same
 statements with those schema names replaced by schemas of its own,
-`cdpc_run_<run id>__<output schema>` and `cdpc_run_<run id>_work`, so that until the
+`cdpc_run_<run id>_<n>_<output schema>` and `cdpc_run_<run id>_work`, so that until the
 outputs are published (compiler/run/publish.py) the previous run's tables stay complete,
 and the run never touches a table of `cdpc_work` or of an output schema that is not its
 own. A private schema is the run's: it drops it, with everything in it, at the end; one
@@ -49,9 +49,10 @@ class RunSchemas:
 
 def run_schemas(schemas: Schemas, run_id: int) -> RunSchemas:
     outputs = sorted({getattr(schemas, role) for role in OUTPUT_ROLES})
-    # `__` before an output schema's name, `_work` for the scratch: an output schema named
-    # `work` cannot meet the scratch
-    return RunSchemas(run_id, {s: f"{PRIVATE_PREFIX}{run_id}__{s}" for s in outputs}, f"{PRIVATE_PREFIX}{run_id}_work")
+    # the index keeps names apart where PostgreSQL cuts them (63 bytes) and from `_work`;
+    # the output schema's name is there for whoever looks at a killed run's leftovers
+    return RunSchemas(run_id, {s: f"{PRIVATE_PREFIX}{run_id}_{i}_{s}"[:63] for i, s in enumerate(outputs)},
+                      f"{PRIVATE_PREFIX}{run_id}_work")
 
 
 def is_private(schema: str) -> bool:

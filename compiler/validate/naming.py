@@ -111,16 +111,19 @@ def meta_schema(ctx: Context) -> Iterator[Diagnostic]:
     `owned` table would meet output tables, or be dropped with the scratch."""
     project, targets = ctx.defs.project, _targets(ctx)
     meta = project.schemas.meta
-    taken = {getattr(project.schemas, role): f"the output schema schemas.{role}" for role in OUTPUT_ROLES}
-    taken.update({name: what for name, (what, _) in _scratch_schemas(ctx).items()})
-    what = next((v for name, v in taken.items() if any(_same(meta, name, t) for t in targets)), None)
+    taken = {getattr(project.schemas, role): (f"the output schema schemas.{role}", role) for role in OUTPUT_ROLES}
+    taken.update({name: (what, None) for name, (what, _) in _scratch_schemas(ctx).items()})
+    what, role = next((v for name, v in taken.items() if any(_same(meta, name, t) for t in targets)), (None, None))
     if what is None and meta.lower().startswith(PRIVATE_PREFIX):
         what = f"named like the schemas private to a run (`{PRIVATE_PREFIX}…`), which every run removes"
-    if what is not None:
-        written = "schemas" in project.model_fields_set and "meta" in project.schemas.model_fields_set
-        yield error("CDP515", f"meta schema `{meta}` (schemas.meta) is {what}",
-                    project.loc("schemas", "meta") if written else project.loc("schemas"),
-                    "give schemas.meta a schema of its own in project.yaml (default `cdpc_meta`)")
+    if what is None:
+        return
+    written = "schemas" in project.model_fields_set and "meta" in project.schemas.model_fields_set
+    # the default meta schema: blame the output schema that took its name
+    where = project.loc("schemas", "meta" if written or role is None else role)
+    yield error("CDP515", f"meta schema `{meta}` (schemas.meta) is {what}", where,
+                "give schemas.meta a schema of its own in project.yaml (default `cdpc_meta`)"
+                + ("" if written or role is None else f", or schemas.{role} another name"))
 
 
 def _scratch_schemas(ctx: Context) -> dict[str, tuple[str, Optional[Contract]]]:
