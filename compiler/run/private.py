@@ -12,6 +12,7 @@ knows that no live run is using it.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, replace
 
@@ -55,9 +56,13 @@ def run_schemas(schemas: Schemas, run_id: int) -> RunSchemas:
                       f"{PRIVATE_PREFIX}{run_id}_work")
 
 
+_PRIVATE = re.compile(re.escape(PRIVATE_PREFIX) + r"\d{13,}_(work|\d+_\w*)")
+
+
 def is_private(schema: str) -> bool:
-    """A schema that some run made for itself (validate keeps every other schema off the prefix)."""
-    return schema.lower().startswith(PRIVATE_PREFIX)
+    """A schema that some run made for itself: exactly the form `run_schemas` gives (validate
+    keeps output and meta schemas off the prefix; a user's `cdpc_run_stats` is not touched)."""
+    return _PRIVATE.fullmatch(schema.lower()) is not None
 
 
 def relocated(units: list[Unit], mapping: dict[str, str]) -> list[Unit]:
