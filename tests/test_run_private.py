@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from compiler.compile import plan_of
+from compiler.render import plan_of
 from compiler.dialects import DIALECTS
 from compiler.emit.plan import render_unit
 from compiler.model.project import Schemas

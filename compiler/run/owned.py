@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlglot import exp
+
 from ..diagnostics import Diagnostic, DiagnosticError, Location
 from ..emit.plan import Unit
+from ..emit.sql import WORK
 from .engines import Engine, EngineError
 
 OWNED = "owned"
@@ -29,12 +32,15 @@ class OwnedTable:
 
 
 def outputs_of(units: list[Unit]) -> list[OwnedTable]:
-    """Every table a run publishes, with the definition that makes it (from the plan)."""
+    """Every table a run publishes, with the definition that makes it: the tables a unit's
+    statements create outside the scratch schema (read from the plan, not kept beside it)."""
     found = []
     for unit in units:
-        for output in unit.outputs:
-            schema, _, table = output.partition(".")
-            found.append(OwnedTable(schema, table, f"{unit.kind}:{unit.name}"))
+        for step in unit.steps:
+            if isinstance(step, exp.Create) and (step.args.get("kind") or "").upper() == "TABLE":
+                target = step.this if isinstance(step.this, exp.Table) else step.this.this
+                if target.db != WORK:
+                    found.append(OwnedTable(target.db, target.name, f"{unit.kind}:{unit.name}"))
     return sorted(set(found))
 
 

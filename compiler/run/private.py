@@ -75,7 +75,7 @@ def _relocated_unit(unit: Unit, mapping: dict[str, str]) -> Unit:
     steps = [Loop(s.name, [_moved(t, mapping) for t in s.body], _moved(s.until, mapping), s.max_iterations)
              if isinstance(s, Loop) else _moved(s, mapping) for s in unit.steps]
     checks = [replace(c, query=_moved(c.query, mapping)) for c in unit.checks]
-    return Unit(unit.layer, unit.kind, unit.name, steps, checks, list(unit.outputs))
+    return Unit(unit.layer, unit.kind, unit.name, steps, checks)
 
 
 def _moved(tree: exp.Expression, mapping: dict[str, str]) -> exp.Expression:
