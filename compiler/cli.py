@@ -178,16 +178,23 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
 @click.option("--master", metavar="URL", help="Spark master (default: local mode).")
 @click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Spark warehouse directory.  [default: ./spark-warehouse]")
+@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
+              help="When another run holds the warehouse, wait this long for it, then exit 2.")
 @project_option
-def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engine: str, dsn: Optional[str],
-        master: Optional[str], warehouse: Optional[Path], project_dir: Path) -> int:
+def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engine: str,
+        dsn: Optional[str], master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
     """Compile and execute the pipeline, then print a summary.
 
     Loads the raw data into a schema of its own (or reads the relations in place),
     stages it (malformed rows and rows that break a contract go to
     <contract>_rejected), resolves identity, computes attributes, consent,
     segments and syncs, and checks primary keys, freshness and expected sizes.
-    Exit 1 when a check fails; every table is written first.
+    Everything is built in schemas private to the run and published at the
+    end, at once: a run that fails or is killed leaves the previous outputs as
+    they were. cdpc replaces and drops only tables it made (listed in the meta
+    schema's `owned`); a relation of anyone else in the way is exit 2. One run
+    at a time per warehouse: see --wait. Exit 1 when a check fails; every
+    table is published first.
     """
     from .run import execute  # the engines load only when a run needs them
 
@@ -199,7 +206,7 @@ def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optio
                                f"project for it; add `{engine}` to `targets` in project.yaml")
     moment = parse_as_of(as_of)
     result = execute(project, engine, data_dir or project.root / "data", moment,
-                     db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources)
+                     db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources, wait=wait)
     return 1 if result.failed else 0
 
 

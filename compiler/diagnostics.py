@@ -86,6 +86,7 @@ CODES: dict[str, str] = {
     "CDP510": "raw file header names a column twice",
     "CDP511": "raw relation missing from the warehouse",
     "CDP512": "malformed raw rows quarantined",
+    "CDP515": "meta schema is an output schema or one cdpc uses for scratch work",
     "CDP601": "generated/ is stale",
     "CDP602": "breaking contract change without a MAJOR bump",
     "CDP603": "change without the required version bump",
@@ -105,6 +106,8 @@ CODES: dict[str, str] = {
     "CDP901": "bad environment",
     "CDP902": "git base cannot be read",
     "CDP903": "raw data directory missing",
+    "CDP905": "a relation cdpc does not own is in the way",
+    "CDP906": "another run holds the warehouse",
 }
 
 

@@ -23,6 +23,7 @@ SECTION_4 = {
                     "pos_transactions_rejected"},
     "cdp_identity": {"customer_map", "customer_conflicts"},
     "cdp": {"customer_profiles", "customer_consent"},
+    "cdpc_meta": {"owned"},  # what cdpc made, so that it replaces and drops nothing else
 }
 
 
@@ -35,9 +36,11 @@ def tables(db: Path) -> dict[str, set[str]]:
 
 
 def snapshot_tables(db: Path) -> dict[str, list]:
-    """Every table's rows, sorted, so two runs can be compared row for row."""
+    """Every output table's rows, sorted, so two runs can be compared row for row (not the
+    meta schema: its run_id is each run's own)."""
     with duckdb.connect(str(db), read_only=True) as con:
-        names = con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
+        names = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                            "WHERE table_schema <> 'cdpc_meta'").fetchall()
         return {f"{s}.{t}": sorted(con.execute(f'SELECT * FROM "{s}"."{t}"').fetchall(), key=repr) for s, t in names}
 
 

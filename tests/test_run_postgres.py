@@ -52,8 +52,8 @@ def test_cli_run_with_dsn_leaves_every_section_4_table(pg_database, tmp_path):
     result = cdpc("run", "--project", str(project), "--engine", "postgres", "--dsn", pg_database, "--as-of", AS_OF)
     assert result.exit_code == 0, result.output
     assert "cdpc run on postgres" in result.output and "winback_7d_inactive" in result.output
-    expected = {f"{s}.{t}" for s, t in spec_tables(require_valid(project).definitions)}
-    assert _tables(pg_database) == expected, "the raw copies and the scratch schema are dropped"
+    expected = {f"{s}.{t}" for s, t in spec_tables(require_valid(project).definitions)} | {"cdpc_meta.owned"}
+    assert _tables(pg_database) == expected, "the raw copies and the private schemas are dropped"
 
 
 def test_cli_run_reads_the_standard_pg_variables(pg_database, tmp_path, monkeypatch):

@@ -153,6 +153,27 @@ def test_output_schema_cannot_be_the_scratch_schema(tmp_path, role):
     assert d.is_error and f"schemas.{role}" in d.hint
 
 
+@pytest.mark.parametrize("meta, what", [
+    ("cdpc_work", "cdpc's scratch schema `cdpc_work`"),
+    ("cdp", "the output schema schemas.profiles"),
+    ("cdpc_run_1", "named like the schemas private to a run"),
+])
+def test_meta_schema_is_a_schema_of_its_own(tmp_path, meta, what):
+    d = only(check(tmp_path, project_with_schemas(f"{{meta: {meta}}}")), "CDP515", "project.yaml:4:17",
+             f"meta schema `{meta}` (schemas.meta) is {what}")
+    assert d.is_error and "schemas.meta" in d.hint
+
+
+def test_the_default_meta_schema_is_checked_too(tmp_path):
+    diagnostics = check(tmp_path, project_with_schemas("{audiences: cdpc_meta}"))
+    only(diagnostics, "CDP515", "project.yaml:4:22", "meta schema `cdpc_meta` (schemas.meta) is the output schema schemas.audiences")
+
+
+def test_output_schema_cannot_look_like_a_private_schema(tmp_path):
+    only(check(tmp_path, project_with_schemas("{staging: cdpc_run_7__x}")), "CDP219", "project.yaml:4:20",
+         "output schema `cdpc_run_7__x` (schemas.staging) is named like the schemas private to a run")
+
+
 def test_output_schema_cannot_be_a_raw_relation_schema(tmp_path):
     diagnostics = check(tmp_path, project_with_schemas("{audiences: raw}"))
     d = only(diagnostics, "CDP219", "project.yaml:4:22",

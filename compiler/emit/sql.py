@@ -15,6 +15,9 @@ from ..model.contract import parse_field_type
 from ..snippets import AS_OF_NODES
 
 WORK = "cdpc_work"  # scratch schema for intermediate tables; dropped at the end of a run
+# `cdpc run` builds in schemas of its own, `cdpc_run_<run id>_…` (compiler/run/private.py):
+# WORK and the output schemas of the compiled SQL are renamed to those for the run
+PRIVATE_PREFIX = "cdpc_run_"
 RUN_CONTEXT = "run_context"  # one row: the run's as-of timestamp
 
 _TYPES = {

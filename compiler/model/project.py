@@ -20,6 +20,10 @@ class Schemas(Strict):
     identity: Name = "cdp_identity"
     profiles: Name = "cdp"
     audiences: Name = "cdp_audiences"
+    meta: Name = "cdpc_meta"  # what cdpc owns (`owned`); not an output schema
+
+
+OUTPUT_ROLES = ("staging", "identity", "profiles", "audiences")
 
 
 class Governance(Strict):

@@ -8,13 +8,13 @@ from typing import Optional
 
 from ..diagnostics import Diagnostic, DiagnosticError, Location
 from ..project import LoadedProject
-from .engines import EngineError
+from .engines import EngineError, WarehouseBusy
 from .runner import RunResult, run_project
 
 
 def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.datetime, *,
             db: Optional[Path] = None, dsn: Optional[str] = None, master: Optional[str] = None,
-            warehouse: Optional[Path] = None, sources: str = "files") -> RunResult:
+            warehouse: Optional[Path] = None, sources: str = "files", wait: float = 0) -> RunResult:
     """Open the engine, run the project with a live progress line, print the summary and findings."""
     from rich.console import Console
 
@@ -23,7 +23,10 @@ def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.
     from .summary import print_summary
 
     try:
-        engine = open_engine(engine_name, db=db, dsn=dsn, master=master, warehouse=warehouse)
+        engine = open_engine(engine_name, db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait)
+    except WarehouseBusy as exc:  # DuckDB: the database file is locked by another process
+        raise DiagnosticError([Diagnostic("CDP906", str(exc), Location(),
+                                          "let that run finish, or pass --wait SECONDS to wait for it")]) from None
     except EngineError as exc:
         raise DiagnosticError([Diagnostic("CDP901", f"cannot start the {engine_name} engine: {exc}", Location(),
                                           "see docs/engines.md for what each engine needs")]) from None
@@ -31,7 +34,7 @@ def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.
     try:
         with console.status("running", spinner="dots") as status:
             result = run_project(project, engine, data_dir, as_of, progress=lambda text: status.update(text),
-                                 sources_mode=sources)
+                                 sources_mode=sources, wait=wait)
     finally:
         engine.close()
     print_summary(result, engine_name, console)

@@ -283,10 +283,11 @@ def drop_sources(engine, sources: RunSources) -> None:
 # ---- the staging SQL, reading the private copies ------------------------------------------------
 
 
-def read_private(units: list[Unit], rendered: list[RenderedUnit], dialect: str, sources: RunSources) -> list[RenderedUnit]:
+def read_private(units: list[Unit], rendered: list[RenderedUnit], dialect: str, sources: RunSources,
+                 work: str = WORK) -> list[RenderedUnit]:
     """The rendered units, with each staging unit reading its contract's private copy, and the
-    malformed rows of a file joining the quarantine (the checked scratch table, whose rows with
-    reasons become `<contract>_rejected`)."""
+    malformed rows of a file joining the quarantine (the checked scratch table, in the run's
+    scratch schema `work`, whose rows with reasons become `<contract>_rejected`)."""
     reads = sources.reads
     out = []
     for unit, done in zip(units, rendered):
@@ -296,7 +297,7 @@ def read_private(units: list[Unit], rendered: list[RenderedUnit], dialect: str, 
         moved = _relocated(unit, reads, sources.schema)
         again = render_unit(moved, DIALECTS[dialect])
         if unit.name in sources.quarantine:
-            again = _with_quarantine(unit, again, dialect, sources)
+            again = _with_quarantine(unit, again, dialect, sources, work)
         out.append(again)
     return out
 
@@ -311,9 +312,9 @@ def _relocated(unit: Unit, reads: dict[tuple[str, str], str], schema: str) -> Un
     return Unit(unit.layer, unit.kind, unit.name, steps, list(unit.checks))
 
 
-def _with_quarantine(unit: Unit, rendered: RenderedUnit, dialect: str, sources: RunSources) -> RenderedUnit:
+def _with_quarantine(unit: Unit, rendered: RenderedUnit, dialect: str, sources: RunSources, work: str) -> RenderedUnit:
     """The insert of the malformed rows, right after the statement that creates the checked table."""
-    checked = (WORK, checked_table(unit.name))
+    checked = (work, checked_table(unit.name))
     position = next(i for i, step in enumerate(unit.steps) if isinstance(step, exp.Create)
                     and (step.this.db, step.this.name) == checked) + 1
     fields = [c for c in _fields_of(unit, sources)]

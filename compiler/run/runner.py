@@ -1,9 +1,11 @@
 """Drive a run: compile in memory, load raw files, execute every unit in order, check, summarize.
 
 The runner executes the SQL that `cdpc compile` writes for the engine's target (the same
-rendered units), except that staging reads the run's private copy of each raw relation
-(raw.py); its only own SQL is loading raw data, the run's as-of row and the row counts of
-the summary.
+units), with two differences: the output schemas and `cdpc_work` are renamed to schemas
+private to the run (compiler/run/private.py), and staging reads the run's private copy of
+each raw relation (raw.py). The outputs are published from the private schemas at the end,
+all at once (compiler/run/publish.py). Its own SQL is loading raw data, the run's as-of row,
+the row counts of the summary, and the bookkeeping of what cdpc owns.
 """
 
 from __future__ import annotations
@@ -16,15 +18,20 @@ from typing import Callable, Optional
 
 from sqlglot import exp
 
-from ..render import plan_of, render_target
+from ..render import plan_of
+from ..dialects import DIALECTS
 from ..diagnostics import Diagnostic, DiagnosticError, Location
-from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit
-from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
+from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit, render_unit
+from ..emit.sql import RUN_CONTEXT, create_table_as
+from ..gcpause import gc_paused
 from ..project import LoadedProject
 from .engines import Engine, EngineError, scalar
 from .examples import duplicated_values
-from .raw import drop_sources, find_sources, load_sources, read_private
+from .private import RunSchemas, relocated
+from .publish import drop_private, prepare, publish
+from .raw import RunSources, drop_sources, find_sources, load_sources, read_private
 from .stats import RunStats, collect_stats
+from .testhook import arm_kill_hook
 
 
 @dataclass
@@ -34,6 +41,8 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     findings: list[Diagnostic] = field(default_factory=list)
     iterations: dict[str, int] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)  # tables of removed definitions, schema.table
+    run_id: int = 0
 
     @property
     def failed(self) -> bool:
@@ -44,34 +53,58 @@ Progress = Callable[[str], None]
 
 
 def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: dt.datetime,
-                progress: Optional[Progress] = None, sources_mode: str = "files") -> RunResult:
+                progress: Optional[Progress] = None, sources_mode: str = "files", wait: float = 0) -> RunResult:
+    """Hold the warehouse (`wait` seconds at most), build everything in private schemas,
+    publish at the end; on any failure the previous outputs stay as they were."""
     defs = project.definitions
     started = time.perf_counter()  # "load" includes reading the raw files, which find_sources does
     sources = find_sources(engine, defs, sources_mode, data_dir)
-    units = read_private(plan_of(project), render_target(project, engine.dialect), engine.dialect, sources)
+    arm_kill_hook(engine)
     progress = progress or (lambda _: None)
+    progress("waiting for the warehouse" if wait else "checking the warehouse")
+    prepared = prepare(engine, defs, plan_of(project), wait)
+    try:
+        result = _build(project, engine, prepared.schemas, sources, as_of, progress, started)
+        progress("publishing")
+        began = time.perf_counter()
+        publish(engine, prepared)
+        total = result.seconds.pop("total")
+        result.seconds["publish"] = time.perf_counter() - began
+        result.seconds["total"] = total + result.seconds["publish"]
+    finally:
+        drop_private(engine, prepared.schemas)
+        drop_sources(engine, sources)  # the private copies go, whether the run failed or not
+    result.dropped, result.run_id = [t.qualified for t in prepared.removed], prepared.schemas.run_id
+    return result
+
+
+def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources: RunSources,
+           as_of: dt.datetime, progress: Progress, started: float) -> RunResult:
+    """Every unit, in the run's private schemas; the summary's counts are read from there."""
+    defs = project.definitions
+    with gc_paused():
+        plan = relocated(plan_of(project), schemas.mapping)
+        units = read_private(plan, [render_unit(u, DIALECTS[engine.dialect]) for u in plan], engine.dialect,
+                             sources, schemas.work)
     seconds: dict[str, float] = {}
     findings: list[Diagnostic] = []
     iterations: dict[str, int] = {}
-    try:
-        _execute_unit(engine, units[0], iterations)  # setup: schemas
-        for statement in _as_of_statements(engine.dialect, as_of):
-            engine.execute(statement)
-        progress("loading raw data")
-        load_sources(engine, sources)
-        findings += sources.findings
-        engine.forbid_file_access()  # before the first statement that holds a snippet
-        seconds["load"] = time.perf_counter() - started
-        for unit in units[1:-1]:
-            progress(f"{unit.layer}: {unit.name}")
-            began = time.perf_counter()
-            _execute_unit(engine, unit, iterations)
-            findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
-            seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
-        stats = collect_stats(engine, defs)
-        _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
-    finally:
-        drop_sources(engine, sources)  # the private copies go, whether the run failed or not
+    _execute_unit(engine, units[0], iterations)  # setup: schemas
+    for statement in _as_of_statements(engine.dialect, as_of, schemas.work):
+        engine.execute(statement)
+    progress("loading raw data")
+    load_sources(engine, sources)  # after the lock: it also removes what a killed run loaded
+    findings += sources.findings
+    engine.forbid_file_access()  # before the first statement that holds a snippet
+    seconds["load"] = time.perf_counter() - started
+    for unit in units[1:-1]:
+        progress(f"{unit.layer}: {unit.name}")
+        began = time.perf_counter()
+        _execute_unit(engine, unit, iterations)
+        findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
+        seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
+    stats = collect_stats(engine, defs, schemas.private_of)
+    _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
     seconds["total"] = time.perf_counter() - started
     return RunResult(as_of, stats, seconds, findings, iterations)
 
@@ -127,10 +160,11 @@ def _check_hint(code: str) -> str:
     }.get(code, "")
 
 
-def _as_of_statements(dialect: str, as_of: dt.datetime) -> list[str]:
-    """The run's one-row context table; snippets read `current_date` etc. from it."""
+def _as_of_statements(dialect: str, as_of: dt.datetime, work: str) -> list[str]:
+    """The run's one-row context table, in the run's scratch schema `work`; snippets read
+    `current_date` etc. from it."""
     stamp = exp.Cast(this=exp.Literal.string(as_of.strftime("%Y-%m-%d %H:%M:%S")), to=exp.DataType.build("TIMESTAMP"))
-    return [s.sql(dialect=dialect) for s in create_table_as(WORK, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))]
+    return [s.sql(dialect=dialect) for s in create_table_as(work, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))]
 
 
 def _first_line(exc: Exception) -> str:

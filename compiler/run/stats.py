@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlglot import exp
 
@@ -24,9 +25,10 @@ class RunStats:
     syncs_without_identifier: dict[str, int] = field(default_factory=dict)
 
 
-def collect_stats(engine: Engine, defs: Definitions) -> RunStats:
+def collect_stats(engine: Engine, defs: Definitions, where: Callable[[str], str] = lambda schema: schema) -> RunStats:
+    """`where`: the schema that holds an output schema's tables now (a run's private one)."""
     s = defs.project.schemas
-    count = lambda schema, name, where=None: _count(engine, schema, name, where)  # noqa: E731
+    count = lambda schema, name, cond=None: _count(engine, where(schema), name, cond)  # noqa: E731
     stats = RunStats()
     for name in defs.contracts:
         stats.staged[name] = count(s.staging, name)
@@ -36,7 +38,7 @@ def collect_stats(engine: Engine, defs: Definitions) -> RunStats:
         return stats
     stats.records = count(s.identity, f"{identity.name}_map")
     stats.profiles = count(s.profiles, f"{defs.project.entity}_profiles")
-    stats.multi_record_profiles = _multi_record(engine, s.identity, f"{identity.name}_map")
+    stats.multi_record_profiles = _multi_record(engine, where(s.identity), f"{identity.name}_map")
     stats.conflicts = count(s.identity, f"{identity.name}_conflicts")
     for name in defs.segments:
         stats.segments[name] = count(s.audiences, name)

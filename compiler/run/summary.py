@@ -32,6 +32,11 @@ def print_summary(result: RunResult, engine: str, console: Console) -> None:
         for name in sorted(stats.syncs):
             syncs.add_row(name, _n(stats.syncs[name]), _n(stats.syncs_without_identifier.get(name, 0)))
         console.print(syncs)
+    if result.dropped:
+        dropped = _table("removed (its definition is gone)")
+        for name in result.dropped:
+            dropped.add_row(name)
+        console.print(dropped)
     timing = _table("stage", "seconds")
     for stage, seconds in result.seconds.items():
         timing.add_row(stage, f"{seconds:.2f}")

@@ -16,10 +16,11 @@ from ..dialects import DIALECTS, Dialect
 from ..diagnostics import Diagnostic, Location
 from ..emit.attributes import attr_table, source_table
 from ..emit.consent import consent_table
-from ..emit.sql import WORK
+from ..emit.sql import PRIVATE_PREFIX, WORK
 from ..emit.staging import checked_table
 from ..emit.syncs import ident_table, sync_table
 from ..model import Contract
+from ..model.project import OUTPUT_ROLES
 from .context import Context, error
 
 FIELD_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -91,9 +92,11 @@ def _keyword_name(what: str, name: str, location) -> Diagnostic:
 def output_schemas(ctx: Context) -> Iterator[Diagnostic]:
     """CDP219: a run drops `cdpc_work` and the raw relations it loaded; an output schema there would share their fate."""
     project, targets, scratch = ctx.defs.project, _targets(ctx), _scratch_schemas(ctx)
-    for role in type(project.schemas).model_fields:
+    for role in OUTPUT_ROLES:
         schema = getattr(project.schemas, role)
         taken = next((v for name, v in scratch.items() if any(_same(schema, name, t) for t in targets)), None)
+        if taken is None and schema.lower().startswith(PRIVATE_PREFIX):
+            taken = (f"named like the schemas private to a run (`{PRIVATE_PREFIX}…`), which every run removes", None)
         if taken is None:
             continue
         what, contract = taken
@@ -101,6 +104,26 @@ def output_schemas(ctx: Context) -> Iterator[Diagnostic]:
         where = project.loc("schemas", role) if written or contract is None else contract.loc("relation")
         yield error("CDP219", f"output schema `{schema}` (schemas.{role}) is {what}", where,
                     f"give schemas.{role} another name in project.yaml")
+
+
+def meta_schema(ctx: Context) -> Iterator[Diagnostic]:
+    """CDP515: the meta schema records what cdpc owns; shared with outputs or scratch, its
+    `owned` table would meet output tables, or be dropped with the scratch."""
+    project, targets = ctx.defs.project, _targets(ctx)
+    meta = project.schemas.meta
+    taken = {getattr(project.schemas, role): (f"the output schema schemas.{role}", role) for role in OUTPUT_ROLES}
+    taken.update({name: (what, None) for name, (what, _) in _scratch_schemas(ctx).items()})
+    what, role = next((v for name, v in taken.items() if any(_same(meta, name, t) for t in targets)), (None, None))
+    if what is None and meta.lower().startswith(PRIVATE_PREFIX):
+        what = f"named like the schemas private to a run (`{PRIVATE_PREFIX}…`), which every run removes"
+    if what is None:
+        return
+    written = "schemas" in project.model_fields_set and "meta" in project.schemas.model_fields_set
+    # the default meta schema: blame the output schema that took its name
+    where = project.loc("schemas", "meta" if written or role is None else role)
+    yield error("CDP515", f"meta schema `{meta}` (schemas.meta) is {what}", where,
+                "give schemas.meta a schema of its own in project.yaml (default `cdpc_meta`)"
+                + ("" if written or role is None else f", or schemas.{role} another name"))
 
 
 def _scratch_schemas(ctx: Context) -> dict[str, tuple[str, Optional[Contract]]]:
@@ -247,4 +270,4 @@ def _scratch_tables(ctx: Context) -> Iterator[Table]:
                         destination.loc("name"), scratch=True)
 
 
-RULES = (keyword_names, profile_id_attribute, field_names, tables, output_schemas, as_of_names)
+RULES = (keyword_names, profile_id_attribute, field_names, tables, output_schemas, meta_schema, as_of_names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Optional, Protocol
 
@@ -11,6 +12,24 @@ from ..rawcsv import CleanCsv
 
 class EngineError(Exception):
     """The engine refused a statement or could not be reached; the message says why."""
+
+
+class WarehouseBusy(EngineError):
+    """Another run holds the warehouse; the message names it (pid, host, started at)."""
+
+
+class InTheWay(EngineError):
+    """Publishing met a relation cdpc does not own (a user's view on a table whose columns changed)."""
+
+
+@dataclass
+class Publication:
+    """What a run publishes at its end, at once: each output table from its private schema,
+    the drops of tables of removed definitions, and the statements that rewrite `owned`."""
+
+    moves: list[tuple[str, str, str]] = field(default_factory=list)  # (private schema, schema, table)
+    drops: list[tuple[str, str]] = field(default_factory=list)  # (schema, table)
+    bookkeeping: list[str] = field(default_factory=list)
 
 
 class Engine(Protocol):
@@ -39,6 +58,26 @@ class Engine(Protocol):
         (where the engine can promise it; docs/engines.md says what each one does)."""
         ...
 
+    def quote(self, name: str) -> str: ...
+
+    def lock(self, key: str, wait: float) -> None:
+        """Hold the warehouse for this run until close(); WarehouseBusy after `wait` seconds."""
+        ...
+
+    def schemas(self) -> list[str]: ...
+
+    def relations(self, schema: str) -> list[str]:
+        """Tables and views of a schema (empty when it does not exist)."""
+        ...
+
+    def drop_schema(self, schema: str) -> None:
+        """Drop a schema private to a run with all it holds (only ever one of cdpc's own)."""
+        ...
+
+    def publish(self, publication: Publication) -> None:
+        """All at once where the engine can (docs/engines.md); nothing of it on failure."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -55,3 +94,21 @@ def open_engine(name: str, **options: Any) -> Engine:
     if dialect is None or dialect.engine is None:
         raise EngineError(f"unknown engine {name!r}")
     return import_module(dialect.engine).connect(**options)
+
+
+def waiting(wait: float, attempt):
+    """attempt() until it stops raising WarehouseBusy, for at most `wait` seconds."""
+    import time
+
+    deadline = time.monotonic() + max(wait, 0)
+    while True:
+        try:
+            return attempt()
+        except WarehouseBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(min(0.5, max(deadline - time.monotonic(), 0.01)))
+
+
+def holder_text(pid: int | str, host: str, started: str) -> str:
+    return f"pid {pid} on {host}, started {started}"

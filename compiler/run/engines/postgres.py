@@ -7,10 +7,14 @@ streamed with `COPY ... FROM STDIN (FORMAT csv)` into a table of TEXT columns.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import os
+import socket
 from typing import Any, Optional
 
 from ..rawcsv import CleanCsv
-from . import EngineError
+from . import EngineError, InTheWay, Publication, WarehouseBusy, holder_text, waiting
 
 INSTALL_HINT = "install with pip install 'cdpc[postgres]'"
 _COPY_CHUNK = 1 << 20
@@ -81,10 +85,7 @@ class PostgresEngine:
         return [r[0] for r in rows] or None
 
     def list_schemas(self) -> list[str]:
-        return [r[0] for r in self.rows("SELECT nspname FROM pg_catalog.pg_namespace")]
-
-    def drop_schema(self, schema: str) -> None:
-        self.execute(f"DROP SCHEMA IF EXISTS {_ident(schema)} CASCADE")
+        return self.schemas()
 
     def forbid_file_access(self) -> None:
         """Nothing to switch off: the server reads files only for a superuser or a member of
@@ -92,12 +93,103 @@ class PostgresEngine:
         'file'`, `lo_import`), a session cannot give up a right its role has, and snippets
         cannot name those functions. Run cdpc as a role without them (docs/engines.md)."""
 
+    def quote(self, name: str) -> str:
+        return _ident(name)
+
+    def lock(self, key: str, wait: float) -> None:
+        """A session advisory lock on a key derived from `key` (the meta schema): held until the
+        connection closes, so a killed run's lock goes with its connection. The holder names
+        itself in application_name, which every role may read in pg_stat_activity."""
+        started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        me = f"cdpc run {os.getpid()} {started} {socket.gethostname()}"[:63]
+        self.execute(f"SET application_name = {_literal(me)}")
+        number = _lock_number(key)
+        waiting(wait, lambda: self._try_lock(number))
+
+    def _try_lock(self, number: int) -> None:
+        if self.rows(f"SELECT pg_try_advisory_lock({number})")[0][0]:
+            return
+        raise WarehouseBusy(f"another run holds this PostgreSQL database: {self._holder(number)}")
+
+    def _holder(self, number: int) -> str:
+        classid, objid = (number >> 32) & 0xFFFFFFFF, number & 0xFFFFFFFF
+        rows = self.rows("SELECT a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                         f"WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {classid} AND l.objid = {objid} "
+                         "AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+        name = rows[0][0] if rows else ""
+        parts = name.split(" ", 6) if name.startswith("cdpc run ") else []
+        if len(parts) < 7:  # gone meanwhile, or not a cdpc that names itself
+            return "a session that did not name itself"
+        return holder_text(parts[2], parts[6], f"{parts[3]} {parts[4]} {parts[5]}")
+
+    def schemas(self) -> list[str]:
+        return [r[0] for r in self.rows("SELECT nspname FROM pg_namespace")]
+
+    def relations(self, schema: str) -> list[str]:
+        # every kind of relation: tables, views, materialized views, foreign tables, sequences
+        return [r[0] for r in self.rows("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                        f"WHERE n.nspname = {_literal(schema)} AND c.relkind IN ('r','p','v','m','f','S')")]
+
+    def drop_schema(self, schema: str) -> None:
+        self.execute(f"DROP SCHEMA IF EXISTS {_ident(schema)} CASCADE")
+
+    def publish(self, publication: Publication) -> None:
+        """One transaction, so readers see all old or all new outputs. A table that exists is
+        emptied and refilled (TRUNCATE + INSERT): it keeps its OID, and a user's view on it keeps
+        working and reads the new rows. A new table, or one whose columns changed, is moved in
+        from the private schema (SET SCHEMA: no copy)."""
+        self.execute("BEGIN")
+        try:
+            for schema in sorted({m[1] for m in publication.moves}):
+                self.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+            for private, schema, table in publication.moves:
+                self._publish_one(private, schema, table)
+            for schema, table in publication.drops:
+                self._drop(schema, table)
+            for statement in publication.bookkeeping:
+                self.execute(statement)
+            self.execute("COMMIT")
+        except EngineError:
+            self.execute("ROLLBACK")
+            raise
+
+    def _publish_one(self, private: str, schema: str, table: str) -> None:
+        target, source = f"{_ident(schema)}.{_ident(table)}", f"{_ident(private)}.{_ident(table)}"
+        old = self._columns(schema, table)
+        if old and old == self._columns(private, table):
+            self.execute(f"TRUNCATE {target}")
+            self.execute(f"INSERT INTO {target} SELECT * FROM {source}")
+            return
+        if old:
+            self._drop(schema, table)
+        self.execute(f"ALTER TABLE {source} SET SCHEMA {_ident(schema)}")
+
+    def _drop(self, schema: str, table: str) -> None:
+        try:
+            self.execute(f"DROP TABLE IF EXISTS {_ident(schema)}.{_ident(table)}")
+        except EngineError as exc:
+            if "depend" in str(exc):  # never CASCADE: the dependent objects are not cdpc's
+                raise InTheWay(f"`{schema}.{table}` changed its columns or its definition was removed, and "
+                               f"objects cdpc does not own depend on it ({exc})") from None
+            raise
+
+    def _columns(self, schema: str, table: str) -> list[tuple[str, str]]:
+        return [tuple(r) for r in self.rows(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {_literal(schema)} "
+            f"AND c.relname = {_literal(table)} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")]
+
     def close(self) -> None:
         self.connection.close()
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _lock_number(key: str) -> int:
+    """A signed 64-bit advisory lock key from text: stable across processes and versions."""
+    return int.from_bytes(hashlib.sha256(f"cdpc:{key}".encode()).digest()[:8], "big", signed=True)
 
 
 def _connect_timeout() -> int:
@@ -130,6 +222,6 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def connect(*, dsn=None, **_options) -> PostgresEngine:
+def connect(*, dsn=None, **_options) -> PostgresEngine:  # `wait` is taken by lock()
     """`cdpc run --engine postgres`: the connection string, else the PG* variables."""
     return PostgresEngine(dsn)

@@ -18,11 +18,13 @@ from the driver (a cluster's executors cannot read the driver's temp folder).
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import glob
 import logging
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..rawcsv import CleanCsv
-from . import EngineError
+from . import EngineError, Publication, WarehouseBusy, holder_text, waiting
 
 INSTALL_HINT = "install with pip install 'cdpc[spark]'"
 JAVA_HINT = "install a JDK 17+: apt-get install default-jre-headless (or set JAVA_HOME)"
@@ -56,6 +58,8 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 """
 
+LOCK_DIR = "_cdpc_lock"  # in the warehouse; made with mkdir, which only one process can win
+_CREATE_IF_MISSING = re.compile(r"^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+`?(\w+)`?\.`?(\w+)`?\s*\(", re.IGNORECASE)
 _CTAS = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?(\w+)`?\.`?(\w+)`?\s+AS\b", re.IGNORECASE)
 
 
@@ -143,6 +147,10 @@ class SparkEngine:
         created = _CTAS.match(sql)
         if created:
             self._remove_orphan(created.group(1), created.group(2))
+        kept = _CREATE_IF_MISSING.match(sql)
+        if kept and self._on_disk(kept.group(1), kept.group(2)):
+            # a table an earlier process left (the catalog is per process): read it where it is
+            sql = f"{sql} USING parquet LOCATION '{self._table_path(kept.group(1), kept.group(2))}'"
         self._sql(sql)
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
@@ -210,8 +218,78 @@ class SparkEngine:
         except self._errors as exc:
             raise EngineError(_first_line(exc)) from None
 
+    def quote(self, name: str) -> str:
+        return _ident(name)
+
+    def lock(self, key: str, wait: float) -> None:
+        """A directory in the warehouse, made with mkdir (atomic): only one run holds it. It
+        names its holder; one whose process is gone (same host) is taken over."""
+        self._lock_path = self.warehouse / LOCK_DIR
+        self.warehouse.mkdir(parents=True, exist_ok=True)
+        waiting(wait, self._try_lock)
+        atexit.register(self._unlock)
+
+    def _try_lock(self) -> None:
+        try:
+            self._lock_path.mkdir()
+        except FileExistsError:
+            holder = _read_holder(self._lock_path)
+            if holder and holder[:2] == (str(os.getpid()), socket.gethostname()):
+                return None  # another engine of this process holds it (one Spark session per process)
+            if holder and holder[1] == socket.gethostname() and not _alive(int(holder[0])):
+                shutil.rmtree(self._lock_path, ignore_errors=True)  # its run was killed
+                return self._try_lock()
+            who = holder_text(*holder) if holder else f"unknown (remove {self._lock_path} if no run is alive)"
+            raise WarehouseBusy(f"another run holds Spark warehouse {self.warehouse}: {who}") from None
+        started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        (self._lock_path / "holder").write_text(f"{os.getpid()}\n{socket.gethostname()}\n{started}\n", encoding="utf-8")
+        self._locked = True
+
+    def _unlock(self) -> None:
+        if getattr(self, "_locked", False):
+            shutil.rmtree(self._lock_path, ignore_errors=True)
+            self._locked = False
+
+    def schemas(self) -> list[str]:
+        return self.list_schemas()
+
+    def relations(self, schema: str) -> list[str]:
+        known = set()
+        if self.session.catalog.databaseExists(schema):
+            known = {t.name for t in self.session.catalog.listTables(schema)}
+        folder = self.warehouse / f"{schema.lower()}.db"
+        on_disk = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+        return sorted(known | on_disk)
+
+    def publish(self, publication: Publication) -> None:
+        """Spark's Parquet tables have no transactions: the outputs are copied in one after
+        the other, after every unit succeeded, so a failed run still leaves the previous
+        outputs; a run killed while publishing leaves some tables new (docs/engines.md)."""
+        for schema in sorted({m[1] for m in publication.moves}):
+            self._sql(f"CREATE DATABASE IF NOT EXISTS {_ident(schema)}")
+        for private, schema, table in publication.moves:
+            self._drop(schema, table)
+            self.execute(f"CREATE TABLE {_ident(schema)}.{_ident(table)} AS SELECT * FROM {_ident(private)}.{_ident(table)}")
+        for schema, table in publication.drops:
+            self._drop(schema, table)
+        for statement in publication.bookkeeping:
+            self.execute(statement)
+
+    def _drop(self, schema: str, table: str) -> None:
+        self._sql(f"DROP TABLE IF EXISTS {_ident(schema)}.{_ident(table)}")
+        self._remove_orphan(schema, table)
+
+    def _on_disk(self, schema: str, table: str) -> bool:
+        catalog = self.session.catalog
+        return (catalog.databaseExists(schema) and not catalog.tableExists(f"{schema}.{table}")
+                and any(Path(self._table_path(schema, table)).glob("*.parquet")))
+
+    def _table_path(self, schema: str, table: str) -> str:
+        return str(self.warehouse / f"{schema.lower()}.db" / table.lower()).replace("'", "\\'")
+
     def close(self) -> None:
         """Stop the session this engine started (one it found running is left running)."""
+        self._unlock()
         if not self._owns_session:
             return
         # The scratch dir goes at exit, not here: a session handed out by getOrCreate can
@@ -252,6 +330,24 @@ class SparkEngine:
                 filesystem.delete(path, True)
         except self._errors as exc:
             raise EngineError(f"cannot clear the old data of {schema}.{table}: {_first_line(exc)}") from None
+
+
+def _read_holder(lock: Path) -> Optional[tuple[str, str, str]]:
+    try:
+        lines = (lock / "holder").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    return (lines[0], lines[1], lines[2]) if len(lines) >= 3 else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _running_session(SparkSession):  # noqa: N803

@@ -1,0 +1,90 @@
+"""Before a run: hold the warehouse, clear what a killed run left, check ownership. After:
+publish every output at once, drop the tables of removed definitions, rewrite `owned`.
+
+Until `publish` the previous run's outputs are untouched: the run builds in schemas private
+to it (compiler/run/private.py). How each engine publishes at once is in its `publish`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..diagnostics import Diagnostic, DiagnosticError, Location
+from ..emit.plan import Unit
+from ..model import Definitions
+from .engines import Engine, EngineError, InTheWay, Publication, WarehouseBusy
+from .owned import OwnedTable, check_clashes, ensure_meta, last_run_id, outputs_of, owned_statements, read_owned, removed
+from .private import RunSchemas, is_private, new_run_id, run_schemas
+
+
+@dataclass
+class Prepared:
+    meta: str
+    schemas: RunSchemas
+    outputs: list[OwnedTable]
+    removed: list[OwnedTable]
+
+
+def prepare(engine: Engine, defs: Definitions, units: list[Unit], wait: float) -> Prepared:
+    """Everything a run checks before it builds; DiagnosticError (exit 2) when it must not run."""
+    meta = defs.project.schemas.meta
+    hold(engine, meta, wait)
+    try:
+        ensure_meta(engine, meta)
+        _drop_leftovers(engine)
+        owned = read_owned(engine, meta)
+        outputs = outputs_of(units)
+        check_clashes(engine, outputs, owned)
+        schemas = run_schemas(defs.project.schemas, new_run_id(last_run_id(engine, meta)))
+    except EngineError as exc:
+        raise _environment(f"cannot prepare the run in the meta schema `{meta}`: {exc}",
+                           "check that the run's role may create schemas and tables") from None
+    return Prepared(meta, schemas, outputs, removed(owned, outputs))
+
+
+def hold(engine: Engine, meta: str, wait: float) -> None:
+    """One run at a time per warehouse (the lock is keyed by the meta schema)."""
+    try:
+        engine.lock(meta, wait)
+    except WarehouseBusy as exc:
+        waited = f"waited {wait:g} s; " if wait else ""
+        raise DiagnosticError([Diagnostic("CDP906", str(exc), Location(),
+                                          f"{waited}let that run finish, or pass --wait SECONDS to wait for it")]) from None
+
+
+def publish(engine: Engine, prepared: Prepared) -> None:
+    schemas = prepared.schemas
+    publication = Publication(
+        moves=[(schemas.private_of(o.schema), o.schema, o.table) for o in prepared.outputs],
+        drops=[(o.schema, o.table) for o in prepared.removed],
+        bookkeeping=owned_statements(engine, prepared.meta, prepared.outputs, schemas.run_id))
+    try:
+        engine.publish(publication)
+    except InTheWay as exc:
+        raise DiagnosticError([Diagnostic("CDP905", f"nothing was published: {exc}", Location(),
+                                          "drop those objects (a view: recreate it after the run), then run again; "
+                                          "the previous outputs are unchanged")]) from None
+    except EngineError as exc:
+        raise DiagnosticError([Diagnostic("CDP509", f"publishing the outputs: the engine refused a statement: {exc}",
+                                          Location(), "nothing was published: the previous outputs are unchanged")]) from None
+
+
+def drop_private(engine: Engine, schemas: RunSchemas) -> None:
+    """The run's own schemas go, whether it succeeded or not (a failure here must not hide
+    why the run failed; the next run removes what is left)."""
+    for schema in schemas.private:
+        try:
+            engine.drop_schema(schema)
+        except EngineError:
+            pass
+
+
+def _drop_leftovers(engine: Engine) -> None:
+    """Private schemas of runs that were killed: this run holds the lock, so none is alive."""
+    for schema in engine.schemas():
+        if is_private(schema):
+            engine.drop_schema(schema)
+
+
+def _environment(message: str, hint: str) -> DiagnosticError:
+    return DiagnosticError([Diagnostic("CDP901", message, Location(), hint)])
