@@ -207,3 +207,13 @@ def test_all_destination_problems_at_once(tmp_path):
     diagnostics = check(tmp_path, files)
     assert [d.code for d in diagnostics] == ["CDP404", "CDP206", "CDP403", "CDP203", "CDP401", "CDP204", "CDP205"]
     find(diagnostics, "CDP205", "destinations/esp.yaml:9:30")
+
+
+def test_a_purpose_granted_from_phi_cannot_be_synced(tmp_path):
+    # a grant decides who is in the audience: read from PHI, membership discloses it
+    contract = ("kind: contract\nname: consents\nversion: 1.0.0\nrelation: raw.consents\nprimary_key: [consent_id]\n"
+                "event_time: recorded_at\nfields:\n  consent_id: {type: string}\n  email: {type: string, pii: true}\n"
+                "  purpose: {type: string}\n  granted: {type: boolean, phi: true}\n  recorded_at: {type: timestamp}\n")
+    d = only(check(tmp_path, {"definitions/contracts/consents.yaml": contract}), "CDP403", "destinations/esp.yaml:8:29",
+             "purpose `email_marketing` is granted from PHI field `consents.granted`")
+    assert "suppress_when" in d.hint

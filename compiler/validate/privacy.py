@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..diagnostics import Diagnostic
-from ..graph import field_id, node_id
+from ..graph import field_id, node_id, snippet_columns
 from .context import Context, error, has_key, warning
 
 SHOWN_PATHS = 3
@@ -33,6 +33,33 @@ def phi_segments(ctx: Context) -> Iterator[Diagnostic]:
                             f"`{destination.name}` reveals it: " + _join(paths),
                             destination.loc("syncs", index, "segment"),
                             "sync a segment whose where, include and exclude read no PHI-derived attribute")
+
+
+def phi_grants(ctx: Context) -> Iterator[Diagnostic]:
+    """A grant decides who is *in* an audience: evidence read from PHI would disclose it just as
+    a segment's `where` would. (Suppression may use PHI: it only removes members.)"""
+    for destination in ctx.defs.destinations.values():
+        for index, sync in enumerate(destination.syncs):
+            declared = ctx.defs.purposes.get(sync.purpose)
+            if declared is None:
+                continue  # CDP205 elsewhere
+            for evidence in declared[0].evidence:
+                if evidence.purpose not in (None, sync.purpose):
+                    continue
+                for field in _evidence_fields(ctx, evidence):
+                    if _flag(ctx.defs.contracts[evidence.source], field, "phi"):
+                        yield error("CDP403", f"purpose `{sync.purpose}` is granted from PHI field "
+                                    f"`{evidence.source}.{field}`, so its audience on `{destination.name}` "
+                                    "reveals it", destination.loc("syncs", index, "purpose"),
+                                    "grant the purpose from fields that are not PHI; to keep members out "
+                                    "on PHI, use consent's `suppress_when`")
+
+
+def _evidence_fields(ctx: Context, evidence) -> list[str]:
+    if evidence.source not in ctx.defs.contracts:
+        return []  # CDP201 elsewhere
+    where = snippet_columns(evidence.where, ctx.dialect) if evidence.where else ()
+    return list(dict.fromkeys([*evidence.fields(ctx.defs.contracts), *where]))
 
 
 def phi_identifiers(ctx: Context) -> Iterator[Diagnostic]:
@@ -140,4 +167,4 @@ def _join(paths: list[str]) -> str:
     return shown + (f" (and {len(paths) - SHOWN_PATHS} more)" if len(paths) > SHOWN_PATHS else "")
 
 
-RULES = (phi_fields, phi_segments, phi_identifiers, phi_sent_identifiers, ads_hashing, ads_unmatchable)
+RULES = (phi_fields, phi_segments, phi_grants, phi_identifiers, phi_sent_identifiers, ads_hashing, ads_unmatchable)
