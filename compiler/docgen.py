@@ -48,6 +48,7 @@ NOTES: dict[str, str] = {
     "Schemas.staging": "staged and rejected rows of every contract",
     "Schemas.identity": "the identity map and conflicts",
     "Schemas.profiles": "`<entity>_profiles` and `<entity>_consent`",
+    "Schemas.meta": "cdpc's own bookkeeping: `owned`, the tables cdpc made (a run replaces and drops only those)",
     "Schemas.audiences": "one table per segment and per sync",
     "Governance.require_approval": "kinds whose semantic changes need the council's approval",
     "Governance.approvers": "who may approve; an empty list means no approval is required",
