@@ -63,6 +63,9 @@ def read_header(path: Path) -> list[str]:
 
 def clean_csv(source: Path, columns: tuple[str, ...], target: Path) -> CleanCsv:
     """Write the records of `source` that are well formed to `target`, keeping `columns` (by name)."""
+    already = _already_clean(source, columns, target)
+    if already is not None:
+        return already
     with source.open("rb") as handle:
         header = _header(handle.readline())
         picks = [header.index(c) for c in columns]
@@ -88,6 +91,31 @@ def clean_csv(source: Path, columns: tuple[str, ...], target: Path) -> CleanCsv:
                         _write(out, batch, result)
             _write(out, batch, result)
     return result
+
+
+def _already_clean(source: Path, columns: tuple[str, ...], target: Path) -> Optional[CleanCsv]:
+    """A file that is already in clean form needs no rewrite: its header is exactly `columns`
+    (no byte-order mark), it holds no quote and no CR, it is valid UTF-8 and every line has the
+    header's width (each checked at C speed, per line only for the comma count). Then `target`
+    is a link to it (a plain name: engines read the path as given, never as a pattern), and
+    rewriting 3M records in Python (~3 us each) is skipped. Anything else: None."""
+    data = source.read_bytes()
+    if b'"' in data or b"\r" in data:
+        return None
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if not lines or lines[0] != ",".join(columns).encode("utf-8"):
+        return None
+    commas = len(columns) - 1
+    if any(not line or line.count(b",") != commas for line in lines):
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    target.symlink_to(source.resolve())
+    return CleanCsv(target, columns, len(lines) - 1)
 
 
 def _write(out, batch: list[str], result: CleanCsv) -> None:
