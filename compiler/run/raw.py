@@ -168,7 +168,7 @@ def find_relations(engine, defs: Definitions) -> tuple[list[WarehouseRelation], 
 
 def load_sources(engine, sources: RunSources) -> None:
     """Drop what killed runs left, create this run's private schema and fill it."""
-    for schema in engine.list_schemas():
+    for schema in engine.schemas():
         if _PRIVATE.match(schema) and schema != sources.schema:
             engine.drop_schema(schema)
     engine.execute(exp.Create(this=exp.Table(db=exp.to_identifier(sources.schema)), kind="SCHEMA")

@@ -75,9 +75,6 @@ class DuckDBEngine:
                          f"AND lower(table_name) = lower('{_literal(table)}') ORDER BY ordinal_position")
         return [r[0] for r in rows] or None
 
-    def list_schemas(self) -> list[str]:
-        return self.schemas()
-
     def forbid_file_access(self) -> None:
         """No file but the database from now on; the settings are locked so that nothing,
         a later statement included, can turn autoloading back on."""

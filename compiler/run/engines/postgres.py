@@ -84,9 +84,6 @@ class PostgresEngine:
                          "ORDER BY a.attnum")
         return [r[0] for r in rows] or None
 
-    def list_schemas(self) -> list[str]:
-        return self.schemas()
-
     def forbid_file_access(self) -> None:
         """Nothing to switch off: the server reads files only for a superuser or a member of
         pg_read_server_files / pg_execute_server_program (`pg_read_file`, `COPY ... FROM

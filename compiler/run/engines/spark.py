@@ -189,7 +189,7 @@ class SparkEngine:
         except self._errors as exc:
             raise EngineError(f"cannot read {schema}.{table}: {_first_line(exc)}") from None
 
-    def list_schemas(self) -> list[str]:
+    def schemas(self) -> list[str]:
         """The catalog's databases, and the `<name>.db` folders of the warehouse: a new
         process's in-memory catalog does not know the schemas that a killed run created."""
         try:
@@ -249,9 +249,6 @@ class SparkEngine:
         if getattr(self, "_locked", False):
             shutil.rmtree(self._lock_path, ignore_errors=True)
             self._locked = False
-
-    def schemas(self) -> list[str]:
-        return self.list_schemas()
 
     def relations(self, schema: str) -> list[str]:
         known = set()
