@@ -313,6 +313,39 @@ def approve(name: str, by: Optional[str], kind: Optional[str], base_ref: Optiona
     return 0
 
 
+@cli.command()
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="The folder to write the site into; replaced whole (created when missing).")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
+              help="The DuckDB file of a `cdpc run --db FILE`: adds that run's figures.")
+@project_option
+def docs(out: Path, db: Optional[Path], project_dir: Path) -> int:
+    """Write a static catalog site of the project: open DIR/index.html.
+
+    One page per definition (what it means, owner, version, purposes, expected size,
+    approvals and whether they still hold, tests, lineage picture, SQL per target),
+    the whole project's lineage, the source map, the privacy class of every column,
+    owners and test coverage, and a search box. It works opened from disk: nothing
+    is fetched from the network. The same definitions give byte-identical files.
+    DIR is replaced at once, and only when it is missing, empty or a site that
+    cdpc docs wrote. See docs/commands/docs.md.
+    """
+    from .site import SiteError, build_site, write_site
+
+    project = _require_valid(project_dir)
+    files = build_site(project, db)
+    try:
+        changed = write_site(out, files)
+    except SiteError as exc:
+        raise click.BadParameter(str(exc), param_hint="--out") from None
+    pages = sum(1 for path in files if path.endswith(".html"))
+    definitions = _count(project)
+    figures = f", with the figures of {db.name}" if db is not None else ""
+    state = "written" if changed else "unchanged"
+    click.echo(f"site {state}: {pages} pages for {definitions} definitions{figures}; open {out / 'index.html'}")
+    return 0
+
+
 def _require_valid(project_dir: Path) -> LoadedProject:
     """Load the project; a command that needs a sound project stops here, listing every error."""
     project = load_project(project_dir)

@@ -35,6 +35,9 @@ from .snippets import SnippetError, parse_snippet
 
 LINEAGE, MEMBER, SOURCE, PROFILE = "lineage", "member", "source", "profile"
 
+# Privacy classes, lowest first: a derived column takes the highest of what it reads.
+CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
+
 
 def _kind_rank() -> dict[str, int]:
     """The graph's kinds in registry order, `field` right after the kind whose fields are nodes."""
@@ -96,6 +99,25 @@ class Lineage:
         """(contract, field) pairs whose values flow into `node`, over lineage edges only."""
         return {(self.graph.nodes[n]["contract"], self.graph.nodes[n]["field"])
                 for n in self._lineage_ancestors(node) if self.graph.nodes[n]["kind"] == "field"}
+
+    def classification(self, node: str) -> str:
+        """The privacy class of what `node` computes: a field's own (`phi` is `restricted`, no
+        `classification` is `internal`); a contract's the highest of its fields'; anything else
+        the highest class among the fields its column-level lineage reaches (`public < internal
+        < confidential < restricted`), and `public` when it reaches none (a count of rows reads
+        no value)."""
+        return highest_classification(self.graph.nodes[n]["classification"] for n in self.classified_by(node))
+
+    def classified_by(self, node: str) -> list[str]:
+        """The fields that decide `node`'s class: itself for a field, a contract's fields, else
+        the fields its lineage reaches; those of the highest class among them (node_sort_key order)."""
+        nodes = self.graph.nodes
+        if nodes[node]["kind"] == "field":
+            return [node]
+        members = [n for n in self.graph.successors(node) if self.graph.edges[node, n]["kind"] == MEMBER]
+        fields = members or [n for n in self._lineage_ancestors(node) if nodes[n]["kind"] == "field"]
+        top = highest_classification(nodes[n]["classification"] for n in fields)
+        return sorted((n for n in fields if nodes[n]["classification"] == top), key=node_sort_key)
 
     def lineage_path(self, upstream: str, downstream: str) -> list[str]:
         """Shortest chain of lineage edges from `upstream` to `downstream` (both included)."""
@@ -212,6 +234,19 @@ class Lineage:
         return [self.graph.nodes[n]["name"] for n in nx.lexicographical_topological_sort(sub)]
 
 
+def highest_classification(levels: Iterable[str]) -> str:
+    """The highest of privacy classes (CLASSIFICATIONS order); `public` for none."""
+    return max(levels, key=CLASSIFICATIONS.index, default=CLASSIFICATIONS[0])
+
+
+def identifier_classification(lineage: Lineage, identity, id_type: str) -> str:
+    """An identifier column (a sync's `email`) takes the highest class of the fields the
+    identity maps to that type, in every source."""
+    return highest_classification(lineage.classification(field_id(source, mapping[id_type]))
+                                  for source, mapping in sorted(identity.sources.items())
+                                  if id_type in mapping and field_id(source, mapping[id_type]) in lineage.graph)
+
+
 def _mermaid_ids(nodes: Iterable[str]) -> dict[str, str]:
     """Mermaid ids allow no `:` or `.`; dedupe the rare collisions deterministically."""
     ids: dict[str, str] = {}
@@ -253,7 +288,8 @@ class _Builder:
                 if kind.fields_are_nodes:
                     for field, spec in definition.fields.items():
                         self.graph.add_node(field_id(name, field), kind="field", name=f"{name}.{field}",
-                                            contract=name, field=field, type=spec.type, pii=spec.pii, phi=spec.phi)
+                                            contract=name, field=field, type=spec.type, pii=spec.pii, phi=spec.phi,
+                                            classification=spec.effective_classification)
 
     def add_edges(self) -> None:
         for kind in self.kinds:
