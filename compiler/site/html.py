@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Iterable, Optional, Sequence
 
@@ -61,8 +62,9 @@ def table(head: Sequence[str], rows: Iterable[Sequence[str]], css: str = "", emp
         return f'<p class="empty">{e(empty)}</p>'
     out = [f'<div class="table-wrap"><table class="{css}">' if css else '<div class="table-wrap"><table>',
            "<thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in head) + "</tr></thead><tbody>"]
+    labels = [e(re.sub(r"<[^>]+>", "", h)) for h in head]  # a phone shows each cell under its column's name
     for row in rows:
-        out.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>")
+        out.append("<tr>" + "".join(f'<td data-label="{label}">{cell}</td>' for label, cell in zip(labels, row)) + "</tr>")
     out.append("</tbody></table></div>")
     return "\n".join(out)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+import networkx as nx
+
 from ..emit.syncs import sync_table
 from ..graph import CLASSIFICATIONS, LINEAGE, MEMBER, SOURCE, field_id, node_id, node_sort_key
 from ..model import Attribute, Consent, Contract, Destination, Identity, Project, Segment
@@ -91,6 +93,13 @@ class Site:
         for u, v, kind in sorted(around.edges(data="kind"), key=lambda t: (node_sort_key(t[0]), node_sort_key(t[1]))):
             if u in kept and v in kept and (kind in (LINEAGE, SOURCE) or (kind == MEMBER and u == node)):
                 edges.append(picture.Edge(u, v, "lineage" if kind != SOURCE else "source"))
+        # only what is joined to the definition by the edges drawn: a definition that `around` reached
+        # through a profile edge alone (everything computed per profile) is left out
+        drawn = nx.DiGraph((edge.source, edge.target) for edge in edges)
+        drawn.add_node(node)
+        joined = {node} | nx.ancestors(drawn, node) | nx.descendants(drawn, node)
+        keep = [n for n in keep if n in joined]
+        edges = [edge for edge in edges if edge.source in joined and edge.target in joined]
         if len(keep) == 1:
             return ""
         name = node.partition(":")[2]
@@ -677,14 +686,18 @@ class Site:
             audiences.append([code(f"{s.audiences}.{name}"), "profile_id (membership)",
                               classification(f.classification(node)), self._deciders(node)])
         for destination in defs.destinations.values():
-            for sync in destination.syncs:
-                where = code(f"{s.audiences}.{sync_table(destination.name, sync.segment)}")
-                for id_type in destination.identifiers:
-                    audiences.append([where, e(id_type), classification(f.identifier_classification(id_type)),
-                                      "the fields the identity reads it from"])
-                for attr in destination.fields:
-                    node = node_id("attribute", attr)
-                    audiences.append([where, self.ref(node), classification(f.classification(node)), self._deciders(node)])
+            if not destination.syncs:
+                continue
+            tables = [code(f"{s.audiences}.{sync_table(destination.name, sync.segment)}") for sync in destination.syncs]
+            where = "<br>".join(tables)
+            for id_type in destination.identifiers:
+                carried = [field_id(source, mapping[id_type]) for source, mapping in sorted(defs.identity.sources.items())
+                           if id_type in mapping]
+                audiences.append([where, e(id_type), classification(f.identifier_classification(id_type)),
+                                  "the identity reads it from " + ", ".join(self.ref(c) for c in carried)])
+            for attr in destination.fields:
+                node = node_id("attribute", attr)
+                audiences.append([where, self.ref(node), classification(f.classification(node)), self._deciders(node)])
         head = ["Table", "Column", "Class", "Why"]
         body = ("<h1>Privacy per column</h1><p class=\"lead\">Every column a run writes, and its privacy class. A "
                 "source field has the class its contract declares (PHI is always restricted; no class means internal). "
