@@ -64,7 +64,7 @@ def table(head: Sequence[str], rows: Iterable[Sequence[str]], css: str = "", emp
            "<thead><tr>" + "".join(f'<th scope="col">{h}</th>' for h in head) + "</tr></thead><tbody>"]
     labels = [e(re.sub(r"<[^>]+>", "", h)) for h in head]  # a phone shows each cell under its column's name
     for row in rows:
-        out.append("<tr>" + "".join(f'<td data-label="{label}">{cell}</td>' for label, cell in zip(labels, row)) + "</tr>")
+        out.append("<tr>" + "".join(f'<td data-label="{label}"><div>{cell}</div></td>' for label, cell in zip(labels, row)) + "</tr>")
     out.append("</tbody></table></div>")
     return "\n".join(out)
 

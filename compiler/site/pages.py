@@ -252,7 +252,8 @@ class Site:
             levels: dict[str, int] = {}
             for spec in contract.fields.values():
                 levels[spec.effective_classification] = levels.get(spec.effective_classification, 0) + 1
-            classes = " ".join(f"{classification(c)}&nbsp;×{levels[c]}" for c in CLASSIFICATIONS if c in levels)
+            classes = " ".join(f'<span class="nowrap">{classification(c)}&nbsp;×{levels[c]}</span>'
+                               for c in CLASSIFICATIONS if c in levels)
             flagged = [n for n, s in contract.fields.items() if s.pii or s.phi]
             row = [self.ref(node_id("contract", contract.name)), code(contract.relation),
                    "<br>".join(ids) or '<span class="muted">none: not an identity source</span>',
@@ -371,15 +372,8 @@ class Site:
     def _size_against(self, size: Optional[int], d: Segment) -> str:
         if size is None:
             return '<span class="muted">not in the run\'s database</span>'
-        text = plural(size, "member")
-        expected = d.expected_size
-        if expected is not None:
-            low = expected.min is not None and size < expected.min
-            high = expected.max is not None and size > expected.max
-            if low or high:
-                return text + " " + badge("outside the expected size", "warn")
-            return text + " " + badge("as expected", "ok")
-        return text
+        check = _size_check(size, d)
+        return plural(size, "member") + (" " + check if check != "—" else "")
 
     def _kind_sections(self, kind: str, d) -> str:
         if isinstance(d, Segment):
@@ -790,7 +784,7 @@ class Site:
                               ("Conflicts", number(figures.conflicts)
                                + ("".join(f"<br>{e(r)} <span class=\"muted\">×{n:,}</span>" for r, n in figures.conflict_reasons)))])
         segments = [[self.ref(node_id("segment", name)), number(size), _expected(f.defs.segments[name]),
-                     self._size_against(size, f.defs.segments[name])] for name, size in figures.segments.items()]
+                     _size_check(size, f.defs.segments[name])] for name, size in figures.segments.items()]
         syncs = []
         for destination in f.defs.destinations.values():
             for sync in destination.syncs:
@@ -809,7 +803,7 @@ class Site:
                                             "Newest row"], contracts), "sources",
                           "A rejected row broke a rule of its contract; it is kept aside with its reasons.")
                 + section("Profiles", identity, "profiles")
-                + section("Segments", table(["Segment", "Members", "Expected", ""], segments, empty="No segments."),
+                + section("Segments", table(["Segment", "Members", "Expected", "Check"], segments, empty="No segments."),
                           "segments")
                 + section("Syncs", table(["Destination", "Segment", "Rows", "Without an identifier"], syncs,
                                          empty="No syncs."), "syncs")
@@ -840,6 +834,16 @@ class Site:
                 entries.append({"t": f"{contract.name}.{name}", "k": "field", "u": href_of(field_id(contract.name, name)),
                                 "d": spec.description or "", "x": " ".join(x for x in extra if x)})
         return entries
+
+
+def _size_check(size: Optional[int], d: Segment) -> str:
+    """A badge: is a segment's size within its expected_size (a dash when none is declared)?"""
+    expected = d.expected_size
+    if size is None or expected is None or (expected.min is None and expected.max is None):
+        return "—"
+    if (expected.min is not None and size < expected.min) or (expected.max is not None and size > expected.max):
+        return badge("outside the expected size", "warn")
+    return badge("as expected", "ok")
 
 
 def _expected(d: Segment) -> str:
