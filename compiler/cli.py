@@ -15,7 +15,7 @@ from typing import Optional
 import click
 
 from . import schema as schemas
-from .diagnostics import DiagnosticError, did_you_mean
+from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
 from .dialects import engine_names, target_names
 from .gcpause import survivors_frozen
 from .graph import Lineage
@@ -337,7 +337,8 @@ def docs(out: Path, db: Optional[Path], project_dir: Path) -> int:
     try:
         changed = write_site(out, files)
     except SiteError as exc:
-        raise click.BadParameter(str(exc), param_hint="--out") from None
+        raise DiagnosticError([Diagnostic("CDP901", str(exc), Location(),
+                                          "pass --out a new or empty folder: cdpc docs replaces the whole folder")]) from None
     pages = sum(1 for path in files if path.endswith(".html"))
     definitions = _count(project)
     figures = f", with the figures of {db.name}" if db is not None else ""

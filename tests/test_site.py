@@ -279,7 +279,7 @@ def test_refuses_a_folder_it_did_not_write(reference, tmp_path):
     write_files(out, {"notes.txt": "keep me\n"})
     result = cdpc("docs", "--project", str(reference), "--out", str(out))
     assert result.exit_code == 2
-    assert "is not empty and was not written by `cdpc docs`" in result.output
+    assert "CDP901 the folder" in result.output and "is not empty and was not written by `cdpc docs`" in result.output
     assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me\n"
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 

@@ -34,8 +34,7 @@ def write_site(out: Path, files: dict[str, bytes]) -> bool:
     if out.exists() and not out.is_dir():
         raise SiteError(f"{out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise SiteError(f"{out} is not empty and was not written by `cdpc docs` (it has no {MARKER}); "
-                        "choose a new or empty folder")
+        raise SiteError(f"the folder {out} is not empty and was not written by `cdpc docs` (it has no {MARKER})")
     parent = out.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(parent, out.name)
