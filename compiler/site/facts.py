@@ -19,7 +19,8 @@ from ..check.approvals import ApprovalStatus, entries_for, status_of
 from ..check.policy import Policy, head_policy
 from ..compile import compile_outputs
 from ..fingerprint import Fingerprint, fingerprints_of
-from ..graph import LINEAGE, MEMBER, PROFILE, SOURCE, Lineage, identifier_classification, node_id, node_sort_key
+from ..graph import (LINEAGE, MEMBER, PROFILE, SOURCE, Lineage, highest_classification, identifier_classification,
+                     node_id, node_sort_key)
 from ..model import KIND_ORDER, Definitions
 from ..model.approvals import Approval
 from ..project import LoadedProject
@@ -146,7 +147,17 @@ class Facts:
         return node in graph and any(graph.edges[u, node]["kind"] == PROFILE for u in graph.predecessors(node))
 
     def classification(self, node: str) -> str:
+        """A node's privacy class; a destination's is that of the values it sends (its columns),
+        not of everything that decides who is sent (consent reads health flags to suppress)."""
+        if node.startswith("destination:"):
+            return highest_classification(level for _, level in self.sent_values(node.partition(":")[2]))
         return self.lineage.classification(node)
+
+    def sent_values(self, destination: str) -> list[tuple[str, str]]:
+        """(value, its class) for every identifier and field a destination sends, in its order."""
+        d = self.defs.destinations[destination]
+        found = [(id_type, self.identifier_classification(id_type)) for id_type in d.identifiers]
+        return found + [(f, self.lineage.classification(node_id("attribute", f))) for f in d.fields]
 
     def identifier_classification(self, id_type: str) -> str:
         return identifier_classification(self.lineage, self.defs.identity, id_type)

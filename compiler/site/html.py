@@ -11,8 +11,8 @@ from .. import __version__
 CLASS_WORDS = {
     "public": "may be shown to anyone",
     "internal": "for staff; not personal on its own",
-    "confidential": "personal data: need-to-know, hashed where it leaves",
-    "restricted": "health or similarly sensitive data: never leaves the warehouse",
+    "confidential": "personal data: for those who need it",
+    "restricted": "the most sensitive data, such as health data: for the fewest people",
 }
 
 

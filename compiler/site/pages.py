@@ -25,6 +25,7 @@ from .html import (CLASS_WORDS, badge, classification, code, e, facts as fact_li
 LIST_PAGES = {"segment": "segments.html", "attribute": "attributes.html", "contract": "sources.html",
               "destination": "destinations.html"}
 SHOWN_READERS = 3  # "why" lists name this many fields, then "and N more"
+MAX_FIELD_BOXES = 12  # a definition's picture with more fields read draws their contracts instead
 
 
 class Site:
@@ -100,11 +101,28 @@ class Site:
         joined = {node} | nx.ancestors(drawn, node) | nx.descendants(drawn, node)
         keep = [n for n in keep if n in joined]
         edges = [edge for edge in edges if edge.source in joined and edge.target in joined]
+        if sum(1 for n in keep if kinds[n] == "field") > MAX_FIELD_BOXES:  # too tall: one box per contract instead
+            keep, edges = self._fold_fields(keep, edges, around)
         if len(keep) == 1:
             return ""
         name = node.partition(":")[2]
         return picture.render([self._box(n) for n in keep], edges,
                               f"What {name} reads (left) and what reads it (right)", focus=node)
+
+    @staticmethod
+    def _fold_fields(keep: list[str], edges: list, graph) -> tuple[list[str], list]:
+        """Each field box replaced by its contract's, the edges moved with it (once each)."""
+        def folded(n: str) -> str:
+            data = graph.nodes[n]
+            return node_id("contract", data["contract"]) if data["kind"] == "field" else n
+
+        nodes = sorted(dict.fromkeys(folded(n) for n in keep), key=node_sort_key)
+        moved: dict[tuple[str, str], str] = {}
+        for edge in edges:
+            pair = (folded(edge.source), folded(edge.target))
+            if pair[0] != pair[1]:
+                moved[pair] = "source" if moved.get(pair, edge.css) == "source" and edge.css == "source" else "lineage"
+        return nodes, [picture.Edge(u, v, css) for (u, v), css in sorted(moved.items())]
 
     def _box(self, node: str) -> picture.Node:
         data = self.f.lineage.graph.nodes[node]
@@ -311,6 +329,12 @@ class Site:
         f = self.f
         level = f.classification(node)
         kind = node.partition(":")[0]
+        if kind == "destination":
+            sent = f.sent_values(node.partition(":")[2])
+            top = [value for value, value_level in sent if value_level == level]
+            text = f"{classification(level)} <span class=\"muted\">({e(CLASS_WORDS[level])})</span>"
+            return text + (f"<br><span class=\"why\">the most sensitive values it sends: {e(', '.join(top))}</span>"
+                           if top else "<br><span class=\"why\">it sends only the profile id</span>")
         deciders = f.lineage.classified_by(node)
         if kind == "contract":
             why = "its most sensitive fields" if deciders else "it has no fields"
@@ -481,13 +505,13 @@ class Site:
             fid = field_id(d.name, name)
             readers = [r for r in f.lineage.graph.successors(fid)] if fid in f.lineage.graph else []
             ids = f.identifier_of(d.name, name)
-            rows.append([f'<span id="field-{e(name)}" class="anchor"></span><strong>{e(name)}</strong>',
-                         code(spec.type), "; ".join(r for r in rules) or "—",
+            identifier = (f'<br><span class="muted">identifier: {e(", ".join(ids))}</span>' if ids else "")
+            rows.append([f'<span id="field-{e(name)}" class="anchor"></span><strong>{e(name)}</strong>{identifier}',
+                         e(spec.description or ""), code(spec.type),
                          classification(spec.effective_classification) + " " + " ".join(x for x in flags if x),
-                         ", ".join(e(i) for i in ids) or "—",
-                         self.refs(sorted(readers, key=node_sort_key)), e(spec.description or "")])
-        fields = table(["Field", "Type", "Rules (a row that breaks one is rejected)", "Privacy", "Identifier",
-                        "Read by", "Description"], rows, "fields")
+                         "; ".join(r for r in rules) or "—", self.refs(sorted(readers, key=node_sort_key))])
+        fields = table(["Field", "Description", "Type", "Privacy", "Rules",
+                        "Read by"], rows, "fields")
         parts = [section("Fields", fields, "fields", "Every column the source promises. A row that breaks a rule "
                          "is set aside in the rejected table with its reason, never loaded.")]
         if self.run:
