@@ -37,6 +37,11 @@ KIND_WORDS: dict[str, tuple[str, str, str]] = {
     "segment": ("Segment", "Segments", "an audience: the profiles that meet a condition"),
     "destination": ("Destination", "Destinations", "a tool that audiences are sent to, with what is sent and how"),
 }
+def kind_words(kind: str) -> tuple[str, str, str]:
+    """A kind's words; a kind added to the registry later gets plain ones from its name."""
+    return KIND_WORDS.get(kind, (kind.capitalize(), kind.capitalize() + "s", f"a {kind} definition"))
+
+
 TARGET_NAMES = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "spark": "Spark", "snowflake": "Snowflake",
                 "bigquery": "BigQuery"}
 

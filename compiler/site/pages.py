@@ -18,7 +18,7 @@ from ..graph import CLASSIFICATIONS, LINEAGE, MEMBER, SOURCE, field_id, node_id,
 from ..model import Attribute, Consent, Contract, Destination, Identity, Project, Segment
 from . import picture
 from .coverage import coverable, sync_key
-from .facts import KIND_WORDS, TARGET_NAMES, Facts, href_of, page_of
+from .facts import TARGET_NAMES, Facts, href_of, kind_words, page_of
 from .html import (CLASS_WORDS, badge, classification, code, e, facts as fact_list, link, number, page, percent,
                    plural, section, table, words)
 
@@ -42,7 +42,7 @@ class Site:
     def ref(self, node: str, full: bool = False) -> str:
         """A link to a node's page, labelled by its name (a field: `contract.field`)."""
         kind, _, name = node.partition(":")
-        text = f"{KIND_WORDS[kind][0].lower()} {name}" if full and kind in KIND_WORDS else name
+        text = f"{kind_words(kind)[0].lower()} {name}" if full else name
         return link(href_of(node), text)
 
     def refs(self, nodes: list[str], empty: str = "—") -> str:
@@ -134,8 +134,8 @@ class Site:
             return picture.Node(node, data["name"], caption, f"field class-{level}", href_of(node),
                                 f"field {data['name']} ({data['type']}, {level})")
         definition = self.f.definition(node)
-        return picture.Node(node, data["name"], KIND_WORDS[kind][0].lower(), kind, href_of(node),
-                            f"{KIND_WORDS[kind][0]} {data['name']}" + (f": {definition.description}"
+        return picture.Node(node, data["name"], kind_words(kind)[0].lower(), kind, href_of(node),
+                            f"{kind_words(kind)[0]} {data['name']}" + (f": {definition.description}"
                                                                        if definition.description else ""))
 
     # ------------------------------------------------------------------ the overview
@@ -146,14 +146,14 @@ class Site:
         counts = []
         for kind in ("segment", "attribute", "contract", "destination", "consent", "identity"):
             items = f.definitions(kind)
-            one, many, what = KIND_WORDS[kind]
+            one, many, what = kind_words(kind)
             href = LIST_PAGES.get(kind) or (page_of(kind, items[0].name) if len(items) == 1 else "lineage.html")
             counts.append(f'<a class="card" href="{href}"><span class="count">{len(items)}</span>'
                           f'<span class="label">{e(one if len(items) == 1 else many)}</span>'
                           f'<span class="what">{e(what)}</span></a>')
         health = self._health()
         audiences = self._segment_rows()
-        guide = "".join(f"<dt>{e(KIND_WORDS[k][0])}</dt><dd>{e(KIND_WORDS[k][2])}.</dd>"
+        guide = "".join(f"<dt>{e(kind_words(k)[0])}</dt><dd>{e(kind_words(k)[2])}.</dd>"
                         for k in ("contract", "identity", "attribute", "consent", "segment", "destination"))
         body = (f'<h1>{e(project.name)}</h1>'
                 + (f'<p class="lead">{e(project.description)}</p>' if project.description else "")
@@ -223,7 +223,7 @@ class Site:
     # ------------------------------------------------------------------ lists
 
     def kind_list(self, kind: str) -> str:
-        one, many, what = KIND_WORDS[kind]
+        one, many, what = kind_words(kind)
         f = self.f
         rows = []
         for definition in f.definitions(kind):
@@ -303,7 +303,7 @@ class Site:
         f = self.f
         definition = f.definition(node_id(kind, name))
         node = node_id(kind, name)
-        one = KIND_WORDS[kind][0]
+        one = kind_words(kind)[0]
         head = (f'<p class="kicker">{e(one)}</p><h1>{e(name)}</h1>'
                 + (f'<p class="lead">{e(definition.description)}</p>' if definition.description else
                    '<p class="lead muted">No description.</p>'))
@@ -613,7 +613,8 @@ class Site:
         status = view.status
         what = "policy" if kind == "project" else "definition"
         if not view.governed:
-            lead = (f"<p>Changes to a {e(kind)} do not need the council's sign-off in this project.</p>"
+            lead = (f"<p>Changes to {'an' if kind[0] in 'aeiou' else 'a'} {e(kind)} do not need the council's "
+                    "sign-off in this project.</p>"
                     if kind != "project" else "<p>No approvers are listed, so nothing needs a sign-off.</p>")
         elif view.approved:
             lead = (f"<p>{badge('approved', 'ok')} The current {what}"
@@ -665,7 +666,7 @@ class Site:
     # ------------------------------------------------------------------ project-wide pages
 
     def lineage_page(self) -> str:
-        legend = "".join(f'<li><span class="swatch {k}"></span>{e(KIND_WORDS[k][1])}</li>'
+        legend = "".join(f'<li><span class="swatch {k}"></span>{e(kind_words(k)[1])}</li>'
                          for k in ("contract", "identity", "attribute", "consent", "segment", "destination"))
         body = ("<h1>Lineage</h1><p class=\"lead\">How data flows from the sources (left) through the identity and "
                 "the attributes to the segments and the destinations (right). An arrow points from what is read to "
@@ -752,7 +753,7 @@ class Site:
         for kind in f.owner_kinds():
             items = f.definitions(kind)
             named = sum(1 for d in items if d.owner)
-            cover.append([e(KIND_WORDS[kind][1]), number(len(items)), number(named), percent(named, len(items))])
+            cover.append([e(kind_words(kind)[1]), number(len(items)), number(named), percent(named, len(items))])
         body = ("<h1>Owners</h1><p class=\"lead\">Who answers for each definition: the person or team to ask about "
                 "what it means and to review its changes.</p>"
                 + section("Owner coverage", table(["Kind", "Definitions", "With an owner", "Share"], cover), "coverage")
@@ -850,7 +851,7 @@ class Site:
             kind, _, name = node.partition(":")
             d = f.definition(node)
             extra = [d.owner or "", *d.tags, f.classification(node) if kind != "project" else ""]
-            entries.append({"t": name, "k": KIND_WORDS[kind][0].lower(), "u": page_of(kind, name),
+            entries.append({"t": name, "k": kind_words(kind)[0].lower(), "u": page_of(kind, name),
                             "d": d.description or "", "x": " ".join(x for x in extra if x)})
         for contract in defs.contracts.values():
             for name, spec in contract.fields.items():
