@@ -119,7 +119,7 @@ def test_byte_reproducible(reference, run_db, tmp_path):
     assert build_site(load_project(copy), run_db) == first
 
 
-def test_a_segment_page_says_what_a_council_member_asks(site):
+def test_a_segment_page_says_what_a_council_member_asks(site, reference):
     page = _text(site / "segment.vip_retention.html")
     assert "Engaged, high-value active members" in page
     assert "Owner retention@fitclub.example" in page and "Version 1.0.0" in page
@@ -136,6 +136,9 @@ def test_a_segment_page_says_what_a_council_member_asks(site):
     assert '<svg class="lineage"' in svg and 'class="node segment focus"' in svg
     for target in ("DuckDB", "PostgreSQL", "Spark", "Snowflake", "BigQuery"):
         assert f"{target} <span class=\"muted\">generated/" in svg
+    yaml_text = reference / "definitions/segments/vip_retention.yaml"
+    assert "YAML definitions/segments/vip_retention.yaml" in page
+    assert html.escape(yaml_text.read_text(encoding="utf-8")) in svg
 
 
 def test_sql_per_target_is_the_compiled_sql(site, reference):
@@ -325,3 +328,25 @@ def test_a_db_that_is_not_duckdb_is_exit_2(reference, tmp_path):
     result = cdpc("docs", "--project", str(reference), "--out", str(tmp_path / "site"), "--db", str(bad))
     assert result.exit_code == 2 and "CDP901" in result.output
     assert not (tmp_path / "site").exists()
+
+
+def test_a_project_with_one_contract_only(tmp_path):
+    project = write_files(tmp_path / "p", {
+        "definitions/project.yaml": "kind: project\nname: tiny\n",
+        "definitions/contracts/orders.yaml": """
+            kind: contract
+            name: orders
+            version: 1.0.0
+            relation: raw.orders
+            primary_key: [order_id]
+            fields:
+              order_id: {type: string, required: true}
+            """,
+    })
+    loaded = load_project(project)
+    assert loaded.ok, [d.render() for d in loaded.diagnostics]
+    files = build_site(loaded)
+    assert "contract.orders.html" in files and "project.tiny.html" in files
+    assert "This project has no segments yet." in _words(files["index.html"].decode())
+    assert "0 of 0 segments, attributes and syncs are covered (—)" in _words(files["tests.html"].decode())
+    assert "Owner no owner" in _words(files["contract.orders.html"].decode())

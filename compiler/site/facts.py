@@ -115,6 +115,13 @@ class Facts:
     def tests(self) -> dict[str, list[TestRef]]:
         return covering_tests(self.project)
 
+    def source_text(self, rel: str) -> Optional[str]:
+        """A definition file's text as written (newlines as \\n), or None when it cannot be read."""
+        try:
+            return (self.project.root / rel).read_bytes().decode("utf-8").replace("\r\n", "\n")
+        except (OSError, UnicodeDecodeError):
+            return None
+
     # ------------------------------------------------------------------ definitions
 
     def definitions(self, kind: str) -> list:

@@ -653,15 +653,21 @@ class Site:
 
     def _sql_section(self, node: str) -> str:
         per_target = self.f.sql.get(node, {})
-        if not per_target:
-            return ""
         blocks = []
+        definition = self.f.definition(node)
+        source = self.f.source_text(definition.file) if definition.file else None
+        if source is not None:
+            blocks.append(f"<details><summary>YAML <span class=\"muted\">{e(definition.file)}</span></summary>"
+                          f"<pre class=\"yaml\"><code>{e(source)}</code></pre></details>")
         for target in self.f.defs.project.targets:
             for path, text in per_target.get(target, []):
                 blocks.append(f"<details><summary>{e(TARGET_NAMES.get(target, target))} <span class=\"muted\">"
                               f"{e(path)}</span></summary><pre class=\"sql\"><code>{e(text)}</code></pre></details>")
-        return section("SQL per target", "".join(blocks), "sql",
-                       "What cdpc compiles this definition to, for each warehouse the project targets.")
+        if not blocks:
+            return ""
+        return section("Code", "".join(blocks), "sql",
+                       "The definition as written, and the SQL cdpc compiles it to for each warehouse the project "
+                       "targets.")
 
     # ------------------------------------------------------------------ project-wide pages
 
