@@ -22,7 +22,9 @@ from ..project import LoadedProject
 from .facts import Facts, page_of
 from .figures import read_figures
 from .folder import MARKER, MARKER_TEXT, SiteError, write_site
-from .pages import LIST_PAGES, Site
+from .base import LIST_PAGES
+from .definition import DefinitionPages
+from .pages import ProjectPages
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 VENDORED = ("cdpc.css", "cdpc.js", "favicon.svg")
@@ -32,7 +34,8 @@ __all__ = ["SiteError", "build_site", "write_site"]
 
 def build_site(project: LoadedProject, db: Optional[Path] = None) -> dict[str, bytes]:
     figures = read_figures(db, project.definitions) if db is not None else None
-    site = Site(Facts(project, figures))
+    facts = Facts(project, figures)
+    site, one = ProjectPages(facts), DefinitionPages(facts)
     pages: dict[str, str] = {"index.html": site.index()}
     for kind, name in LIST_PAGES.items():
         pages[name] = site.kind_list(kind)
@@ -44,7 +47,7 @@ def build_site(project: LoadedProject, db: Optional[Path] = None) -> dict[str, b
         pages["run.html"] = site.run_page()
     for kind in KIND_ORDER:
         for name in project.definitions.by_kind(kind):
-            pages[page_of(kind, name)] = site.definition_page(kind, name)
+            pages[page_of(kind, name)] = one.definition_page(kind, name)
     files = {path: text.encode("utf-8") for path, text in pages.items()}
     for name in VENDORED:
         files[f"assets/{name}"] = (ASSETS / name).read_bytes()
