@@ -65,11 +65,11 @@ class Writer:
     def _size_against(self, size: Optional[int], d: Segment) -> str:
         if size is None:
             return '<span class="muted">not in the run\'s database</span>'
-        check = _size_check(size, d)
+        check = size_check(size, d)
         return plural(size, "member") + (" " + check if check != "—" else "")
 
 
-def _size_check(size: Optional[int], d: Segment) -> str:
+def size_check(size: Optional[int], d: Segment) -> str:
     """A badge: is a segment's size within its expected_size (a dash when none is declared)?"""
     expected = d.expected_size
     if size is None or expected is None or (expected.min is None and expected.max is None):
@@ -79,7 +79,7 @@ def _size_check(size: Optional[int], d: Segment) -> str:
     return badge("as expected", "ok")
 
 
-def _expected(d: Segment) -> str:
+def expected_text(d: Segment) -> str:
     size = d.expected_size
     if size is None or (size.min is None and size.max is None):
         return '<span class="muted">not declared</span>'
@@ -88,6 +88,6 @@ def _expected(d: Segment) -> str:
     return f"at least {size.min:,} members" if size.min is not None else f"at most {size.max:,} members"
 
 
-def _short(hash_: str) -> str:
+def short_hash(hash_: str) -> str:
     algo, _, digest = hash_.partition(":")
     return f"{algo}:{digest[:12]}…" if digest else hash_[:12]

@@ -7,7 +7,7 @@ import json
 from ..emit.syncs import sync_table
 from ..graph import field_id, node_id, node_sort_key
 from ..model import Attribute, Consent, Contract, Destination, Identity, Project, Segment
-from .base import LIST_PAGES, SHOWN_READERS, Writer, _expected, _short
+from .base import LIST_PAGES, SHOWN_READERS, Writer, expected_text, short_hash
 from .coverage import sync_key
 from .diagrams import definition_picture
 from .facts import TARGET_NAMES, href_of, kind_words
@@ -30,7 +30,7 @@ class DefinitionPages(Writer):
                    ("Tags", " ".join(badge(t) for t in definition.tags)),
                    ("Privacy", self._why_class(node) if kind != "project" else ""),
                    ("Defined in", code(f"{definition.file}")),
-                   ("Data hash", f'<code title="{e(f.prints[node].data_hash)}">{e(_short(f.prints[node].data_hash))}</code>'
+                   ("Data hash", f'<code title="{e(f.prints[node].data_hash)}">{e(short_hash(f.prints[node].data_hash))}</code>'
                                  if node in f.prints else "")]
         summary += self._kind_facts(kind, definition)
         body = [head, fact_list(summary)]
@@ -76,7 +76,7 @@ class DefinitionPages(Writer):
                 f"{e(p)}" + (f" <span class=\"muted\">({e(', '.join(purposes[p][1]))}, from "
                              f"{self.ref(node_id('consent', purposes[p][0].name))})</span>" if p in purposes else "")
                 for p in d.purposes) or '<span class="muted">none declared</span>'))
-            out.append(("Expected size", _expected(d)))
+            out.append(("Expected size", expected_text(d)))
             if self.run:
                 size = f.figures.segments.get(d.name)
                 out.append(("Last run", self._size_against(size, d)))
@@ -340,7 +340,7 @@ class DefinitionPages(Writer):
                     + (" — earlier approvals were for another version or logic and no longer count" if status.stale else "")
                     + ". An approver runs " + code(f"cdpc approve {name}" + ("" if kind == "segment" else f" --kind {kind}"))
                     + ".</p>")
-        rows = [[e(a.version or "—"), f'<code title="{e(a.hash)}">{e(_short(a.hash))}</code>',
+        rows = [[e(a.version or "—"), f'<code title="{e(a.hash)}">{e(short_hash(a.hash))}</code>',
                  e(", ".join(a.approved_by)), e(a.approved_at or "—"),
                  badge("current", "ok") if current else badge("out of date: it changed since", "muted")]
                 for a, current in view.entries]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..emit.syncs import sync_table
 from ..graph import CLASSIFICATIONS, field_id, node_id
-from .base import LIST_PAGES, SHOWN_READERS, Writer, _expected, _size_check
+from .base import LIST_PAGES, SHOWN_READERS, Writer, expected_text, size_check
 from .coverage import coverable
 from .diagrams import project_picture
 from .facts import TARGET_NAMES, href_of, kind_words, page_of
@@ -304,8 +304,8 @@ class ProjectPages(Writer):
                               ("From more than one record", number(figures.multi_record)),
                               ("Conflicts", number(figures.conflicts)
                                + ("".join(f"<br>{e(r)} <span class=\"muted\">×{n:,}</span>" for r, n in figures.conflict_reasons)))])
-        segments = [[self.ref(node_id("segment", name)), number(size), _expected(f.defs.segments[name]),
-                     _size_check(size, f.defs.segments[name])] for name, size in figures.segments.items()]
+        segments = [[self.ref(node_id("segment", name)), number(size), expected_text(f.defs.segments[name]),
+                     size_check(size, f.defs.segments[name])] for name, size in figures.segments.items()]
         syncs = []
         for destination in f.defs.destinations.values():
             for sync in destination.syncs:
