@@ -19,7 +19,7 @@ from typing import Optional
 import networkx as nx
 
 CHAR = 7.3  # the width of one character at the labels' 12px monospace
-PAD_X, NODE_H, GAP_X, GAP_Y, MARGIN = 12, 38, 64, 14, 8
+PAD_X, NODE_H, GAP_X, GAP_Y, MARGIN = 12, 38, 48, 14, 8
 MAX_CHARS = 34  # longer labels are cut (the whole text is in the node's tooltip)
 SWEEPS = 4
 
