@@ -12,7 +12,8 @@ file (docs/commands/export.md cites each):
 
 On Meta and Google, an identifier column is known by the identifier type's normalizer
 (`email`, `phone`); a field is placed by what it holds: a pick of an identifier field goes
-under that identifier's header (both platforms take up to three email and phone columns).
+under that identifier's header (Meta takes up to three email and three phone columns, Google
+several of each).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ HEADERS: dict[str, dict[str, str]] = {
 }
 VALUE_HEADER = {"meta_custom_audiences": "value"}  # the one numeric field a platform takes
 PLATFORM_NAMES = {"meta_custom_audiences": "Meta's customer list", "google_customer_match": "Google's Customer Match file"}
-PER_HEADER = 3  # both platforms take up to three email and three phone columns
+PER_HEADER = {"meta_custom_audiences": 3}  # Meta takes up to three email and three phone columns
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,10 @@ def upload_layout(defs: Definitions, destination: Destination) -> Layout:
             layout.columns.append((name_, VALUE_HEADER[platform]))
         else:
             layout.problems.append((("fields", index), f"field `{name_}` has no column in {name}", _field_hint(platform)))
+    most = PER_HEADER.get(platform)
     for header in sorted(set(layout.headers)):
-        if layout.headers.count(header) > PER_HEADER:
-            layout.problems.append((("identifiers",), f"{name} takes at most {PER_HEADER} `{header}` columns, "
+        if most is not None and layout.headers.count(header) > most:
+            layout.problems.append((("identifiers",), f"{name} takes at most {most} `{header}` columns, "
                                     f"`{destination.name}` sends {layout.headers.count(header)}",
                                     "send fewer email or phone picks"))
     return layout

@@ -114,17 +114,20 @@ class Week:
             stays = sum(1 for t in ("consent_events", "pos_transactions") for r in self.rows[t]
                         if r["email"].strip().lower() == email)
             if (contacts[member] == 1 and member not in self.scripted and re.fullmatch(r"[a-z0-9._]+@[a-z0-9.-]+", email)
-                    and moved > stays and row["marketing_hold"].lower() != "true"
-                    and row["has_injury_flag"].lower() != "true" and not row["medical_notes"]
-                    and self.emails_allowed(row)):
+                    and moved > stays and self.emails_allowed(row)):
                 found.append(member)
         return found
 
     def emails_allowed(self, contact: dict[str, str]) -> bool:
-        """The member's latest email_marketing answer is yes: the CRM box (dated by the
+        """The member may get marketing email: no contact of theirs has a marketing hold or a
+        health flag, and their latest email_marketing answer is yes: the CRM box (dated by the
         contact's updated_at) or the consent log (by membership id, email or phone); a no
         at the same moment wins (docs/reference.md §2.6)."""
         member, email, phone = _member(contact["membership_id"]), contact["email"].strip().lower(), _digits(contact["phone"])
+        if any(_member(r["membership_id"]) == member and (r["marketing_hold"].lower() == "true" or r["medical_notes"]
+                                                          or r["has_injury_flag"].lower() == "true")
+               for r in self.rows["crm_contacts"]):
+            return False
         answers = [(contact["updated_at"], contact["email_opt_in"].lower() == "true")]  # an empty box is a no
         answers += [(r["recorded_at"], r["granted"].lower() == "true") for r in self.rows["consent_events"]
                     if r["purpose"] == "email_marketing" and r["granted"].lower() in ("true", "false")
@@ -151,9 +154,11 @@ class Week:
                 + [self._new_email(VIP_NEW_EMAIL)])
 
     def _day3(self) -> list[str]:
-        lapsed = self._pick([m for m in self.lapsed() if m not in self.scripted], 3)
-        return ([self._cancel(m) for m in (*lapsed[:2], VIP_CANCELS)] + [self._unsubscribe(lapsed[2])]
-                + [self._join() for _ in range(2)])
+        cancelling = self._pick([m for m in self.lapsed() if m not in self.scripted], 2)
+        members = self.members()
+        mailed = [m for m in self.lapsed() if m not in self.scripted and self.emails_allowed(members[m])]
+        return ([self._cancel(m) for m in (*cancelling, VIP_CANCELS)]
+                + [self._unsubscribe(m) for m in self._pick(mailed, 1)] + [self._join() for _ in range(2)])
 
     def _day4(self) -> list[str]:
         return ["the POS export arrives with every amount 0.00 (day 4's files only)"]
@@ -268,8 +273,9 @@ class Week:
         folder.mkdir(parents=True, exist_ok=True)
         for table in TABLES:
             rows = self.rows[table]
-            if table == "pos_transactions" and self.day == 4:  # the broken export
-                rows = [{**row, "amount": "0.00"} for row in rows]
+            if table == "pos_transactions" and self.day == 4:  # the broken export: every amount 0.00
+                rows = [{**row, "amount": "0.00" if re.fullmatch(r"\d+(\.\d+)?", row["amount"]) else row["amount"]}
+                        for row in rows]  # (the sample's malformed amounts stay malformed)
             with open(folder / f"raw.{table}.csv", "w", encoding="utf-8", newline="") as handle:
                 writer = csv.DictWriter(handle, self.columns[table], lineterminator="\n")
                 writer.writeheader()
