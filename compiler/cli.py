@@ -255,11 +255,11 @@ def export_(destination: str, out_dir: Path, engine: str, db: Optional[Path], ds
         raise click.BadParameter(f"{out_dir} holds files but no {MANIFEST}: cdpc export replaces the folder as a "
                                  "whole, so it writes only to a new or empty folder or over an earlier export",
                                  param_hint="--out")
-    warehouse_ = connect(engine, db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait)
+    opened = connect(engine, db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait)
     try:
-        result = read_export(defs, warehouse_, defs.destinations[destination], wait)
+        result = read_export(defs, opened, defs.destinations[destination], wait)
     finally:
-        warehouse_.close()
+        opened.close()
     write_export(result, out_dir)
     for line in export_lines(result, out_dir):
         click.echo(line)

@@ -280,32 +280,43 @@ def test_a_folder_that_is_not_an_export_is_not_replaced(published, tmp_path):
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
-# --------------------------------------------------------------------------- what validate checks
-
-
-def test_a_column_meta_has_no_header_for_is_cdp409(tmp_path):
-    project = copy_reference(tmp_path, with_generated=False)
-    path = project / "definitions" / "destinations" / "meta_ads.yaml"
-    text = path.read_text(encoding="utf-8").replace("fields: [lifetime_value]", "fields: [lifetime_value, spend_365d]")
-    path.write_text(text, encoding="utf-8")
-    result = cdpc("validate", "--project", str(project))
-    assert result.exit_code == 1
-    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("fields:"))
-    assert f"meta_ads.yaml:{line}:" in result.output and "CDP409 field `spend_365d` has no column" in result.output
-
-
-def test_google_takes_identifiers_and_picks_of_them_only(tmp_path):
-    project = copy_reference(tmp_path, with_generated=False)
-    write_files(project, {"definitions/destinations/google_ads.yaml": GOOGLE.replace(
-        "hash: sha256", "fields: [primary_email, lifetime_value]\nhash: sha256")})
-    result = cdpc("validate", "--project", str(project))
-    assert result.exit_code == 1
-    assert "CDP409 field `lifetime_value` has no column in Google's Customer Match file" in result.output
-    assert "primary_email" not in result.output.split("CDP409", 1)[1].split("\n")[0]
-
-
 def test_as_of_of_the_manifest_is_the_run_s(published, tmp_path):
     assert export(published, "after2", "sms_provider", tmp_path / "out").exit_code == 0
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["as_of"] == f"{dt.datetime(2026, 11, 21):%Y-%m-%d %H:%M:%S}"
     assert list(manifest) == ["destination", "platform", "run_id", "as_of", "syncs", "files"]
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def test_postgres_exports_the_same_bytes_as_duckdb(published, pg_database, tmp_path):
+    """Days 1 and 2 on PostgreSQL: every file of every destination is DuckDB's, byte for byte."""
+    week, project = load_week(), require_valid(published["project"])
+    activation = Activation()
+    for day in (1, 2):
+        as_of = week.as_of(day)
+        result = cdpc("run", "--project", str(published["project"]), "--data", str(published["week"] / f"day{day}"),
+                      "--engine", "postgres", "--dsn", pg_database, "--as-of", f"{as_of:%Y-%m-%d %H:%M:%S}")
+        assert result.exit_code == 0, result.output
+        engine = open_engine("postgres", dsn=pg_database)
+        try:
+            activation.publish(last_run_id(engine, project), as_of, audiences(engine, project), modes(project))
+        finally:
+            engine.close()
+    engine = open_engine("postgres", dsn=pg_database)
+    try:
+        activation.write(engine, project)
+    finally:
+        engine.close()
+    for destination in project.definitions.destinations:
+        on_pg = cdpc("export", destination, "--out", str(tmp_path / "pg" / destination), "--engine", "postgres",
+                     "--dsn", pg_database, "--project", str(published["project"]))
+        assert on_pg.exit_code == 0, on_pg.output
+        assert export(published, "after2", destination, tmp_path / "duckdb" / destination).exit_code == 0
+        files = sorted(p.name for p in (tmp_path / "duckdb" / destination).iterdir())
+        assert sorted(p.name for p in (tmp_path / "pg" / destination).iterdir()) == files
+        for name in files:
+            if name != "manifest.json":  # its run ids are each run's own
+                assert (tmp_path / "pg" / destination / name).read_bytes() == \
+                    (tmp_path / "duckdb" / destination / name).read_bytes(), f"{destination}/{name}"

@@ -22,8 +22,8 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -251,15 +251,14 @@ def write_export(result: Export, out: Path) -> None:
     """Write every file and manifest.json into a new folder beside `out`, then put it in the
     place of `out` in one rename (where the system can swap two folders; else two renames, the
     old folder put back when the second fails). A failure leaves `out` as it was."""
-    parent = out.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=parent))
+    out = out.absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = _new_folder(out, "export")
     try:
         for file in result.files:
             _write(staged / file.name, file.content)
         _write(staged / MANIFEST, (json.dumps(result.manifest(), indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-        os.chmod(staged, 0o777 & ~_umask())  # mkdtemp makes it 0700; DIR gets the usual mode
-        _replace(staged, out.absolute())
+        _replace(staged, out)
     finally:
         shutil.rmtree(staged, ignore_errors=True)  # the new files when it failed, else the old DIR
 
@@ -278,7 +277,7 @@ def _replace(staged: Path, out: Path) -> None:
         return
     if _exchange(staged, out):
         return
-    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    aside = _new_folder(out, "old")
     os.rmdir(aside)
     os.rename(out, aside)
     try:
@@ -308,7 +307,12 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _new_folder(out: Path, what: str) -> Path:
+    """A new folder beside `out`, `.<name>.<what>-<pid>-<random>`, with the usual mode (umask)."""
+    while True:
+        path = out.parent / f".{out.name}.{what}-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
