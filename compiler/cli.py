@@ -164,22 +164,39 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
     return 0
 
 
+# The engine options of `cdpc run`; every command that reads or writes the warehouse takes them
+# (`engine_options` applies them in this order).
+db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+                         help="DuckDB database file (default: in memory).")
+engine_option = click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
+                             help="Where to run.")
+dsn_option = click.option("--dsn", metavar="DSN", help="PostgreSQL connection string (default: the PG* variables).")
+master_option = click.option("--master", metavar="URL", help="Spark master (default: local mode).")
+warehouse_option = click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+                                help="Spark warehouse directory.  [default: ./spark-warehouse]")
+wait_option = click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
+                           help="When another run holds the warehouse, wait this long for it, then exit 2.")
+
+
+def engine_options(command):
+    for option in reversed((engine_option, db_option, dsn_option, master_option, warehouse_option, wait_option)):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.option("--sources", type=click.Choice(("files", "warehouse")), default="files", show_default=True,
               help="Read raw files from --data, or every contract's relation where it is in the database.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Raw files DIR/<schema>.<table>.{csv,parquet}.  [default: <project>/data]")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="DuckDB database file (default: in memory).")
+@db_option
 @click.option("--as-of", "as_of", metavar="TIMESTAMP",
               help="What current_date and now() mean, e.g. 2026-11-20 or '2026-11-20 08:00:00' (UTC). Default: now.")
-@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True, help="Where to run.")
-@click.option("--dsn", metavar="DSN", help="PostgreSQL connection string (default: the PG* variables).")
-@click.option("--master", metavar="URL", help="Spark master (default: local mode).")
-@click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Spark warehouse directory.  [default: ./spark-warehouse]")
-@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
-              help="When another run holds the warehouse, wait this long for it, then exit 2.")
+@engine_option
+@dsn_option
+@master_option
+@warehouse_option
+@wait_option
 @project_option
 def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engine: str,
         dsn: Optional[str], master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
@@ -198,16 +215,55 @@ def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optio
     """
     from .run import execute  # the engines load only when a run needs them
 
-    project = _require_valid(project_dir)
-    if engine not in project.definitions.project.targets:
-        # validate proved names, functions and limits for the targets only (CDP218, CDP304)
-        raise click.UsageError(f"engine `{engine}` is not in project.targets "
-                               f"({', '.join(project.definitions.project.targets)}): validate has not checked the "
-                               f"project for it; add `{engine}` to `targets` in project.yaml")
+    project = _require_engine(project_dir, engine)
     moment = parse_as_of(as_of)
     result = execute(project, engine, data_dir or project.root / "data", moment,
                      db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources, wait=wait)
     return 1 if result.failed else 0
+
+
+@cli.command("export")
+@click.argument("destination")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Folder to write; replaced as a whole (it must be new, empty, or an earlier export).")
+@engine_options
+@project_option
+def export_(destination: str, out_dir: Path, engine: str, db: Optional[Path], dsn: Optional[str],
+            master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+    """Write the latest changes of DESTINATION's syncs as the files its platform uploads.
+
+    Reads, per sync, the changes that the latest published run made (adds, updates,
+    removes) and writes them in the layout of the destination's platform: Meta custom
+    audiences and Google Customer Match get <segment>.add.csv and <segment>.remove.csv
+    under the header names each platform documents, values hashed as sent; generic gets
+    <segment>.csv, the sync's columns after an `op` column. A sync without changes gets no
+    file. manifest.json names the run, and per file the sync, its rows per op and its
+    sha256. Rows are sorted: the same warehouse always gives the same bytes. DIR is written
+    beside itself and moved in at once, so a failed export leaves it as it was. Nothing
+    is sent anywhere. Exit 2 when there is no published run or a sync's tables are missing.
+    """
+    from .run import connect
+    from .run.export import MANIFEST, export_lines, is_export, read_export, write_export
+
+    project = _require_engine(project_dir, engine)
+    defs = project.definitions
+    if destination not in defs.destinations:
+        hint = did_you_mean(destination, defs.destinations)
+        raise click.BadParameter(f"no destination named `{destination}`" + (f"; {hint}" if hint else
+                                 f" (destinations: {', '.join(defs.destinations) or 'none'})"), param_hint="DESTINATION")
+    if not is_export(out_dir):
+        raise click.BadParameter(f"{out_dir} holds files but no {MANIFEST}: cdpc export replaces the folder as a "
+                                 "whole, so it writes only to a new or empty folder or over an earlier export",
+                                 param_hint="--out")
+    opened = connect(engine, db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait)
+    try:
+        result = read_export(defs, opened, defs.destinations[destination], wait)
+    finally:
+        opened.close()
+    write_export(result, out_dir)
+    for line in export_lines(result, out_dir):
+        click.echo(line)
+    return 0
 
 
 @cli.command()
@@ -345,6 +401,17 @@ def docs(out: Path, db: Optional[Path], project_dir: Path) -> int:
     state = "written" if changed else "unchanged"
     click.echo(f"site {state}: {pages} pages for {definitions} definitions{figures}; open {out / 'index.html'}")
     return 0
+
+
+def _require_engine(project_dir: Path, engine: str) -> LoadedProject:
+    """A sound project that lists `engine` in its targets: validate proved names, functions and
+    limits for the targets only (CDP218, CDP304)."""
+    project = _require_valid(project_dir)
+    if engine not in project.definitions.project.targets:
+        raise click.UsageError(f"engine `{engine}` is not in project.targets "
+                               f"({', '.join(project.definitions.project.targets)}): validate has not checked the "
+                               f"project for it; add `{engine}` to `targets` in project.yaml")
+    return project
 
 
 def _require_valid(project_dir: Path) -> LoadedProject:

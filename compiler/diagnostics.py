@@ -74,6 +74,7 @@ CODES: dict[str, str] = {
     "CDP404": "identifier or PII-derived field not hashed on an ads channel",
     "CDP405": "PHI field identifies records",
     "CDP406": "PII-derived field sent to ads hashed as it is: the platform may not match it",
+    "CDP409": "identifier or field has no column in the platform's upload file",
     "CDP501": "raw data file missing",
     "CDP502": "raw data column missing",
     "CDP503": "raw data file unreadable",
@@ -108,6 +109,8 @@ CODES: dict[str, str] = {
     "CDP903": "raw data directory missing",
     "CDP905": "a relation cdpc does not own is in the way",
     "CDP906": "another run holds the warehouse",
+    "CDP907": "no published run in the warehouse",
+    "CDP908": "a sync's changes or history table is missing or out of date",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..diagnostics import Diagnostic, did_you_mean
+from ..emit.uploads import upload_layout
 from ..model import Destination, Sync
 from .context import Context, duplicates, error
 
@@ -74,4 +75,13 @@ def _sync(ctx: Context, destination: Destination, index: int, sync: Sync) -> Ite
                     f"add `{sync.purpose}` to the segment's `purposes` if the council agrees")
 
 
-RULES = (sent_columns, syncs)
+def upload_columns(ctx: Context) -> Iterator[Diagnostic]:
+    """Meta and Google take a file of named columns: everything sent needs one (emit/uploads.py)."""
+    if ctx.identity_failed:
+        return
+    for destination in ctx.defs.destinations.values():
+        for path, message, hint in upload_layout(ctx.defs, destination).problems:
+            yield error("CDP409", message, destination.loc(*path), hint)
+
+
+RULES = (sent_columns, syncs, upload_columns)
