@@ -896,11 +896,16 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
     return counts
 
 
-def cached_dataset(cache: Path, members: int, shape: str = "export", seed: int = 7) -> Path:
-    """The data set of these arguments (default rates) under ``cache``, written once. The
-    folder's name holds a digest of this file, so a changed generator writes anew."""
+def dataset_dir(cache: Path, members: int, shape: str = "export", seed: int = 7) -> Path:
+    """Where cached_dataset keeps the data set of these arguments: the folder's name holds a
+    digest of this file, so a changed generator writes anew."""
     digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
-    target = Path(cache) / f"{shape}-{members}-seed{seed}-{digest}"
+    return Path(cache) / f"{shape}-{members}-seed{seed}-{digest}"
+
+
+def cached_dataset(cache: Path, members: int, shape: str = "export", seed: int = 7) -> Path:
+    """The data set of these arguments (default rates) under ``cache``, written once."""
+    target = dataset_dir(cache, members, shape, seed)
     if not (target / ".complete").exists():
         target.mkdir(parents=True, exist_ok=True)
         write_dataset(target, members, seed, shape=shape)
