@@ -486,10 +486,10 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
     the export shape, 0.004 for the gentle one by default; the sample data in ``data/``
     uses 0.02 so that every kind of breakage shows up in a few hundred members.
     ``malformed_rate`` is the share of lines that are not well-formed CSV (export
-    shape only, 0.001 by default). ``records_per_member`` is 31.2 for the export shape (about
-    31 staged records per member once the broken rows are out) and 30 for the gentle one
-    by default. Deterministic: the same arguments always give
-    byte-identical files.
+    shape only, 0.001 by default). ``records_per_member`` is 31.2 for the export shape
+    (about 31 staged records per member once the broken rows are out) and 30 for the
+    gentle one by default. Deterministic: the same arguments always give byte-identical
+    files.
     """
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}: expected one of {', '.join(SHAPES)}")
