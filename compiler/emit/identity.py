@@ -313,23 +313,37 @@ def _over_limit(identity: Identity, group: exp.Column, source: exp.Select, templ
 
 
 def _propagate(id_type: str) -> Loop:
-    """Min-label propagation over (value, profile) edges, with one pointer jump per round."""
-    value_label = (exp.select(col("v", "e"), alias(exp.Min(this=col("l", "p")), "l"), copy=False)
-                   .from_(work("id_edges", "e"), copy=False)
-                   .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "e")), copy=False)
-                   .group_by(col("v", "e"), copy=False))
-    hop = (exp.select(col("pid", "e"), alias(exp.Min(this=col("l", "vl")), "l"), copy=False)
-           .from_(work("id_edges", "e"), copy=False)
-           .join(value_label.subquery("vl", copy=False), on=exp.EQ(this=col("v", "vl"), expression=col("v", "e")), copy=False)
-           .group_by(col("pid", "e"), copy=False))
-    jumped = (exp.select(col("pid", "h"), alias(exp.Least(this=col("l", "h"), expressions=[col("l", "j")]), "l"), copy=False)
-              .from_(hop.subquery("h", copy=False), copy=False)
-              .join(work("id_label_prev", "j"), on=exp.EQ(this=col("pid", "j"), expression=col("l", "h")), copy=False))
+    """Connected components over the (value, profile) edges of the pass, after FastSV (Zhang,
+    Azad and Hu, 2020): every label points at a profile of the component (at first its own),
+    and each round, with g the label's label (the grandparent) and m(p) the smallest g among
+    the profiles that share a value with p (p included), p's new label is the smallest of m(p)
+    and the m of every profile whose label is p. A label never grows; when none changes
+    each component's profiles carry its smallest profile. Hooking whole trees (not only each
+    profile to its neighbours) keeps the rounds near log2 of the longest chain, where
+    min-label propagation takes as many rounds as the chain is long."""
+    grand = (exp.select(col("pid", "p"), alias(col("l", "g"), "g"), copy=False).from_(work("id_label_prev", "p"), copy=False)
+             .join(work("id_label_prev", "g"), on=exp.EQ(this=col("pid", "g"), expression=col("l", "p")), copy=False))
+    value_min = (exp.select(col("v", "e"), alias(exp.Min(this=col("g", "gp")), "m"), copy=False)
+                 .from_(work("id_edges", "e"), copy=False)
+                 .join(grand.subquery("gp", copy=False), on=exp.EQ(this=col("pid", "gp"), expression=col("pid", "e")), copy=False)
+                 .group_by(col("v", "e"), copy=False))
+    neighbours = (exp.select(col("pid", "e"), alias(exp.Min(this=col("m", "vm")), "m"), copy=False)
+                  .from_(work("id_edges", "e"), copy=False)
+                  .join(value_min.subquery("vm", copy=False), on=exp.EQ(this=col("v", "vm"), expression=col("v", "e")), copy=False)
+                  .group_by(col("pid", "e"), copy=False))
+    steps = create_table_as(WORK, "id_label_min", neighbours)
+    hooked = (exp.select(alias(col("l", "p"), "pid"), alias(exp.Min(this=col("m", "n")), "m"), copy=False)
+              .from_(work("id_label_prev", "p"), copy=False)
+              .join(work("id_label_min", "n"), on=exp.EQ(this=col("pid", "n"), expression=col("pid", "p")), copy=False)
+              .group_by(col("l", "p"), copy=False))
+    least = exp.Case(ifs=[exp.If(this=exp.LT(this=col("m", "k"), expression=col("m", "n")), true=col("m", "k"))], default=col("m", "n"))
+    labelled = (exp.select(col("pid", "n"), alias(least, "l"), copy=False).from_(work("id_label_min", "n"), copy=False)
+                .join(hooked.subquery("k", copy=False), join_type="left", on=exp.EQ(this=col("pid", "k"), expression=col("pid", "n")), copy=False))
     changed = (exp.select(exp.Count(this=exp.Star()), copy=False).from_(work("id_label", "c"), copy=False)
                .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "c")), copy=False)
                .where(exp.NEQ(this=col("l", "c"), expression=col("l", "p")), copy=False))
     body = [*create_table_as(WORK, "id_label_prev", exp.select(col("pid"), col("l"), copy=False).from_(work("id_label"), copy=False)),
-            *create_table_as(WORK, "id_label", jumped)]
+            *steps, *create_table_as(WORK, "id_label", labelled)]
     return Loop(f"components_{id_type}", body, changed)
 
 
