@@ -164,6 +164,18 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
     return 0
 
 
+def _memory_size(_ctx: click.Context, _param: click.Parameter, value: Optional[str]) -> Optional[int]:
+    """`--memory-limit`: a size in bytes; a value that is not one is a usage error (exit 2)."""
+    from .run.engines import memory_size
+
+    if value is None:
+        return None
+    try:
+        return memory_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.option("--sources", type=click.Choice(("files", "warehouse")), default="files", show_default=True,
               help="Read raw files from --data, or every contract's relation where it is in the database.")
@@ -180,9 +192,13 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
               help="Spark warehouse directory.  [default: ./spark-warehouse]")
 @click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
               help="When another run holds the warehouse, wait this long for it, then exit 2.")
+@click.option("--memory-limit", "memory_limit", metavar="SIZE", callback=_memory_size,
+              help="DuckDB only: the most memory DuckDB takes, e.g. 4GB or 512MiB; beyond it, it spills "
+                   "to a folder of the run's own.  [default: a fifth of the machine's memory]")
 @project_option
 def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engine: str,
-        dsn: Optional[str], master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+        dsn: Optional[str], master: Optional[str], warehouse: Optional[Path], wait: float,
+        memory_limit: Optional[int], project_dir: Path) -> int:
     """Compile and execute the pipeline, then print a summary.
 
     Loads the raw data into a schema of its own (or reads the relations in place),
@@ -198,6 +214,9 @@ def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optio
     """
     from .run import execute  # the engines load only when a run needs them
 
+    if memory_limit is not None and engine != "duckdb":
+        raise click.UsageError(f"--memory-limit sets DuckDB's memory limit; the {engine} engine's memory is "
+                               "configured where it runs (see docs/engines.md)")
     project = _require_valid(project_dir)
     if engine not in project.definitions.project.targets:
         # validate proved names, functions and limits for the targets only (CDP218, CDP304)
@@ -206,7 +225,8 @@ def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optio
                                f"project for it; add `{engine}` to `targets` in project.yaml")
     moment = parse_as_of(as_of)
     result = execute(project, engine, data_dir or project.root / "data", moment,
-                     db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources, wait=wait)
+                     db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources, wait=wait,
+                     memory_limit=memory_limit)
     return 1 if result.failed else 0
 
 

@@ -14,7 +14,8 @@ from .runner import RunResult, run_project
 
 def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.datetime, *,
             db: Optional[Path] = None, dsn: Optional[str] = None, master: Optional[str] = None,
-            warehouse: Optional[Path] = None, sources: str = "files", wait: float = 0) -> RunResult:
+            warehouse: Optional[Path] = None, sources: str = "files", wait: float = 0,
+            memory_limit: Optional[int] = None) -> RunResult:
     """Open the engine, run the project with a live progress line, print the summary and findings."""
     from rich.console import Console
 
@@ -23,7 +24,8 @@ def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.
     from .summary import print_summary
 
     try:
-        engine = open_engine(engine_name, db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait)
+        engine = open_engine(engine_name, db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait,
+                             memory_limit=memory_limit)
     except WarehouseBusy as exc:  # DuckDB: the database file is locked by another process
         raise DiagnosticError([Diagnostic("CDP906", str(exc), Location(),
                                           "let that run finish, or pass --wait SECONDS to wait for it")]) from None
