@@ -108,6 +108,7 @@ CODES: dict[str, str] = {
     "CDP903": "raw data directory missing",
     "CDP905": "a relation cdpc does not own is in the way",
     "CDP906": "another run holds the warehouse",
+    "CDP909": "the engine ran out of memory",
 }
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 from ..diagnostics import Diagnostic, DiagnosticError, Location
 from ..project import LoadedProject
-from .engines import EngineError, WarehouseBusy
+from .engines import EngineError, OutOfMemory, WarehouseBusy
 from .runner import RunResult, run_project
 
 
@@ -37,6 +37,10 @@ def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.
         with console.status("running", spinner="dots") as status:
             result = run_project(project, engine, data_dir, as_of, progress=lambda text: status.update(text),
                                  sources_mode=sources, wait=wait)
+    except OutOfMemory as exc:  # nothing was published: the previous outputs are unchanged
+        raise DiagnosticError([Diagnostic("CDP909", f"{exc}; nothing was published", Location(),
+                                          "raise --memory-limit (the default is a fifth of the machine's memory), "
+                                          "or free disk space in the temporary folder DuckDB spills to")]) from None
     finally:
         engine.close()
     print_summary(result, engine_name, console)

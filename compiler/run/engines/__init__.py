@@ -19,6 +19,11 @@ class WarehouseBusy(EngineError):
     """Another run holds the warehouse; the message names it (pid, host, started at)."""
 
 
+class OutOfMemory(Exception):
+    """The engine ran out of memory, and of room to spill to. Not an EngineError: no statement
+    is at fault, so it passes the handlers that blame one, and the run stops (CDP909, exit 2)."""
+
+
 class InTheWay(EngineError):
     """Publishing met a relation cdpc does not own (a user's view on a table whose columns changed)."""
 

@@ -23,13 +23,14 @@ import re
 import shutil
 import socket
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any, Optional
 
 import duckdb
 
 from ..rawcsv import CleanCsv
-from . import EngineError, Publication, WarehouseBusy, holder_text, waiting
+from . import EngineError, OutOfMemory, Publication, WarehouseBusy, holder_text, waiting
 
 # At connect, before any statement: autoloading would otherwise run an extension's code on
 # the first call to one of its functions, and autoinstalling would download it first.
@@ -52,6 +53,7 @@ class DuckDBEngine:
         """`memory_limit` in bytes; None: `default_memory_limit()`."""
         self.reads_files = True
         self.spill: Optional[Path] = None
+        self._forget_spill = lambda: None
         # one warehouse, one run: DuckDB locks a database file for the process that opens it,
         # so a second cdpc on the same file is refused at connect; it retries up to `wait`
         self.connection = waiting(wait, lambda: _connect(database))
@@ -61,6 +63,8 @@ class DuckDBEngine:
             self.connection.execute(f"ATTACH ':memory:' AS {self.quote(self.scratch_catalog)}")
             # set before forbid_file_access locks the configuration
             self.spill = _spill_folder()
+            # removed by close(), or when the engine is collected or the process exits without it
+            self._forget_spill = weakref.finalize(self, shutil.rmtree, self.spill, True)
             self.connection.execute(f"SET temp_directory = '{_literal(str(self.spill))}'")
             self.memory_limit = memory_limit or default_memory_limit()
             self.connection.execute(f"SET memory_limit = '{self.memory_limit}B'")
@@ -73,14 +77,23 @@ class DuckDBEngine:
     def execute(self, sql: str) -> None:
         try:
             self.connection.execute(sql)
+        except duckdb.OutOfMemoryException as exc:
+            raise self._out_of_memory(exc) from None
         except duckdb.Error as exc:
             raise EngineError(str(exc)) from None
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         try:
             return self.connection.execute(sql).fetchall()
+        except duckdb.OutOfMemoryException as exc:
+            raise self._out_of_memory(exc) from None
         except duckdb.Error as exc:
             raise EngineError(str(exc)) from None
+
+    def _out_of_memory(self, exc: duckdb.Error) -> OutOfMemory:
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+        return OutOfMemory(f"DuckDB ran out of memory at its limit of {_size(self.memory_limit)} "
+                           f"(spilling to {self.spill}): {said}")
 
     def load_text(self, schema: str, table: str, clean: CleanCsv, catalog: Optional[str] = None) -> None:
         """A new table of the clean CSV's columns, as text (an empty unquoted cell is NULL)."""
@@ -145,21 +158,23 @@ class DuckDBEngine:
             for statement in [*statements, *publication.bookkeeping]:
                 self.execute(statement)
             self.execute("COMMIT")
-        except EngineError:
+        except (EngineError, OutOfMemory):
             self.execute("ROLLBACK")
             raise
 
     def close(self) -> None:
         """The connection, with the in-memory scratch catalog, and the spill folder."""
         self.connection.close()
-        if self.spill is not None:
-            shutil.rmtree(self.spill, ignore_errors=True)
-            self.spill = None
+        self._forget_spill()
 
 
 def connect(*, db=None, wait: float = 0, memory_limit: Optional[int] = None, **_options) -> DuckDBEngine:
     """`cdpc run --engine duckdb`: the database file, in memory by default; `--memory-limit` in bytes."""
     return DuckDBEngine(db or ":memory:", wait=wait, memory_limit=memory_limit)
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024 ** 3:.1f} GiB" if size >= 1024 ** 3 else f"{size / 1024 ** 2:.0f} MiB"
 
 
 def default_memory_limit() -> int:
