@@ -183,42 +183,40 @@ def default_memory_limit() -> int:
     return int(usable_memory() * MEMORY_SHARE)
 
 
-def usable_memory() -> int:
+def usable_memory(cgroups: Path = Path("/sys/fs/cgroup"), mine: Path = Path("/proc/self/cgroup")) -> int:
     """The machine's physical memory (os.sysconf), or the memory limit of the process's
     cgroup (v2 `memory.max`, v1 `memory.limit_in_bytes`, its own or an ancestor's) when lower."""
-    return min([os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), *_cgroup_limits()])
+    return min([os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), *_cgroup_limits(cgroups, mine)])
 
 
-def _cgroup_limits() -> list[int]:
-    limits = []
-    for folder, name in _cgroup_folders():
-        while True:
-            try:
-                text = (folder / name).read_text().strip()
-            except OSError:
-                text = ""
-            if text.isdigit():  # "max": no limit here
-                limits.append(int(text))
-            if folder in (folder.parent, Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/memory")):
-                break
-            folder = folder.parent
-    return limits
-
-
-def _cgroup_folders() -> list[tuple[Path, str]]:
-    """The process's cgroup folders that may hold a memory limit, from /proc/self/cgroup."""
+def _cgroup_limits(cgroups: Path, mine: Path) -> list[int]:
+    """The memory limits on the way from the process's cgroups (listed in `mine`) up to the
+    root of the hierarchy mounted at `cgroups`."""
     try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        lines = mine.read_text().splitlines()
     except OSError:
         return []
-    found = []
+    limits = []
     for line in lines:
         _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
         if controllers == "":  # v2, the unified hierarchy
-            found.append((Path("/sys/fs/cgroup", path.lstrip("/")), "memory.max"))
+            root, name = cgroups, "memory.max"
         elif "memory" in controllers.split(","):
-            found.append((Path("/sys/fs/cgroup/memory", path.lstrip("/")), "memory.limit_in_bytes"))
-    return found
+            root, name = cgroups / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        folder = root / path.strip("/")
+        while True:
+            try:
+                text = (folder / name).read_text().strip()
+            except OSError:  # not there (a container sees only its own part), or not readable
+                text = ""
+            if text.isdigit():  # "max": no limit at this level
+                limits.append(int(text))
+            if folder == root or root not in folder.parents:
+                break
+            folder = folder.parent
+    return limits
 
 
 def _spill_folder() -> Path:
