@@ -205,9 +205,10 @@ def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optio
     stages it (malformed rows and rows that break a contract go to
     <contract>_rejected), resolves identity, computes attributes, consent,
     segments and syncs, and checks primary keys, freshness and expected sizes.
-    Everything is built in schemas private to the run and published at the
-    end, at once: a run that fails or is killed leaves the previous outputs as
-    they were. cdpc replaces and drops only tables it made (listed in the meta
+    Everything is built in schemas private to the run (on DuckDB in memory:
+    only the published outputs are written to --db) and published at the end,
+    at once: a run that fails or is killed leaves the previous outputs as they
+    were. cdpc replaces and drops only tables it made (listed in the meta
     schema's `owned`); a relation of anyone else in the way is exit 2. One run
     at a time per warehouse: see --wait. Exit 1 when a check fails; every
     table is published first.

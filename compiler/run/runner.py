@@ -2,9 +2,9 @@
 
 The runner executes the SQL that `cdpc compile` writes for the engine's target (the same
 units), with two differences: the output schemas and `cdpc_work` are renamed to schemas
-private to the run (compiler/run/private.py; on DuckDB in an in-memory catalog of their
-own), and staging reads the run's private copy of each raw relation (raw.py). The outputs
-are published from the private schemas at the end, all at once (compiler/run/publish.py). Its own SQL is loading raw data, the run's as-of row,
+private to the run (compiler/run/private.py), and staging reads the run's private copy of
+each raw relation (raw.py). The outputs are published from the private schemas at the end,
+all at once (compiler/run/publish.py). Its own SQL is loading raw data, the run's as-of row,
 the row counts of the summary, and the bookkeeping of what cdpc owns.
 """
 

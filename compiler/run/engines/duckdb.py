@@ -59,7 +59,8 @@ class DuckDBEngine:
         self.connection = waiting(wait, lambda: _connect(database))
         try:
             self.home_catalog: Optional[str] = self.connection.execute("SELECT current_database()").fetchone()[0]
-            self.scratch_catalog: Optional[str] = SCRATCH if self.home_catalog.lower() != SCRATCH else f"{SCRATCH}_{os.getpid()}"
+            self.scratch_catalog: Optional[str] = SCRATCH if self.home_catalog.lower() != SCRATCH \
+                else f"{SCRATCH}_{os.getpid()}"
             self.connection.execute(f"ATTACH ':memory:' AS {self.quote(self.scratch_catalog)}")
             # set before forbid_file_access locks the configuration
             self.spill = _spill_folder()
@@ -150,8 +151,9 @@ class DuckDBEngine:
         q = self.quote
         statements = [f"CREATE SCHEMA IF NOT EXISTS {q(s)}" for s in sorted({m[1] for m in publication.moves})]
         for private, schema, table in publication.moves:
+            source = self._qualified(self.scratch_catalog, private, table)
             statements += [f"DROP TABLE IF EXISTS {q(schema)}.{q(table)}",
-                           f"CREATE TABLE {q(schema)}.{q(table)} AS SELECT * FROM {self._qualified(self.scratch_catalog, private, table)}"]
+                           f"CREATE TABLE {q(schema)}.{q(table)} AS SELECT * FROM {source}"]
         statements += [f"DROP TABLE IF EXISTS {q(schema)}.{q(table)}" for schema, table in publication.drops]
         self.execute("BEGIN TRANSACTION")
         try:
