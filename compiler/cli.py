@@ -184,6 +184,18 @@ def engine_options(command):
     return command
 
 
+def _memory_size(_ctx: click.Context, _param: click.Parameter, value: Optional[str]) -> Optional[int]:
+    """`--memory-limit`: a size in bytes; a value that is not one is a usage error (exit 2)."""
+    from .run.engines import memory_size
+
+    if value is None:
+        return None
+    try:
+        return memory_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.option("--sources", type=click.Choice(("files", "warehouse")), default="files", show_default=True,
               help="Read raw files from --data, or every contract's relation where it is in the database.")
@@ -197,28 +209,37 @@ def engine_options(command):
 @master_option
 @warehouse_option
 @wait_option
+@click.option("--memory-limit", "memory_limit", metavar="SIZE", callback=_memory_size,
+              help="DuckDB only: the most memory DuckDB takes, e.g. 4GB or 512MiB; beyond it, it spills "
+                   "to a folder of the run's own.  [default: a fifth of the machine's memory]")
 @project_option
 def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optional[str], engine: str,
-        dsn: Optional[str], master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+        dsn: Optional[str], master: Optional[str], warehouse: Optional[Path], wait: float,
+        memory_limit: Optional[int], project_dir: Path) -> int:
     """Compile and execute the pipeline, then print a summary.
 
     Loads the raw data into a schema of its own (or reads the relations in place),
     stages it (malformed rows and rows that break a contract go to
     <contract>_rejected), resolves identity, computes attributes, consent,
     segments and syncs, and checks primary keys, freshness and expected sizes.
-    Everything is built in schemas private to the run and published at the
-    end, at once: a run that fails or is killed leaves the previous outputs as
-    they were. cdpc replaces and drops only tables it made (listed in the meta
+    Everything is built in schemas private to the run (on DuckDB in memory:
+    only the published outputs are written to --db) and published at the end,
+    at once: a run that fails or is killed leaves the previous outputs as they
+    were. cdpc replaces and drops only tables it made (listed in the meta
     schema's `owned`); a relation of anyone else in the way is exit 2. One run
     at a time per warehouse: see --wait. Exit 1 when a check fails; every
     table is published first.
     """
     from .run import execute  # the engines load only when a run needs them
 
+    if memory_limit is not None and engine != "duckdb":
+        raise click.UsageError(f"--memory-limit sets DuckDB's memory limit; the {engine} engine's memory is "
+                               "configured where it runs (see docs/engines.md)")
     project = _require_engine(project_dir, engine)
     moment = parse_as_of(as_of)
     result = execute(project, engine, data_dir or project.root / "data", moment,
-                     db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources, wait=wait)
+                     db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources, wait=wait,
+                     memory_limit=memory_limit)
     return 1 if result.failed else 0
 
 

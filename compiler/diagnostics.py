@@ -111,6 +111,9 @@ CODES: dict[str, str] = {
     "CDP906": "another run holds the warehouse",
     "CDP907": "no published run in the warehouse",
     "CDP908": "a sync's changes or history table is missing or out of date",
+
+
+    "CDP909": "the engine ran out of memory",
 }
 
 

@@ -20,7 +20,7 @@ def test_a_relocated_plan_names_no_output_schema_and_no_cdpc_work():
     schemas = run_schemas(project.definitions.project.schemas, 1796035394454)
     public = [*schemas.outputs, "cdpc_work"]
     for target in ("duckdb", "postgres", "spark"):
-        for unit in relocated(plan_of(project), schemas.mapping):
+        for unit in relocated(plan_of(project), schemas):
             text = render_unit(unit, DIALECTS[target]).text()
             named = [s for s in public if re.search(rf"[\s(`\"]{s}[`\"]?\.", text)]
             assert named == [], f"{target} {unit.layer} {unit.name} still names {named}"
@@ -29,7 +29,7 @@ def test_a_relocated_plan_names_no_output_schema_and_no_cdpc_work():
 def test_the_plan_itself_is_left_as_compile_renders_it():
     project = require_valid(ROOT)
     before = [render_unit(u, DIALECTS["duckdb"]).text() for u in plan_of(project)]
-    relocated(plan_of(project), run_schemas(project.definitions.project.schemas, 1).mapping)
+    relocated(plan_of(project), run_schemas(project.definitions.project.schemas, 1))
     assert [render_unit(u, DIALECTS["duckdb"]).text() for u in plan_of(project)] == before
 
 

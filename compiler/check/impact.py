@@ -105,7 +105,7 @@ def audience_impact(base: LoadedProject, head: LoadedProject, data_dir: Path, as
 
 def _members(project: LoadedProject, data_dir: Path, as_of: dt.datetime) -> dict[tuple[str, str], set[str]]:
     from ..emit.syncs import sync_table
-    from ..run.engines import EngineError
+    from ..run.engines import EngineError, OutOfMemory
     from ..run.engines.duckdb import DuckDBEngine
     from ..run.runner import run_project
 
@@ -120,7 +120,7 @@ def _members(project: LoadedProject, data_dir: Path, as_of: dt.datetime) -> dict
                 members[("sync", f"{destination.name}/{sync.segment}")] = _ids(
                     engine, schema, sync_table(destination.name, sync.segment))
         return members
-    except EngineError as exc:
+    except (EngineError, OutOfMemory) as exc:
         from ..diagnostics import Diagnostic, Location
         raise DiagnosticError([Diagnostic("CDP610", str(exc).splitlines()[0], Location(),
                                           "run `cdpc check` again without audience impact, or fix the engine named above")]) from None

@@ -8,25 +8,31 @@ from typing import Optional
 
 from ..diagnostics import Diagnostic, DiagnosticError, Location
 from ..project import LoadedProject
-from .engines import Engine, EngineError, WarehouseBusy
+from .engines import Engine, EngineError, OutOfMemory, WarehouseBusy
 from .runner import RunResult, run_project
 
 
 def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.datetime, *,
             db: Optional[Path] = None, dsn: Optional[str] = None, master: Optional[str] = None,
-            warehouse: Optional[Path] = None, sources: str = "files", wait: float = 0) -> RunResult:
+            warehouse: Optional[Path] = None, sources: str = "files", wait: float = 0,
+            memory_limit: Optional[int] = None) -> RunResult:
     """Open the engine, run the project with a live progress line, print the summary and findings."""
     from rich.console import Console
 
     from ..output import show_diagnostics
     from .summary import print_summary
 
-    engine = connect(engine_name, db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait)
+    engine = connect(engine_name, db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait,
+                     memory_limit=memory_limit)
     console = Console(highlight=False, soft_wrap=False)
     try:
         with console.status("running", spinner="dots") as status:
             result = run_project(project, engine, data_dir, as_of, progress=lambda text: status.update(text),
                                  sources_mode=sources, wait=wait)
+    except OutOfMemory as exc:  # nothing was published: the previous outputs are unchanged
+        raise DiagnosticError([Diagnostic("CDP909", f"{exc}; nothing was published", Location(),
+                                          "raise --memory-limit (the default is a fifth of the machine's memory), "
+                                          "or free disk space in the temporary folder DuckDB spills to")]) from None
     finally:
         engine.close()
     print_summary(result, engine_name, console)

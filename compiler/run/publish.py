@@ -35,7 +35,7 @@ def prepare(engine: Engine, defs: Definitions, units: list[Unit], wait: float) -
         owned = read_owned(engine, meta)
         outputs = outputs_of(units)
         check_clashes(engine, outputs, owned)
-        schemas = run_schemas(defs.project.schemas, new_run_id(last_run_id(engine, meta)))
+        schemas = run_schemas(defs.project.schemas, new_run_id(last_run_id(engine, meta)), engine.scratch_catalog)
     except EngineError as exc:
         raise _environment(f"cannot prepare the run in the meta schema `{meta}`: {exc}",
                            "check that the run's role may create schemas and tables") from None
@@ -74,13 +74,15 @@ def drop_private(engine: Engine, schemas: RunSchemas) -> None:
     why the run failed; the next run removes what is left)."""
     for schema in schemas.private:
         try:
-            engine.drop_schema(schema)
+            engine.drop_schema(schema, schemas.catalog)
         except EngineError:
             pass
 
 
 def _drop_leftovers(engine: Engine) -> None:
-    """Private schemas of runs that were killed: this run holds the lock, so none is alive."""
+    """Private schemas of runs that were killed: this run holds the lock, so none is alive.
+    On DuckDB they are in memory and die with their process; the ones here were left in the
+    database file by runs of earlier versions."""
     for schema in engine.schemas():
         if is_private(schema):
             engine.drop_schema(schema)

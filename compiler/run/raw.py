@@ -9,7 +9,10 @@ Either way the compiled staging SQL reads `<schema>.<table>` (generated/ does no
 where a run's data comes from); the run renders its staging units again with that relation
 replaced by the private copy. The private schema is named `cdpc_run_<pid>_<random>`, is
 dropped when the run ends, failed or not, and a next run drops any that a killed run left.
-A run never creates, changes or drops the raw relations themselves.
+Where the engine has a catalog for private schemas (`scratch_catalog`: DuckDB's in-memory
+database) it is there: no copy of the raw data is written to the database file, and a
+killed run's copy goes with its process. A run never creates, changes or drops the raw
+relations themselves.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sqlglot import exp
 from ..diagnostics import WARNING, Diagnostic, DiagnosticError, Location
 from ..dialects import DIALECTS, render
 from ..emit.plan import RenderedUnit, Unit, render_unit
-from ..emit.sql import WORK, col, table
+from ..emit.sql import WORK, col
 from ..emit.staging import checked_table
 from ..model import Contract, Definitions
 from .rawcsv import CleanCsv, HeaderError, Malformed, clean_csv, read_header
@@ -65,6 +68,7 @@ class RunSources:
     """What a run reads, and the private schema it loads it into."""
 
     schema: str
+    catalog: Optional[str] = None  # the engine's scratch_catalog, where the schema is
     files: list[RawFile] = field(default_factory=list)
     relations: list[WarehouseRelation] = field(default_factory=list)
     clean: dict[str, CleanCsv] = field(default_factory=dict)  # private table -> its clean CSV
@@ -88,7 +92,7 @@ def private_schema_name() -> str:
 
 def find_sources(engine, defs: Definitions, mode: str, data_dir: Path) -> RunSources:
     """Every contract's source, checked; DiagnosticError with every problem at once."""
-    sources = RunSources(private_schema_name())
+    sources = RunSources(private_schema_name(), engine.scratch_catalog)
     if mode == "files":
         if not data_dir.is_dir():
             raise DiagnosticError([Diagnostic("CDP903", f"the raw data directory {_shown(data_dir)} does not exist",
@@ -167,19 +171,23 @@ def find_relations(engine, defs: Definitions) -> tuple[list[WarehouseRelation], 
 
 
 def load_sources(engine, sources: RunSources) -> None:
-    """Drop what killed runs left, create this run's private schema and fill it."""
+    """Drop what killed runs left in the warehouse, create this run's private schema and fill it."""
     for schema in engine.schemas():
         if _PRIVATE.match(schema) and schema != sources.schema:
             engine.drop_schema(schema)
-    engine.execute(exp.Create(this=exp.Table(db=exp.to_identifier(sources.schema)), kind="SCHEMA")
-                   .sql(dialect=engine.dialect))
+    engine.execute(exp.Create(this=_private_table(sources), kind="SCHEMA").sql(dialect=engine.dialect))
     for relation in sources.relations:
-        engine.execute(_text_view(engine.dialect, sources.schema, relation))
+        engine.execute(_text_view(engine, sources, relation))
     for raw in sources.files:
-        _engine_load(engine, sources.schema, raw.contract, sources.clean[raw.contract], raw)
+        _engine_load(engine, sources, raw.contract, raw)
         if raw.contract in sources.quarantine:
-            name = sources.quarantine[raw.contract]
-            _engine_load(engine, sources.schema, name, sources.clean[name], raw)
+            _engine_load(engine, sources, sources.quarantine[raw.contract], raw)
+
+
+def _private_table(sources: RunSources, name: Optional[str] = None) -> exp.Table:
+    """A table of the run's private raw schema (without a name: the schema itself)."""
+    return exp.Table(this=exp.to_identifier(name) if name else None, db=exp.to_identifier(sources.schema),
+                     catalog=exp.to_identifier(sources.catalog) if sources.catalog else None)
 
 
 def _clean_files(sources: RunSources) -> None:
@@ -211,11 +219,11 @@ def _clean(raw: RawFile, target: Path) -> CleanCsv:
                                           "CSV must be UTF-8 with a header row; Parquet must be a valid file")]) from None
 
 
-def _engine_load(engine, schema: str, name: str, clean: CleanCsv, raw: RawFile) -> None:
+def _engine_load(engine, sources: RunSources, name: str, raw: RawFile) -> None:
     from .engines import EngineError
 
     try:
-        engine.load_text(schema, name, clean)
+        engine.load_text(sources.schema, name, sources.clean[name], sources.catalog)
     except EngineError as exc:
         raise DiagnosticError([Diagnostic("CDP503", f"cannot load {raw.path.name}: {_first_line(exc)}",
                                           Location(_shown(raw.path)),
@@ -259,12 +267,15 @@ def _parquet_as_clean_csv(raw: RawFile, target: Path) -> CleanCsv:
     return CleanCsv(target, raw.columns, rows)
 
 
-def _text_view(dialect: str, schema: str, relation: WarehouseRelation) -> str:
+def _text_view(engine, sources: RunSources, relation: WarehouseRelation) -> str:
+    """A view in the private schema: the relation, named in the warehouse's catalog when the
+    view is in another one (a DuckDB view binds names in its own catalog)."""
     text = exp.DataType.build("text")
+    read = exp.table_(relation.table, db=relation.schema, catalog=engine.home_catalog if sources.catalog else None)
     select = exp.select(*(exp.alias_(exp.Cast(this=exp.column(column, quoted=True), to=text.copy()), field, quoted=True)
-                          for field, column in relation.columns)).from_(table(relation.schema, relation.table))
-    view = exp.Create(this=exp.table_(relation.contract, db=schema), kind="VIEW", expression=select)
-    return view.sql(dialect=dialect)
+                          for field, column in relation.columns)).from_(read)
+    view = exp.Create(this=_private_table(sources, relation.contract), kind="VIEW", expression=select)
+    return view.sql(dialect=engine.dialect)
 
 
 def drop_sources(engine, sources: RunSources) -> None:
@@ -273,7 +284,7 @@ def drop_sources(engine, sources: RunSources) -> None:
     from .engines import EngineError
 
     try:
-        engine.drop_schema(sources.schema)
+        engine.drop_schema(sources.schema, sources.catalog)
     except EngineError:
         pass
     if sources.scratch is not None:
@@ -294,7 +305,7 @@ def read_private(units: list[Unit], rendered: list[RenderedUnit], dialect: str, 
         if unit.layer != "staging":
             out.append(done)
             continue
-        moved = _relocated(unit, reads, sources.schema)
+        moved = _relocated(unit, reads, sources)
         again = render_unit(moved, DIALECTS[dialect])
         if unit.name in sources.quarantine:
             again = _with_quarantine(unit, again, dialect, sources, work)
@@ -302,10 +313,10 @@ def read_private(units: list[Unit], rendered: list[RenderedUnit], dialect: str, 
     return out
 
 
-def _relocated(unit: Unit, reads: dict[tuple[str, str], str], schema: str) -> Unit:
+def _relocated(unit: Unit, reads: dict[tuple[str, str], str], sources: RunSources) -> Unit:
     def move(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and (node.db, node.name) in reads:
-            return exp.table_(reads[(node.db, node.name)], db=schema)
+            return _private_table(sources, reads[(node.db, node.name)])
         return node
 
     steps = [step.transform(move) if isinstance(step, exp.Expression) else step for step in unit.steps]
@@ -315,15 +326,15 @@ def _relocated(unit: Unit, reads: dict[tuple[str, str], str], schema: str) -> Un
 def _with_quarantine(unit: Unit, rendered: RenderedUnit, dialect: str, sources: RunSources, work: str) -> RenderedUnit:
     """The insert of the malformed rows, right after the statement that creates the checked table."""
     checked = (work, checked_table(unit.name))
-    position = next(i for i, step in enumerate(unit.steps) if isinstance(step, exp.Create)
-                    and (step.this.db, step.this.name) == checked) + 1
+    position, create = next((i, step) for i, step in enumerate(unit.steps) if isinstance(step, exp.Create)
+                            and (step.this.db, step.this.name) == checked)
     fields = [c for c in _fields_of(unit, sources)]
     query = exp.select(*(col(f) for f in fields),
                        exp.alias_(exp.Array(expressions=[col(REASON)]), "_reject_reasons")).from_(
-        table(sources.schema, sources.quarantine[unit.name]))
-    insert = exp.insert(query, table(*checked), columns=[*fields, "_reject_reasons"])
+        _private_table(sources, sources.quarantine[unit.name]))
+    insert = exp.insert(query, create.this.copy(), columns=[*fields, "_reject_reasons"])
     steps = list(rendered.steps)
-    steps.insert(position, render(insert, DIALECTS[dialect], lower_needed=False))
+    steps.insert(position + 1, render(insert, DIALECTS[dialect], lower_needed=False))
     return replace(rendered, steps=steps)
 
 

@@ -22,12 +22,12 @@ from ..render import plan_of
 from ..dialects import DIALECTS
 from ..diagnostics import Diagnostic, DiagnosticError, Location
 from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit, render_unit
-from ..emit.sql import RUN_CONTEXT, create_table_as
+from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
 from ..gcpause import gc_paused
 from ..project import LoadedProject
 from .engines import Engine, EngineError, scalar
 from .examples import duplicated_values
-from .private import RunSchemas, relocated
+from .private import RunSchemas, moved, relocated
 from .publish import drop_private, prepare, publish
 from .raw import RunSources, drop_sources, find_sources, load_sources, read_private
 from .stats import RunStats, collect_stats
@@ -83,14 +83,14 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
     """Every unit, in the run's private schemas; the summary's counts are read from there."""
     defs = project.definitions
     with gc_paused():
-        plan = relocated(plan_of(project), schemas.mapping)
+        plan = relocated(plan_of(project), schemas)
         units = read_private(plan, [render_unit(u, DIALECTS[engine.dialect]) for u in plan], engine.dialect,
                              sources, schemas.work)
     seconds: dict[str, float] = {}
     findings: list[Diagnostic] = []
     iterations: dict[str, int] = {}
     _execute_unit(engine, units[0], iterations)  # setup: schemas
-    for statement in _as_of_statements(engine.dialect, as_of, schemas.work):
+    for statement in _as_of_statements(engine.dialect, as_of, schemas):
         engine.execute(statement)
     progress("loading raw data")
     load_sources(engine, sources)  # after the lock: it also removes what a killed run loaded
@@ -103,7 +103,7 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
         _execute_unit(engine, unit, iterations)
         findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
         seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
-    stats = collect_stats(engine, defs, schemas.private_of)
+    stats = collect_stats(engine, defs, schemas.table)
     _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
     seconds["total"] = time.perf_counter() - started
     return RunResult(as_of, stats, seconds, findings, iterations)
@@ -160,11 +160,12 @@ def _check_hint(code: str) -> str:
     }.get(code, "")
 
 
-def _as_of_statements(dialect: str, as_of: dt.datetime, work: str) -> list[str]:
-    """The run's one-row context table, in the run's scratch schema `work`; snippets read
+def _as_of_statements(dialect: str, as_of: dt.datetime, schemas: RunSchemas) -> list[str]:
+    """The run's one-row context table, in the run's scratch schema; snippets read
     `current_date` etc. from it."""
     stamp = exp.Cast(this=exp.Literal.string(as_of.strftime("%Y-%m-%d %H:%M:%S")), to=exp.DataType.build("TIMESTAMP"))
-    return [s.sql(dialect=dialect) for s in create_table_as(work, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))]
+    statements = create_table_as(WORK, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))
+    return [moved(s, schemas).sql(dialect=dialect) for s in statements]
 
 
 def _first_line(exc: Exception) -> str:

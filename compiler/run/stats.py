@@ -25,10 +25,14 @@ class RunStats:
     syncs_without_identifier: dict[str, int] = field(default_factory=dict)
 
 
-def collect_stats(engine: Engine, defs: Definitions, where: Callable[[str], str] = lambda schema: schema) -> RunStats:
-    """`where`: the schema that holds an output schema's tables now (a run's private one)."""
+def _published(schema: str, name: str) -> exp.Table:
+    return exp.table_(name, db=schema)
+
+
+def collect_stats(engine: Engine, defs: Definitions, where: Callable[[str, str], exp.Table] = _published) -> RunStats:
+    """`where(schema, table)`: where an output table is now (in a run's private schema)."""
     s = defs.project.schemas
-    count = lambda schema, name, cond=None: _count(engine, where(schema), name, cond)  # noqa: E731
+    count = lambda schema, name, cond=None: _count(engine, where(schema, name), cond)  # noqa: E731
     stats = RunStats()
     for name in defs.contracts:
         stats.staged[name] = count(s.staging, name)
@@ -38,7 +42,7 @@ def collect_stats(engine: Engine, defs: Definitions, where: Callable[[str], str]
         return stats
     stats.records = count(s.identity, f"{identity.name}_map")
     stats.profiles = count(s.profiles, f"{defs.project.entity}_profiles")
-    stats.multi_record_profiles = _multi_record(engine, where(s.identity), f"{identity.name}_map")
+    stats.multi_record_profiles = _multi_record(engine, where(s.identity, f"{identity.name}_map"))
     stats.conflicts = count(s.identity, f"{identity.name}_conflicts")
     for name in defs.segments:
         stats.segments[name] = count(s.audiences, name)
@@ -52,15 +56,15 @@ def collect_stats(engine: Engine, defs: Definitions, where: Callable[[str], str]
     return stats
 
 
-def _count(engine: Engine, schema: str, name: str, where: exp.Expression | None = None) -> int:
-    query = exp.select(exp.Count(this=exp.Star())).from_(exp.table_(name, db=schema))
+def _count(engine: Engine, table: exp.Table, where: exp.Expression | None = None) -> int:
+    query = exp.select(exp.Count(this=exp.Star())).from_(table)
     if where is not None:
         query = query.where(where)
     return int(scalar(engine, query.sql(dialect=engine.dialect)) or 0)
 
 
-def _multi_record(engine: Engine, schema: str, name: str) -> int:
-    per_profile = (exp.select(exp.column("profile_id")).from_(exp.table_(name, db=schema))
+def _multi_record(engine: Engine, table: exp.Table) -> int:
+    per_profile = (exp.select(exp.column("profile_id")).from_(table)
                    .group_by(exp.column("profile_id")).having(exp.Count(this=exp.Star()) > 1))
     query = exp.select(exp.Count(this=exp.Star())).from_(per_profile.subquery("m"))
     return int(scalar(engine, query.sql(dialect=engine.dialect)) or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Optional, Protocol
@@ -16,6 +17,11 @@ class EngineError(Exception):
 
 class WarehouseBusy(EngineError):
     """Another run holds the warehouse; the message names it (pid, host, started at)."""
+
+
+class OutOfMemory(Exception):
+    """The engine ran out of memory, and of room to spill to. Not an EngineError: no statement
+    is at fault, so it passes the handlers that blame one, and the run stops (CDP909, exit 2)."""
 
 
 class InTheWay(EngineError):
@@ -34,21 +40,26 @@ class Publication:
 
 class Engine(Protocol):
     dialect: str
+    # The catalog that holds the run's private schemas (scratch tables, raw copies, outputs
+    # until published) when it is not the warehouse itself: DuckDB's in-memory database,
+    # so that nothing private to a run is written to the database file. None: the private
+    # schemas are in the warehouse (PostgreSQL, Spark).
+    scratch_catalog: Optional[str]
+    # The warehouse's own catalog, by which a view in scratch_catalog names a relation of the
+    # warehouse (a DuckDB view binds its names in its own catalog); None with no scratch_catalog.
+    home_catalog: Optional[str]
 
     def execute(self, sql: str) -> None: ...
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]: ...
 
-    def load_text(self, schema: str, table: str, clean: CleanCsv) -> None:
-        """Create schema.table, the clean CSV's columns as text, and fill it from the file."""
+    def load_text(self, schema: str, table: str, clean: CleanCsv, catalog: Optional[str] = None) -> None:
+        """Create schema.table (in `catalog`, the engine's scratch_catalog, when given), the
+        clean CSV's columns as text, and fill it from the file."""
         ...
 
     def relation_columns(self, schema: str, table: str) -> Optional[list[str]]:
         """The column names of an existing table or view, None when there is no such relation."""
-        ...
-
-    def drop_schema(self, schema: str) -> None:
-        """DROP SCHEMA IF EXISTS ... CASCADE (and, on Spark, its folder)."""
         ...
 
     def forbid_file_access(self) -> None:
@@ -68,8 +79,10 @@ class Engine(Protocol):
         """Tables and views of a schema (empty when it does not exist)."""
         ...
 
-    def drop_schema(self, schema: str) -> None:
-        """Drop a schema private to a run with all it holds (only ever one of cdpc's own)."""
+    def drop_schema(self, schema: str, catalog: Optional[str] = None) -> None:
+        """DROP SCHEMA IF EXISTS ... CASCADE (and, on Spark, its folder): a schema private to a
+        run with all it holds, in `catalog` (the engine's scratch_catalog) when given, else in
+        the warehouse (only ever one of cdpc's own, or a test's)."""
         ...
 
     def publish(self, publication: Publication) -> None:
@@ -110,3 +123,18 @@ def waiting(wait: float, attempt):
 
 def holder_text(pid: int | str, host: str, started: str) -> str:
     return f"pid {pid} on {host}, started {started}"
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)\s*", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "tb": 1000 ** 4,
+          "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3, "tib": 1024 ** 4}
+
+
+def memory_size(text: str) -> int:
+    """Bytes of a size as DuckDB writes one (`4GB`, `512MiB`, `1.5 GB`: KB/MB/GB/TB count in
+    thousands, KiB/MiB/GiB/TiB in 1024s); ValueError says what is accepted."""
+    found = _SIZE.fullmatch(text)
+    size = int(float(found.group(1)) * _UNITS[found.group(2).lower()]) if found else 0
+    if size < 1:
+        raise ValueError(f"{text!r} is not a size: write a number and a unit, e.g. 4GB, 512MB or 8GiB")
+    return size

@@ -26,6 +26,7 @@ def _ident(name: str) -> str:
 
 class PostgresEngine:
     dialect = "postgres"
+    scratch_catalog = home_catalog = None  # a run's private schemas are in the database itself
 
     def __init__(self, dsn: str | None = None):
         try:
@@ -61,7 +62,7 @@ class PostgresEngine:
         except self._psycopg.Error as exc:
             raise EngineError(_first_line(exc)) from None
 
-    def load_text(self, schema: str, table: str, clean: CleanCsv) -> None:
+    def load_text(self, schema: str, table: str, clean: CleanCsv, catalog: None = None) -> None:
         """A new table of the clean CSV's columns as TEXT, streamed with COPY (whose NULL rule is
         cdpc's: an empty unquoted cell is NULL, a quoted `""` the empty text)."""
         target = f"{_ident(schema)}.{_ident(table)}"
@@ -127,7 +128,7 @@ class PostgresEngine:
         return [r[0] for r in self.rows("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                                         f"WHERE n.nspname = {_literal(schema)} AND c.relkind IN ('r','p','v','m','f','S')")]
 
-    def drop_schema(self, schema: str) -> None:
+    def drop_schema(self, schema: str, catalog: None = None) -> None:
         self.execute(f"DROP SCHEMA IF EXISTS {_ident(schema)} CASCADE")
 
     def publish(self, publication: Publication) -> None:

@@ -69,6 +69,7 @@ def _ident(name: str) -> str:
 
 class SparkEngine:
     dialect = "spark"
+    scratch_catalog = home_catalog = None  # a run's private schemas are in the warehouse itself
 
     def __init__(self, master: Optional[str] = None, warehouse: Optional[Path] = None):
         self.master = master or "local[*]"
@@ -159,7 +160,7 @@ class SparkEngine:
         except self._errors as exc:
             raise EngineError(_first_line(exc)) from None
 
-    def load_text(self, schema: str, table: str, clean: CleanCsv) -> None:
+    def load_text(self, schema: str, table: str, clean: CleanCsv, catalog: None = None) -> None:
         """A new table of the clean CSV's columns as strings. The rows travel from the driver
         (createDataFrame), not through a file path: a cluster's executors cannot read the
         driver's local temp folder."""
@@ -199,7 +200,7 @@ class SparkEngine:
             raise EngineError(_first_line(exc)) from None
         return sorted(names | folders)
 
-    def drop_schema(self, schema: str) -> None:
+    def drop_schema(self, schema: str, catalog: None = None) -> None:
         self._sql(f"DROP SCHEMA IF EXISTS {_ident(schema)} CASCADE")
         try:
             path = self._warehouse_path(f"{schema}.db")
