@@ -55,6 +55,7 @@ CODES: dict[str, str] = {
     "CDP220": "attribute named like an as-of keyword",
     "CDP221": "field or attribute named like a SQL keyword",
     "CDP222": "`where` is not a condition",
+    "CDP223": "retention counts from an event_time that may be NULL",
     "CDP301": "SQL snippet does not parse",
     "CDP302": "SQL snippet is not a single expression",
     "CDP303": "name not allowed in this snippet",

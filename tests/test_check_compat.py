@@ -86,6 +86,20 @@ def test_contract_level_rules():
     assert rules(base, base) == []
 
 
+@pytest.mark.parametrize("old,new,expected", [
+    (None, "730d", [("retention-shortened", MAJOR)]),  # added: rows older than it expire
+    ("730d", "365d", [("retention-shortened", MAJOR)]),
+    ("730d", "17519h", [("retention-shortened", MAJOR)]),  # one hour shorter, another unit
+    ("365d", "730d", [("retention-lengthened", MINOR)]),
+    ("730d", None, [("retention-lengthened", MINOR)]),  # removed: nothing expires
+    ("1d", "24h", [("retention-lengthened", MINOR)]),  # the same age, written otherwise
+])
+def test_retention_rules(old, new, expected):
+    """Shortening (or adding) a retention removes rows that were staged: MAJOR; the rest MINOR."""
+    base = {**contract(x=field()), "event_time": "x", "retention": old}
+    assert rules(base, {**base, "retention": new}) == expected
+
+
 @pytest.mark.parametrize("kind,old,new,expected", [
     ("segment", {"where": "a = 1"}, {"where": "a = 2"}, [("where-changed", MAJOR)]),
     ("segment", {"where": "a = 1"}, {"where": None}, [("where-removed", MINOR)]),

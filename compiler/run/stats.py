@@ -7,6 +7,8 @@ from typing import Callable
 
 from sqlglot import exp
 
+from ..emit.sql import WORK
+from ..emit.staging import EXPIRED, checked_table
 from ..emit.syncs import sync_table
 from ..model import Definitions
 from .engines import Engine, scalar
@@ -16,6 +18,7 @@ from .engines import Engine, scalar
 class RunStats:
     staged: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
+    expired: dict[str, int] = field(default_factory=dict)  # raw rows older than the contract's retention
     records: int = 0
     profiles: int = 0
     multi_record_profiles: int = 0
@@ -26,13 +29,16 @@ class RunStats:
 
 
 def collect_stats(engine: Engine, defs: Definitions, where: Callable[[str], str] = lambda schema: schema) -> RunStats:
-    """`where`: the schema that holds an output schema's tables now (a run's private one)."""
+    """`where`: the schema that holds an output schema's tables now (a run's private one), and
+    the scratch schema's (the checked tables, which still hold the expired rows: read before
+    the scratch is dropped)."""
     s = defs.project.schemas
     count = lambda schema, name, cond=None: _count(engine, where(schema), name, cond)  # noqa: E731
     stats = RunStats()
     for name in defs.contracts:
         stats.staged[name] = count(s.staging, name)
         stats.rejected[name] = count(s.staging, f"{name}_rejected")
+        stats.expired[name] = expired_rows(engine, defs.contracts[name], where(WORK))
     identity = defs.identity
     if identity is None:
         return stats
@@ -50,6 +56,14 @@ def collect_stats(engine: Engine, defs: Definitions, where: Callable[[str], str]
                 none = exp.and_(*(exp.column(t).is_(exp.null()) for t in destination.identifiers))
                 stats.syncs_without_identifier[table] = count(s.audiences, table, none)
     return stats
+
+
+def expired_rows(engine: Engine, contract, work: str) -> int:
+    """Raw rows of a contract that its retention expired (0 without a retention): counted in the
+    checked scratch table, the only place they are seen (they are neither staged nor rejected)."""
+    if contract.retention is None:
+        return 0
+    return _count(engine, work, checked_table(contract.name), exp.column(EXPIRED))
 
 
 def _count(engine: Engine, schema: str, name: str, where: exp.Expression | None = None) -> int:
