@@ -56,6 +56,8 @@ CODES: dict[str, str] = {
     "CDP221": "field or attribute named like a SQL keyword",
     "CDP222": "`where` is not a condition",
     "CDP223": "retention counts from an event_time that may be NULL",
+    "CDP224": "access definition in a project without an identity",
+    "CDP225": "access shows more sensitive data more clearly than less sensitive data",
     "CDP301": "SQL snippet does not parse",
     "CDP302": "SQL snippet is not a single expression",
     "CDP303": "name not allowed in this snippet",
@@ -109,6 +111,7 @@ CODES: dict[str, str] = {
     "CDP903": "raw data directory missing",
     "CDP905": "a relation cdpc does not own is in the way",
     "CDP906": "another run holds the warehouse",
+    "CDP907": "an access definition's role does not exist in the warehouse",
 }
 
 

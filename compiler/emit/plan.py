@@ -11,7 +11,7 @@ from typing import Iterator, Optional, Union
 
 from sqlglot import exp
 
-from ..dialects import Dialect, has_portable, render
+from ..dialects import Dialect, grant_sql, has_portable, render
 
 @dataclass
 class Loop:
@@ -35,6 +35,16 @@ class Check:
     maximum: Optional[int] = 0
 
 
+@dataclass(frozen=True)
+class Grant:
+    """A database role may use a schema (`view` None) or read one view of it. How each target
+    spells it is data (`dialects.Grants`); a target without roles has none."""
+
+    role: str
+    schema: str
+    view: Optional[str] = None
+
+
 Step = Union[exp.Expression, Loop]
 
 
@@ -45,6 +55,7 @@ class Unit:
     name: str
     steps: list[Step] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    grants: list[Grant] = field(default_factory=list)  # after the steps, on a target with roles
     _portable: Optional[frozenset[int]] = field(default=None, init=False, repr=False, compare=False)
 
     def trees(self) -> Iterator[exp.Expression]:
@@ -92,6 +103,8 @@ class RenderedUnit:
     name: str
     steps: list[Union[str, RenderedLoop]]
     checks: list[RenderedCheck]
+    grants: list[str] = field(default_factory=list)  # run only on an engine with roles (docs/privacy.md)
+    no_grants: str = ""  # why a unit with grants has none on this target (a comment in its file)
 
     def text(self) -> str:
         lines = [f"-- cdpc {self.layer}: {self.kind} {self.name}",
@@ -106,6 +119,9 @@ class RenderedUnit:
                 lines.append(f"-- cdpc:end-loop {step.name}\n")
             else:
                 lines.append(step + ";\n")
+        if self.no_grants:
+            lines.append(f"-- cdpc:no-grants {self.no_grants}\n")
+        lines.extend(grant + ";\n" for grant in self.grants)
         for check in self.checks:
             bounds = _bounds(check.minimum, check.maximum)
             lines.append(f"-- cdpc:check {check.code} {check.severity} {bounds}: {check.message}")
@@ -136,4 +152,15 @@ def render_unit(unit: Unit, dialect: Dialect, release: bool = True) -> RenderedU
             steps.append(one(step))
     checks = [RenderedCheck(c.code, c.severity, c.message, one(c.query), c.minimum, c.maximum)
               for c in unit.checks]
-    return RenderedUnit(unit.layer, unit.kind, unit.name, steps, checks)
+    grants, no_grants = render_grants(unit.grants, dialect)
+    return RenderedUnit(unit.layer, unit.kind, unit.name, steps, checks, grants, no_grants)
+
+
+def render_grants(grants: list[Grant], dialect: Dialect) -> tuple[list[str], str]:
+    """The grants as the target spells them, or none and why (a target without database roles)."""
+    if not grants:
+        return [], ""
+    if dialect.grants is None:
+        return [], f"{dialect.name}: the views are written without grants: {dialect.no_grants}"
+    return [grant_sql(dialect, dialect.grants.schema if g.view is None else dialect.grants.view,
+                      role=g.role, schema=g.schema, **({"view": g.view} if g.view else {})) for g in grants], ""

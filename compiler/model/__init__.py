@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
+from .access import Access
 from .approvals import Approval, Approvals
 from .attribute import Attribute, Pick
 from .base import Definition, Versioned
@@ -89,7 +90,7 @@ class Definitions:
 KIND_ORDER = definition_kinds()
 
 __all__ = [
-    "Approval", "Approvals", "Attribute", "Consent", "Contract", "ContractField", "Definition",
+    "Access", "Approval", "Approvals", "Attribute", "Consent", "Contract", "ContractField", "Definition",
     "Definitions", "Destination", "Identity", "KINDS", "KIND_ORDER", "Kind", "Pick", "Project", "REGISTRY", "Segment",
     "Sync", "Versioned", "approvable_kinds", "definition_kinds", "kinds", "parse_field_type",
 ]

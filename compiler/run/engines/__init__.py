@@ -30,10 +30,17 @@ class Publication:
     moves: list[tuple[str, str, str]] = field(default_factory=list)  # (private schema, schema, table)
     drops: list[tuple[str, str]] = field(default_factory=list)  # (schema, table)
     bookkeeping: list[str] = field(default_factory=list)
+    # cdpc's own views on the outputs (access definitions, run/access.py): dropped before the
+    # tables move (a table whose columns changed cannot be dropped under a view), made after
+    unpublish: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
 
 
 class Engine(Protocol):
     dialect: str
+    # The engine has database roles: an access definition's grants are run, and its role must
+    # exist (`missing_roles`). Without roles the access views are written and no grant is run.
+    roles: bool
 
     def execute(self, sql: str) -> None: ...
 

@@ -27,6 +27,7 @@ NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensio
 
 class DuckDBEngine:
     dialect = "duckdb"
+    roles = False  # no GRANT: whoever opens the file reads everything (docs/privacy.md)
 
     def __init__(self, database: str | Path = ":memory:", wait: float = 0):
         self.reads_files = True
@@ -105,11 +106,13 @@ class DuckDBEngine:
         no table between schemas, so each output is copied from the private schema once
         (views bind by name: a user's view reads the new table)."""
         q = self.quote
-        statements = [f"CREATE SCHEMA IF NOT EXISTS {q(s)}" for s in sorted({m[1] for m in publication.moves})]
+        statements = [*publication.unpublish]
+        statements += [f"CREATE SCHEMA IF NOT EXISTS {q(s)}" for s in sorted({m[1] for m in publication.moves})]
         for private, schema, table in publication.moves:
             statements += [f"DROP TABLE IF EXISTS {q(schema)}.{q(table)}",
                            f"CREATE TABLE {q(schema)}.{q(table)} AS SELECT * FROM {q(private)}.{q(table)}"]
         statements += [f"DROP TABLE IF EXISTS {q(schema)}.{q(table)}" for schema, table in publication.drops]
+        statements += publication.views
         self.execute("BEGIN TRANSACTION")
         try:
             for statement in [*statements, *publication.bookkeeping]:

@@ -26,6 +26,7 @@ def _ident(name: str) -> str:
 
 class PostgresEngine:
     dialect = "postgres"
+    roles = True
 
     def __init__(self, dsn: str | None = None):
         try:
@@ -137,13 +138,15 @@ class PostgresEngine:
         from the private schema (SET SCHEMA: no copy)."""
         self.execute("BEGIN")
         try:
+            for statement in publication.unpublish:
+                self._unpublish(statement)
             for schema in sorted({m[1] for m in publication.moves}):
                 self.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
             for private, schema, table in publication.moves:
                 self._publish_one(private, schema, table)
             for schema, table in publication.drops:
                 self._drop(schema, table)
-            for statement in publication.bookkeeping:
+            for statement in [*publication.views, *publication.bookkeeping]:
                 self.execute(statement)
             self.execute("COMMIT")
         except EngineError:
@@ -169,6 +172,20 @@ class PostgresEngine:
                 raise InTheWay(f"`{schema}.{table}` changed its columns or its definition was removed, and "
                                f"objects cdpc does not own depend on it ({exc})") from None
             raise
+
+    def _unpublish(self, statement: str) -> None:
+        """Drop one of cdpc's views (never CASCADE: what depends on it is not cdpc's)."""
+        try:
+            self.execute(statement)
+        except EngineError as exc:
+            if "depend" in str(exc):
+                raise InTheWay(f"objects cdpc does not own depend on one of its access views ({exc})") from None
+            raise
+
+    def missing_roles(self, roles: list[str]) -> list[str]:
+        """The roles of `roles` that the server does not know."""
+        known = {r[0] for r in self.rows("SELECT rolname FROM pg_catalog.pg_roles")}
+        return [role for role in roles if role not in known]
 
     def _columns(self, schema: str, table: str) -> list[tuple[str, str]]:
         return [tuple(r) for r in self.rows(
