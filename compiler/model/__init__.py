@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
-from .access import Access
 from .approvals import Approval, Approvals
 from .attribute import Attribute, Pick
 from .base import Definition, Versioned
@@ -20,6 +19,7 @@ from .identity import Identity
 from .kinds import REGISTRY, Kind, approvable_kinds, definition_kinds, kinds
 from .project import Project
 from .segment import Segment
+from .access import Access  # last: pydantic's JSON Schema of a date union follows the order models are built
 
 
 class _Models(Mapping):

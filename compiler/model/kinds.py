@@ -18,7 +18,6 @@ from functools import lru_cache
 from importlib import import_module
 from typing import Any, Callable, Optional
 
-from .access import Access
 from .approvals import Approval, Approvals
 from .attribute import Attribute
 from .base import Definition, Versioned
@@ -28,6 +27,7 @@ from .destination import Destination
 from .identity import Identity
 from .project import Project
 from .segment import Segment
+from .access import Access  # last: pydantic's JSON Schema of a date union follows the order models are built
 
 
 @dataclass(frozen=True)
