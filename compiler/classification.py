@@ -28,13 +28,12 @@ CLI (`cdpc lineage --classification`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import Any, Iterable
 
 from .model import Definitions
 from .model.contract import CLASSIFICATIONS
 
-if TYPE_CHECKING:  # only a type: the caller passes the graph it built
-    from .graph import Lineage
+Lineage = Any  # graph.Lineage, passed in by the caller: this module does not import graph.py (one layer)
 
 UNREACHED = "internal"  # a column that reads no field: the default classification of a field
 _RANK = {level: rank for rank, level in enumerate(CLASSIFICATIONS)}
@@ -55,7 +54,7 @@ def field_classification(defs: Definitions, contract: str, field: str) -> str:
     return defs.contracts[contract].fields[field].effective_classification
 
 
-def column_classification(defs: Definitions, lineage: "Lineage", reads: Iterable[str]) -> str:
+def column_classification(defs: Definitions, lineage: Lineage, reads: Iterable[str]) -> str:
     """The classification of a column computed from the lineage nodes `reads` (node ids:
     `field:<contract>.<field>`, `attribute:<name>`, `identity:<name>`, ...): the highest
     among the fields their lineage reaches, a field counting for itself; `internal` when
@@ -71,7 +70,7 @@ def column_classification(defs: Definitions, lineage: "Lineage", reads: Iterable
     return highest(levels)
 
 
-def node_classification(defs: Definitions, lineage: "Lineage", node: str) -> str:
+def node_classification(defs: Definitions, lineage: Lineage, node: str) -> str:
     """What `cdpc lineage --classification` shows for a node: a field its own, a contract the
     highest of its fields, any other definition the classification of what it computes."""
     data = lineage.graph.nodes[node]
@@ -114,6 +113,6 @@ def grant_fields(defs: Definitions, purpose: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def node_classifications(defs: Definitions, lineage: "Lineage") -> dict[str, str]:
+def node_classifications(defs: Definitions, lineage: Lineage) -> dict[str, str]:
     """node id -> its classification, for every node of the graph."""
     return {node: node_classification(defs, lineage, node) for node in lineage.graph}

@@ -29,6 +29,12 @@ def own_schema(ctx: Context) -> Iterator[Diagnostic]:
     taken.update({name: what for name, (what, _) in scratch_schemas(ctx).items()})
     for access in ctx.defs.accesses.values():
         schema = access_schema(ctx.defs, access)
+        long = next((t for t in targets if t.names.too_long(schema)), None)
+        if long is not None:
+            effect = "would silently rename it" if long.names.truncates else "would refuse to create it"
+            yield error("CDP218", f"the views of access `{access.name}` would go to schema `{schema}`, "
+                        f"{len(schema.encode('utf-8'))} bytes long; {long.name} {long.names.limit_text()}",
+                        access.loc("name"), f"use a shorter name: {long.name} {effect}")
         what = next((w for name, w in taken.items() if any(same_name(schema, name, t) for t in targets)), None)
         if what is not None:
             yield error("CDP219", f"the views of access `{access.name}` would go to schema `{schema}`, which is {what}",

@@ -257,8 +257,11 @@ def _access_views(ctx: Context) -> Iterator[Table]:
     entity = defs.project.entity
     viewed = [f"{entity}_profiles", f"{entity}_consent", *defs.segments]
     viewed += list(dict.fromkeys(sync_table(d.name, s.segment) for d in defs.destinations.values() for s in d.syncs))
+    targets = targets_of(ctx)
     for access in defs.accesses.values():
         schema = access_schema(defs, access)
+        if any(t.names.too_long(schema) for t in targets):
+            continue  # one error for the schema, not one per view (validate/access.py)
         for name in viewed:
             yield Table(schema, name, f"the view of `{name}` for access `{access.name}`", access.loc("name"))
 
