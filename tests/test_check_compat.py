@@ -101,6 +101,16 @@ def test_retention_rules(old, new, expected):
 
 
 @pytest.mark.parametrize("kind,old,new,expected", [
+    ("access", {"role": "a"}, {"role": "b"}, [("role-changed", MAJOR)]),
+    ("access", {"see": {"public": "clear", "internal": "clear", "confidential": "hashed", "restricted": "hidden"}},
+     {"see": {"public": "clear", "internal": "clear", "confidential": "hidden", "restricted": "hidden"}},
+     [("access-narrowed", MAJOR)]),
+    ("access", {"see": {"public": "clear", "internal": "clear", "confidential": "hashed", "restricted": "hidden"}},
+     {"see": {"public": "clear", "internal": "clear", "confidential": "clear", "restricted": "hidden"}},
+     [("access-widened", MINOR)]),
+    ("access", {"see": {"public": "clear", "internal": "hashed", "confidential": "hashed", "restricted": "hidden"}},
+     {"see": {"public": "hashed", "internal": "clear", "confidential": "hashed", "restricted": "hidden"}},
+     [("access-narrowed", MAJOR), ("access-widened", MINOR)]),
     ("segment", {"where": "a = 1"}, {"where": "a = 2"}, [("where-changed", MAJOR)]),
     ("segment", {"where": "a = 1"}, {"where": None}, [("where-removed", MINOR)]),
     ("segment", {"exclude": []}, {"exclude": ["x"]}, [("exclude-added", MAJOR)]),
