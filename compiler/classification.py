@@ -32,6 +32,7 @@ from typing import Any, Iterable
 
 from .model import Definitions
 from .model.contract import CLASSIFICATIONS
+from .snippets import SnippetError, parse_snippet
 
 Lineage = Any  # graph.Lineage, passed in by the caller: this module does not import graph.py (one layer)
 
@@ -93,8 +94,6 @@ def grant_fields(defs: Definitions, purpose: str) -> list[str]:
     """The field nodes a purpose's grants are decided from: its evidence's grant, time and
     `where` fields, and the event log's purpose field (not `suppress_when`, which only takes
     members out: the `granted` column reads it, an audience is only narrowed by it)."""
-    from .snippets import SnippetError, parse_snippet  # a snippet's names, as the graph reads them
-
     declared = defs.purposes.get(purpose)
     if declared is None:
         return []

@@ -370,8 +370,9 @@ def _shapes(defs) -> dict[tuple[str, str], str]:
         from .emit.access import access_schema
         from .emit.columns import viewed_tables
         from .graph import build_lineage
+        viewed_all = viewed_tables(defs, build_lineage(defs)) if defs.accesses else []
         for access in defs.accesses.values():
-            for viewed in viewed_tables(defs, build_lineage(defs)):
+            for viewed in viewed_all:
                 shapes[(access_schema(defs, access), viewed.name)] = (
                     f"`<profiles>__<access>.<table>`: the view of `{viewed.qualified}` for role `{access.role}`")
         identity, entity = defs.identity.name, defs.project.entity

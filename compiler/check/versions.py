@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..diagnostics import Diagnostic
+from ..model.access import VISIBILITIES
 from ..model.base import semver_tuple
 from .compat import classify_contract
 from .rules import MAJOR, MINOR, NONE, PATCH, RANK, Finding, Rule, added, always, apply, is_widening, names, removed
@@ -162,8 +163,6 @@ DESTINATION_RULES: tuple[Rule, ...] = (
 
 def _seen(kind: str):
     """`see` levels whose columns the role now sees less (`clear` > `hashed` > `hidden`) or more of."""
-    from ..model.access import VISIBILITIES
-
     def fires(old: Any, new: Any) -> Optional[str]:
         old, new = old or {}, new or {}
         changed = [f"`{level}` {old.get(level)} -> {new.get(level)}" for level in sorted(set(old) | set(new))

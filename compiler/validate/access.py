@@ -6,6 +6,8 @@ from typing import Iterator
 
 from ..diagnostics import Diagnostic
 from ..emit.access import access_schema
+from ..model.access import VISIBILITIES
+from ..model.contract import CLASSIFICATIONS
 from ..model.project import OUTPUT_ROLES
 from .context import Context, error, warning
 from .naming import scratch_schemas, same_name, targets_of
@@ -44,12 +46,9 @@ def own_schema(ctx: Context) -> Iterator[Diagnostic]:
 
 def shows_less_of_more(ctx: Context) -> Iterator[Diagnostic]:
     """A role that sees a higher classification more clearly than a lower one is almost always a typo."""
-    from ..model.access import VISIBILITIES
-    from ..model.contract import CLASSIFICATIONS
-
     for access in ctx.defs.accesses.values():
         shown = [VISIBILITIES.index(access.shows(level)) for level in CLASSIFICATIONS]
-        for lower, higher in zip(range(len(shown)), range(1, len(shown))):
+        for lower, higher in zip(range(len(shown) - 1), range(1, len(shown))):
             if shown[higher] < shown[lower]:
                 low, high = CLASSIFICATIONS[lower], CLASSIFICATIONS[higher]
                 yield warning("CDP225", f"access `{access.name}` shows `{high}` columns {access.shows(high)} but "
