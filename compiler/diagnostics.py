@@ -89,6 +89,7 @@ CODES: dict[str, str] = {
     "CDP510": "raw file header names a column twice",
     "CDP511": "raw relation missing from the warehouse",
     "CDP512": "malformed raw rows quarantined",
+    "CDP513": "an access role can read more than its views",
     "CDP515": "meta schema is an output schema or one cdpc uses for scratch work",
     "CDP601": "generated/ is stale",
     "CDP602": "breaking contract change without a MAJOR bump",

@@ -420,7 +420,8 @@ def test_postgres_each_role_reads_its_views_and_nothing_else(pg_roles):
     import psycopg
 
     root, roles, dsn = pg_roles
-    _pg_run(root, dsn)
+    result = _pg_run(root, dsn)
+    assert not [f for f in result.findings if f.code == "CDP513"], "no role can read more than its views"
     project = require_valid(root)
     owned = _owned(dsn)
     relations = {(s, t) for s, t, _ in owned} | {("cdpc_meta", "owned")}
@@ -465,6 +466,31 @@ def test_postgres_views_and_grants_survive_a_republish(pg_roles):
         _check_views(_admin_read(dsn), project, "marketing_analyst", lambda sql: con.execute(sql).fetchall())
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             con.execute("SELECT 1 FROM cdp.customer_profiles LIMIT 0")
+
+
+def test_postgres_a_right_granted_outside_cdpc_is_a_warning(pg_roles):
+    """The analyst is made a member of a role that may read the profiles table: the run says so."""
+    import psycopg
+
+    root, roles, dsn = pg_roles
+    _pg_run(root, dsn)
+    reader = f"reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {reader} NOLOGIN")
+        admin.execute(f"GRANT USAGE ON SCHEMA cdp TO {reader}")
+        admin.execute(f"GRANT SELECT ON cdp.customer_profiles TO {reader}")
+        admin.execute(f"GRANT {reader} TO {roles['marketing_analyst']}")
+    try:
+        result = cdpc("run", "--project", str(root), "--engine", "postgres", "--dsn", dsn, "--as-of", AS_OF)
+        assert result.exit_code == 0, result.output  # a warning: cdpc did not grant it
+        assert (f"definitions/access/marketing_analyst.yaml:12:7: CDP513 warning: access `marketing_analyst`: role "
+                f"`{roles['marketing_analyst']}` can read 1 relation(s) cdpc wrote beside its views: cdp.customer_profiles"
+                in result.output)
+        assert "access `data_steward`" not in result.output
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {reader}")
+            admin.execute(f"DROP ROLE {reader}")
 
 
 def test_postgres_a_role_missing_at_run_time_is_exit_2_and_nothing_changes(pg_roles):

@@ -16,7 +16,7 @@ roles (DuckDB, Spark's own catalog) the views are written and no grant runs
 
 from __future__ import annotations
 
-from ..diagnostics import Diagnostic, DiagnosticError
+from ..diagnostics import WARNING, Diagnostic, DiagnosticError
 from ..emit.plan import RenderedUnit
 from ..model import Definitions
 from .engines import Engine
@@ -56,3 +56,25 @@ def view_statements(engine: Engine, units: list[RenderedUnit]) -> list[str]:
     if has_roles(engine):
         statements += [grant for unit in units for grant in unit.grants]
     return statements
+
+
+def overreach(engine: Engine, defs: Definitions, outputs: list[OwnedTable], meta: str) -> list[Diagnostic]:
+    """CDP513 (a warning) for every relation cdpc owns, `<meta>.owned` included, that an access
+    role can read beside its own views: a right cdpc did not grant (given directly, through a
+    role it is a member of, to PUBLIC, or because the role is a superuser). Asked of the
+    warehouse after publishing, so the audit sees the rights as they are."""
+    if not has_roles(engine) or not defs.accesses:
+        return []
+    found = []
+    for access in sorted(defs.accesses.values(), key=lambda a: a.name):
+        mine = {(o.schema, o.table) for o in outputs if o.definition == f"access:{access.name}"}
+        others = sorted({(o.schema, o.table) for o in outputs} - mine | {(meta, "owned")})
+        readable = engine.readable_by(access.role, others)
+        if readable:
+            shown = ", ".join(f"{s}.{t}" for s, t in readable[:5]) + (f" and {len(readable) - 5} more" if len(readable) > 5 else "")
+            found.append(Diagnostic("CDP513", f"access `{access.name}`: role `{access.role}` can read {len(readable)} "
+                                    f"relation(s) cdpc wrote beside its views: {shown}", access.loc("role"),
+                                    f"revoke what was granted to `{access.role}` outside cdpc (directly, to a role it is "
+                                    "a member of, or to PUBLIC), or give the access definition a role of its own",
+                                    severity=WARNING))
+    return found

@@ -25,7 +25,7 @@ from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit, render_unit
 from ..emit.sql import RUN_CONTEXT, create_table_as
 from ..gcpause import gc_paused
 from ..project import LoadedProject
-from .access import LAYER as ACCESS
+from .access import LAYER as ACCESS, overreach
 from .engines import Engine, EngineError, scalar
 from .examples import duplicated_values
 from .private import RunSchemas, relocated
@@ -76,6 +76,7 @@ def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: d
         drop_private(engine, prepared.schemas)
         drop_sources(engine, sources)  # the private copies go, whether the run failed or not
     result.dropped, result.run_id = [t.qualified for t in prepared.removed], prepared.schemas.run_id
+    result.findings += overreach(engine, defs, prepared.outputs, prepared.meta)
     return result
 
 

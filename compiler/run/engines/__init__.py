@@ -38,8 +38,10 @@ class Publication:
 
 class Engine(Protocol):
     dialect: str
-    # The engine has database roles: an access definition's grants are run, and its role must
-    # exist (`missing_roles`). Without roles the access views are written and no grant is run.
+    # The engine has database roles: an access definition's grants are run, its role must exist
+    # (`missing_roles(roles)`), and what else it can read is audited (`readable_by(role,
+    # relations)`); both methods exist only on such an engine. Without roles the access views
+    # are written and no grant is run.
     roles: bool
 
     def execute(self, sql: str) -> None: ...

@@ -187,6 +187,17 @@ class PostgresEngine:
         known = {r[0] for r in self.rows("SELECT rolname FROM pg_catalog.pg_roles")}
         return [role for role in roles if role not in known]
 
+    def readable_by(self, role: str, relations: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The relations of `relations` that `role` may SELECT from, whoever granted it (a member
+        of a role that may, PUBLIC, a superuser); relations that do not exist are left out."""
+        if not relations:
+            return []
+        pairs = ", ".join(f"({_literal(s)}, {_literal(t)})" for s, t in relations)
+        return [tuple(r) for r in self.rows(
+            "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE (n.nspname, c.relname) IN ({pairs}) AND has_schema_privilege({_literal(role)}, n.oid, 'USAGE') "
+            f"AND has_table_privilege({_literal(role)}, c.oid, 'SELECT') ORDER BY 1, 2")]
+
     def _columns(self, schema: str, table: str) -> list[tuple[str, str]]:
         return [tuple(r) for r in self.rows(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
