@@ -114,18 +114,26 @@ def schema(check: bool, project_dir: Path) -> int:
 @click.option("--downstream", "direction", flag_value="downstream", help="Only what reads NAME, transitively.")
 @click.option("--format", "fmt", type=click.Choice(LINEAGE_FORMATS), default="text", show_default=True,
               help="Output format.")
+@click.option("--classification", is_flag=True,
+              help="Show each node's classification (public, internal, confidential, restricted).")
 @project_option
-def lineage(name: Optional[str], direction: Optional[str], fmt: str, project_dir: Path) -> int:
+def lineage(name: Optional[str], direction: Optional[str], fmt: str, classification: bool, project_dir: Path) -> int:
     """Print the lineage graph, or the part of it around NAME.
 
     NAME is a definition name (`spend_365d`), `kind:name` (`segment:vip_retention`)
     or a contract field (`bookings.email`). Without --upstream or --downstream, both
-    sides are shown. Edges point from what is read to what reads it.
+    sides are shown. Edges point from what is read to what reads it. With
+    --classification each node shows the highest classification among the fields its
+    lineage reaches (a field its own, a contract its highest field's): what the
+    access views hash or hide (docs/privacy.md).
     """
     if direction and not name:
         raise click.UsageError(f"--{direction} needs a NAME")
     project = _require_valid(project_dir)
     graph = project.lineage
+    if classification:
+        from .classification import node_classifications
+        graph = graph.classified(node_classifications(project.definitions, graph))
     if name:
         node = _resolve(graph, name)
         graph = graph.around(node, upstream=direction != "downstream", downstream=direction != "upstream")

@@ -55,6 +55,9 @@ CODES: dict[str, str] = {
     "CDP220": "attribute named like an as-of keyword",
     "CDP221": "field or attribute named like a SQL keyword",
     "CDP222": "`where` is not a condition",
+    "CDP223": "retention counts from an event_time that may be NULL",
+    "CDP224": "access definition in a project without an identity",
+    "CDP225": "access shows more sensitive data more clearly than less sensitive data",
     "CDP301": "SQL snippet does not parse",
     "CDP302": "SQL snippet is not a single expression",
     "CDP303": "name not allowed in this snippet",
@@ -87,6 +90,7 @@ CODES: dict[str, str] = {
     "CDP510": "raw file header names a column twice",
     "CDP511": "raw relation missing from the warehouse",
     "CDP512": "malformed raw rows quarantined",
+    "CDP513": "an access role can read more than its views",
     "CDP515": "meta schema is an output schema or one cdpc uses for scratch work",
     "CDP601": "generated/ is stale",
     "CDP602": "breaking contract change without a MAJOR bump",
@@ -111,9 +115,8 @@ CODES: dict[str, str] = {
     "CDP906": "another run holds the warehouse",
     "CDP907": "no published run in the warehouse",
     "CDP908": "a sync's changes or history table is missing or out of date",
-
-
     "CDP909": "the engine ran out of memory",
+    "CDP910": "an access definition's role does not exist in the warehouse",
 }
 
 

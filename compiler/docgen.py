@@ -59,7 +59,7 @@ NOTES: dict[str, str] = {
     "contract.primary_key": "the fields that identify a row; needed by every identity source",
     "contract.event_time": "a timestamp field: freshness, `most_recent` and `first_seen` order by it",
     "contract.freshness": "how old the newest `event_time` may be at the as-of time",
-    "contract.retention": "recorded in the manifest and the docs; nothing is deleted by it",
+    "contract.retention": "a raw row whose `event_time` is older than the as-of time minus this is expired: neither staged nor rejected",
     "contract.fields": "field name -> its type and rules",
     "ContractField.type": "`string integer bigint double decimal(p,s) boolean date timestamp`",
     "ContractField.required": "a NULL value rejects the row",
@@ -120,6 +120,12 @@ NOTES: dict[str, str] = {
     "Sync.purpose": "only members granted this purpose are sent",
     "Sync.cadence": "travels in the sync manifest for the delivery job",
     "Sync.mode": "travels in the sync manifest for the delivery job",
+    "access.role": "the database role the views are granted to; it must exist on an engine with roles (PostgreSQL)",
+    "access.see": "how the role sees a column of each classification: `clear`, `hashed` (sha256 hex) or `hidden` (NULL)",
+    "See.public": "how `public` columns are shown",
+    "See.internal": "how `internal` columns are shown (a column that reads no field is internal)",
+    "See.confidential": "how `confidential` columns are shown",
+    "See.restricted": "how `restricted` columns are shown (PHI is always restricted)",
     "approvals.approvals": "the council's sign-offs, one per definition version and hash",
     "Approval.segment": "the approved definition (exactly one of the kind keys)",
     "Approval.attribute": "the approved definition (exactly one of the kind keys)",
@@ -127,6 +133,7 @@ NOTES: dict[str, str] = {
     "Approval.identity": "the approved definition (exactly one of the kind keys)",
     "Approval.consent": "the approved definition (exactly one of the kind keys)",
     "Approval.destination": "the approved definition (exactly one of the kind keys)",
+    "Approval.access": "the approved definition (exactly one of the kind keys)",
     "Approval.project": "the approved definition (exactly one of the kind keys)",
     "Approval.version": "the approved version",
     "Approval.hash": "the approved semantic hash, `sha256:…`",
@@ -138,11 +145,11 @@ NOTES: dict[str, str] = {
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "contract": ("bookings",), "identity": ("customer",),
     "attribute": ("spend_365d", "engagement_tier", "primary_email"), "segment": ("winback_7d_inactive",),
-    "consent": ("marketing",), "destination": ("meta_ads",),
+    "consent": ("marketing",), "destination": ("meta_ads",), "access": ("marketing_analyst",),
 }
 REFERENCE_SECTIONS = {"project": "21-project", "contract": "22-contract", "identity": "23-identity",
                       "attribute": "24-attribute", "segment": "25-segment", "consent": "26-consent",
-                      "destination": "27-destination", "approvals": "28-approvals"}
+                      "destination": "27-destination", "approvals": "28-approvals", "access": "211-access"}
 
 
 # --------------------------------------------------------------------------- kind pages
@@ -331,7 +338,8 @@ def tables_page(root: Path = ROOT) -> str:
     shapes = _shapes(project.definitions)
     lines = [GENERATED, "", "# Tables a run leaves", "",
              "`cdpc run` leaves these tables and nothing else (the scratch schema `cdpc_work` and the",
-             "copies of the raw files are dropped). Names come from `project.schemas`;",
+             "copies of the raw files are dropped), and the views of each access definition",
+             "([privacy.md](privacy.md)). Names come from `project.schemas`;",
              "[reference.md §4](reference.md#4-tables-a-run-leaves) says what each holds.",
              "", "This page is generated from a DuckDB run of the reference project (`definitions/` and",
              f"`data/`, as of {AS_OF:%Y-%m-%d}): every table it left, in schema and name order, with its",
@@ -359,6 +367,14 @@ def _shapes(defs) -> dict[tuple[str, str], str]:
         shapes[(s.staging, name)] = f"`<staging>.<contract>`: the staged rows of contract `{name}`"
         shapes[(s.staging, f"{name}_rejected")] = f"`<staging>.<contract>_rejected`: the rejected rows of `{name}`, as text, with reasons"
     if defs.identity is not None:
+        from .emit.access import access_schema
+        from .emit.columns import viewed_tables
+        from .graph import build_lineage
+        viewed_all = viewed_tables(defs, build_lineage(defs)) if defs.accesses else []
+        for access in defs.accesses.values():
+            for viewed in viewed_all:
+                shapes[(access_schema(defs, access), viewed.name)] = (
+                    f"`<profiles>__<access>.<table>`: the view of `{viewed.qualified}` for role `{access.role}`")
         identity, entity = defs.identity.name, defs.project.entity
         shapes[(s.identity, f"{identity}_map")] = "`<identity>.<identity>_map`: every staged record of every identity source, with its profile"
         shapes[(s.identity, f"{identity}_conflicts")] = "`<identity>.<identity>_conflicts`: the rejected identifier values, with the reason"

@@ -77,6 +77,13 @@ def snippet_columns(text: Optional[str], dialect: str) -> tuple[str, ...]:
 @dataclass
 class Lineage:
     graph: nx.DiGraph
+    # node id -> classification, shown by every format when set (`cdpc lineage --classification`;
+    # compiler/classification.py computes it)
+    classes: Optional[dict[str, str]] = None
+
+    def classified(self, classes: dict[str, str]) -> "Lineage":
+        """The same graph, its formats showing each node's classification."""
+        return Lineage(self.graph, classes)
 
     def upstream(self, node: str) -> list[str]:
         return list(self.all_upstream[node])
@@ -104,7 +111,7 @@ class Lineage:
         """The privacy class of what `node` computes: a field's own (`phi` is `restricted`, no
         `classification` is `internal`); a contract's the highest of its fields'; anything else
         the highest class among the fields its column-level lineage reaches (`public < internal
-        < confidential < restricted`), and `public` when it reaches none (a count of rows reads
+        < confidential < restricted`), and `internal` when it reaches none (a count of rows reads
         no value)."""
         return highest_classification(self.graph.nodes[n]["classification"] for n in self.classified_by(node))
 
@@ -151,7 +158,7 @@ class Lineage:
             keep |= self._reach(node, self.graph.predecessors, lambda other, me: (other, me))
         if downstream:
             keep |= self._reach(node, self.graph.successors, lambda other, me: (me, other))
-        return Lineage(self.graph.subgraph(keep).copy())
+        return Lineage(self.graph.subgraph(keep).copy(), self.classes)
 
     def _reach(self, start: str, neighbours, edge_of) -> set[str]:
         seen: set[str] = set()
@@ -182,7 +189,8 @@ class Lineage:
                       key=lambda e: (node_sort_key(e[0]), node_sort_key(e[1])))
 
     def to_json(self) -> str:
-        nodes = [{"id": n, **self.graph.nodes[n]} for n in self.nodes()]
+        nodes = [{"id": n, **self.graph.nodes[n], **({"classification": self.classes[n]} if self.classes else {})}
+                 for n in self.nodes()]
         edges = [{"from": u, "to": v, "kind": k} for u, v, k in self.edges()]
         return json.dumps({"nodes": nodes, "edges": edges}, indent=2, sort_keys=True) + "\n"
 
@@ -215,7 +223,8 @@ class Lineage:
     def label(self, node: str) -> str:
         data = self.graph.nodes[node]
         flags = [flag for flag in ("phi", "pii") if data.get(flag)]
-        return node + (f" [{', '.join(flags)}]" if flags else "")
+        shown = node + (f" [{', '.join(flags)}]" if flags else "")
+        return shown + (f" ({self.classes[node]})" if self.classes else "")
 
     def _lineage_ancestors(self, node: str) -> set[str]:
         seen: set[str] = set()
@@ -235,8 +244,9 @@ class Lineage:
 
 
 def highest_classification(levels: Iterable[str]) -> str:
-    """The highest of privacy classes (CLASSIFICATIONS order); `public` for none."""
-    return max(levels, key=CLASSIFICATIONS.index, default=CLASSIFICATIONS[0])
+    """The highest of privacy classes (CLASSIFICATIONS order); `internal` for none, the class of a
+    field nobody classified (compiler/classification.py: cdpc never calls `public` what nobody did)."""
+    return max(levels, key=CLASSIFICATIONS.index, default="internal")
 
 
 def identifier_classification(lineage: Lineage, identity, id_type: str) -> str:
@@ -370,6 +380,17 @@ def segment_edges(b: _Builder, segment) -> None:
         b.link(node_id("attribute", column), me, LINEAGE)
     for other in [*segment.include, *segment.exclude]:
         b.link(node_id("segment", other), me, LINEAGE)
+
+
+def access_edges(b: _Builder, access) -> None:
+    """An access definition's views show the profiles, consent and audience tables: every value
+    of them flows into it (hashed or hidden, but its SQL reads them all)."""
+    me = node_id("access", access.name)
+    if b.defs.identity is not None:
+        b.link(node_id("identity", b.defs.identity.name), me, LINEAGE)
+    for kind in ("attribute", "consent", "segment", "destination"):
+        for name in b.defs.by_kind(kind):
+            b.link(node_id(kind, name), me, LINEAGE)
 
 
 def destination_edges(b: _Builder, destination) -> None:

@@ -33,6 +33,15 @@ def spec_tables(defs) -> list[tuple[str, str]]:
     return tables
 
 
+def access_views(defs) -> list[tuple[str, str]]:
+    """(schema, view) of every view of the access definitions (docs/reference.md §2.11)."""
+    if defs.identity is None:
+        return []
+    s = defs.project.schemas
+    viewed = [t for schema, t in spec_tables(defs) if schema in (s.profiles, s.audiences)]
+    return [(f"{s.profiles}__{name}", table) for name in sorted(defs.accesses) for table in viewed]
+
+
 @dataclass
 class Table:
     columns: list[tuple[str, str]]  # (name, neutral type)

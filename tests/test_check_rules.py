@@ -133,6 +133,25 @@ def test_pattern_change_is_breaking(repo):
     assert repo.findings(result.output) == [f"{where}: CDP602", *BOTH_SEGMENTS_NEED_APPROVAL]
 
 
+def test_retention_is_a_semantic_change_shortening_it_is_breaking(repo):
+    """Adding or shortening a retention expires rows that were staged: MAJOR (CDP602), and a new
+    data hash downstream (approvals void); lengthening it is MINOR."""
+    repo.edit(ORDERS, "event_time: ordered_at\n", "event_time: ordered_at\nretention: 730d\n")
+    result = head(repo)
+    where = col(repo, ORDERS, "retention:", "730d")
+    assert repo.findings(result.output) == [f"{where}: CDP602", *BOTH_SEGMENTS_NEED_APPROVAL]
+    assert "(retention-shortened): retention 730d added: rows older than it are no longer staged" in result.output
+
+    repo.edit(ORDERS, "version: 1.0.0", "version: 2.0.0")
+    repo.compile()
+    repo.commit("retention, with its bump")
+    repo.edit(ORDERS, "retention: 730d", "retention: 1095d")
+    result = head(repo)
+    where = col(repo, ORDERS, "retention:", "1095d")
+    assert repo.findings(result.output) == [f"{where}: CDP603", *BOTH_SEGMENTS_NEED_APPROVAL]
+    assert "(retention-lengthened): retention 730d -> 1095d keeps every row that was kept" in result.output
+
+
 def test_relation_change_is_breaking(repo):
     repo.edit(ORDERS, "relation: raw.orders", "relation: raw.web_orders")
     result = head(repo)

@@ -65,8 +65,10 @@ def test_run_leaves_exactly_the_section_4_tables(reference_run):
     assert result.exit_code == 0, result.output
     found = tables(db)
     project = require_valid(ROOT).definitions
-    expected = {**SECTION_4, "cdp_audiences": set(project.segments) | {
-        f"sync__{d.name}__{s.segment}" for d in project.destinations.values() for s in d.syncs}}
+    audiences = set(project.segments) | {f"sync__{d.name}__{s.segment}" for d in project.destinations.values() for s in d.syncs}
+    expected = {**SECTION_4, "cdp_audiences": audiences}
+    for name in project.accesses:  # a view of every profiles, consent and audience table (docs/privacy.md)
+        expected[f"cdp__{name}"] = {"customer_profiles", "customer_consent", *audiences}
     assert found == expected
 
 

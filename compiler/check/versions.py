@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..diagnostics import Diagnostic
+from ..model.access import VISIBILITIES
 from ..model.base import semver_tuple
 from .compat import classify_contract
 from .rules import MAJOR, MINOR, NONE, PATCH, RANK, Finding, Rule, added, always, apply, is_widening, names, removed
@@ -160,12 +161,33 @@ DESTINATION_RULES: tuple[Rule, ...] = (
     Rule("syncs-reordered", ("syncs",), MINOR, "syncs reordered", _syncs("reordered")),
 )
 
+def _seen(kind: str):
+    """`see` levels whose columns the role now sees less (`clear` > `hashed` > `hidden`) or more of."""
+    def fires(old: Any, new: Any) -> Optional[str]:
+        old, new = old or {}, new or {}
+        changed = [f"`{level}` {old.get(level)} -> {new.get(level)}" for level in sorted(set(old) | set(new))
+                   if old.get(level) in VISIBILITIES and new.get(level) in VISIBILITIES
+                   and (VISIBILITIES.index(new[level]) > VISIBILITIES.index(old[level])) == (kind == "less")
+                   and new[level] != old[level]]
+        return "see: " + ", ".join(changed) if changed else None
+    return fires
+
+
+ACCESS_RULES: tuple[Rule, ...] = (
+    Rule("role-changed", ("role",), MAJOR, "`role` changed: the old role loses every view", always("role {old} -> {new}")),
+    Rule("access-narrowed", ("see",), MAJOR, "a classification is shown less (`clear` -> `hashed` -> `hidden`): "
+         "the role loses values it read", _seen("less")),
+    Rule("access-widened", ("see",), MINOR, "a classification is shown more: the role reads values it did not "
+         "(require approval of `access` to have the council sign it off)", _seen("more")),
+)
+
 VERSION_RULES: dict[str, tuple[Rule, ...]] = {
     "segment": SEGMENT_RULES,
     "attribute": ATTRIBUTE_RULES,
     "identity": IDENTITY_RULES,
     "consent": CONSENT_RULES,
     "destination": DESTINATION_RULES,
+    "access": ACCESS_RULES,
 }
 FALLBACK = Rule("other-change", ("*",), MAJOR, "any other change of the definition's own keys (cdpc cannot tell: MAJOR)",
                 always("changed"))

@@ -27,6 +27,7 @@ from .destination import Destination
 from .identity import Identity
 from .project import Project
 from .segment import Segment
+from .access import Access  # last: pydantic's JSON Schema of a date union follows the order models are built
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class Kind:
     needs_identity: bool = False  # its units are per profile: emitted only when the project has an identity
     after_profiles: bool = False  # its units read the profiles table: emitted after it
     validate: Optional[str] = None  # the module whose RULES check it (besides the cross-cutting ones)
+    # Its units create views on the published outputs, not tables: a run publishes them after the
+    # tables, and a removed definition's are dropped as views (compiler/run/access.py).
+    views: bool = False
 
     @property
     def definition(self) -> bool:
@@ -81,6 +85,8 @@ REGISTRY: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("destination", Destination, "destinations", lineage="compiler.graph:destination_edges",
          emit="compiler.emit.syncs:sync_unit", needs_identity=True, after_profiles=True,
          validate="compiler.validate.destinations"),
+    Kind("access", Access, "accesses", lineage="compiler.graph:access_edges", emit="compiler.emit.access:access_unit",
+         needs_identity=True, after_profiles=True, views=True, validate="compiler.validate.access"),
     Kind("approvals", Approvals, "approvals", single=True, validate="compiler.validate.governance"),
 )}
 

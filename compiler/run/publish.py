@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, DiagnosticError, Location
-from ..emit.plan import Unit
+from ..emit.plan import RenderedUnit, Unit
 from ..model import Definitions
+from .access import check_roles, unpublish_statements, view_statements
 from .engines import Engine, EngineError, InTheWay, Publication, WarehouseBusy
 from .owned import OwnedTable, check_clashes, ensure_meta, last_run_id, outputs_of, owned_statements, read_owned, removed
 from .private import RunSchemas, is_private, new_run_id, run_schemas
@@ -39,6 +40,7 @@ def prepare(engine: Engine, defs: Definitions, units: list[Unit], wait: float) -
     except EngineError as exc:
         raise _environment(f"cannot prepare the run in the meta schema `{meta}`: {exc}",
                            "check that the run's role may create schemas and tables") from None
+    check_roles(engine, defs)
     return Prepared(meta, schemas, outputs, removed(owned, outputs))
 
 
@@ -52,12 +54,15 @@ def hold(engine: Engine, meta: str, wait: float) -> None:
                                           f"{waited}let that run finish, or pass --wait SECONDS to wait for it")]) from None
 
 
-def publish(engine: Engine, prepared: Prepared) -> None:
+def publish(engine: Engine, prepared: Prepared, access: list[RenderedUnit] = ()) -> None:
+    """`access`: the access definitions' units, rendered for the published schemas (run/access.py)."""
     schemas = prepared.schemas
     publication = Publication(
-        moves=[(schemas.private_of(o.schema), o.schema, o.table) for o in prepared.outputs],
-        drops=[(o.schema, o.table) for o in prepared.removed],
-        bookkeeping=owned_statements(engine, prepared.meta, prepared.outputs, schemas.run_id))
+        moves=[(schemas.private_of(o.schema), o.schema, o.table) for o in prepared.outputs if not o.view],
+        drops=[(o.schema, o.table) for o in prepared.removed if not o.view],
+        bookkeeping=owned_statements(engine, prepared.meta, prepared.outputs, schemas.run_id),
+        unpublish=unpublish_statements(engine, prepared.outputs, prepared.removed),
+        views=view_statements(engine, list(access)))
     try:
         engine.publish(publication)
     except InTheWay as exc:

@@ -25,6 +25,7 @@ from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit, render_unit
 from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
 from ..gcpause import gc_paused
 from ..project import LoadedProject
+from .access import LAYER as ACCESS, overreach
 from .engines import Engine, EngineError, scalar
 from .examples import duplicated_values
 from .private import RunSchemas, moved, relocated
@@ -67,7 +68,7 @@ def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: d
         result = _build(project, engine, prepared.schemas, sources, as_of, progress, started)
         progress("publishing")
         began = time.perf_counter()
-        publish(engine, prepared)
+        publish(engine, prepared, _access_units(project, engine))
         total = result.seconds.pop("total")
         result.seconds["publish"] = time.perf_counter() - began
         result.seconds["total"] = total + result.seconds["publish"]
@@ -75,6 +76,7 @@ def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: d
         drop_private(engine, prepared.schemas)
         drop_sources(engine, sources)  # the private copies go, whether the run failed or not
     result.dropped, result.run_id = [t.qualified for t in prepared.removed], prepared.schemas.run_id
+    result.findings += overreach(engine, defs, prepared.outputs, prepared.meta)
     return result
 
 
@@ -82,8 +84,8 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
            as_of: dt.datetime, progress: Progress, started: float) -> RunResult:
     """Every unit, in the run's private schemas; the summary's counts are read from there."""
     defs = project.definitions
-    with gc_paused():
-        plan = relocated(plan_of(project), schemas)
+    with gc_paused():  # the access views read the published tables: made when publishing (run/access.py)
+        plan = relocated([u for u in plan_of(project) if u.layer != ACCESS], schemas)
         units = read_private(plan, [render_unit(u, DIALECTS[engine.dialect]) for u in plan], engine.dialect,
                              sources, schemas.work)
     seconds: dict[str, float] = {}
@@ -107,6 +109,11 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
     _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
     seconds["total"] = time.perf_counter() - started
     return RunResult(as_of, stats, seconds, findings, iterations)
+
+
+def _access_units(project: LoadedProject, engine: Engine) -> list[RenderedUnit]:
+    """The access definitions' units for the engine, reading the published (not private) schemas."""
+    return [render_unit(u, DIALECTS[engine.dialect]) for u in plan_of(project) if u.layer == ACCESS]
 
 
 def _execute_unit(engine: Engine, unit: RenderedUnit, iterations: dict[str, int]) -> None:

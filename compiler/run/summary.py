@@ -11,9 +11,9 @@ from .runner import RunResult
 def print_summary(result: RunResult, engine: str, console: Console) -> None:
     stats = result.stats
     console.print(f"cdpc run on {engine}, as of {result.as_of:%Y-%m-%d %H:%M:%S} UTC")
-    staging = _table("contract", "staged", "rejected")
+    staging = _table("contract", "staged", "rejected", "expired")
     for name in sorted(stats.staged):
-        staging.add_row(name, _n(stats.staged[name]), _n(stats.rejected[name]))
+        staging.add_row(name, _n(stats.staged[name]), _n(stats.rejected[name]), _n(stats.expired.get(name, 0)))
     console.print(staging)
     if stats.records:
         identity = _table("identity", "count")

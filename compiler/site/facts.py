@@ -19,6 +19,7 @@ from ..check.approvals import ApprovalStatus, entries_for, status_of
 from ..check.policy import Policy, head_policy
 from ..compile import compile_outputs
 from ..fingerprint import Fingerprint, fingerprints_of
+from ..classification import node_classification
 from ..graph import (LINEAGE, MEMBER, PROFILE, SOURCE, Lineage, highest_classification, identifier_classification,
                      node_id, node_sort_key)
 from ..model import KIND_ORDER, Definitions
@@ -163,7 +164,7 @@ class Facts:
         not of everything that decides who is sent (consent reads health flags to suppress)."""
         if node.startswith("destination:"):
             return highest_classification(level for _, level in self.sent_values(node.partition(":")[2]))
-        return self.lineage.classification(node)
+        return node_classification(self.defs, self.lineage, node)  # the rule the access views apply
 
     def sent_values(self, destination: str) -> list[tuple[str, str]]:
         """(value, its class) for every identifier and field a destination sends, in its order."""
