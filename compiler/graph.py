@@ -189,8 +189,9 @@ class Lineage:
                       key=lambda e: (node_sort_key(e[0]), node_sort_key(e[1])))
 
     def to_json(self) -> str:
-        nodes = [{"id": n, **self.graph.nodes[n], **({"classification": self.classes[n]} if self.classes else {})}
-                 for n in self.nodes()]
+        # a field's own class is graph data (the site reads it); the formats show classes only when asked
+        nodes = [{"id": n, **{k: v for k, v in self.graph.nodes[n].items() if k != "classification"},
+                  **({"classification": self.classes[n]} if self.classes else {})} for n in self.nodes()]
         edges = [{"from": u, "to": v, "kind": k} for u, v, k in self.edges()]
         return json.dumps({"nodes": nodes, "edges": edges}, indent=2, sort_keys=True) + "\n"
 

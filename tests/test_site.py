@@ -273,7 +273,8 @@ def test_replaces_its_own_site_whole_and_reports_unchanged(reference, tmp_path):
     assert result.exit_code == 0 and "site written:" in result.output
     assert not (out / "segment.gone.html").exists()
     again = cdpc("docs", "--project", str(reference), "--out", str(out))
-    assert again.exit_code == 0 and again.output.startswith("site unchanged: 46 pages for 37 definitions")
+    pages = len(list(out.glob("*.html")))
+    assert again.exit_code == 0 and re.match(rf"site unchanged: {pages} pages for \d+ definitions", again.output)
     assert [p.name for p in tmp_path.iterdir()] == ["site"]  # no staging folder left beside it
 
 
