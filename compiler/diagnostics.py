@@ -87,6 +87,7 @@ CODES: dict[str, str] = {
     "CDP511": "raw relation missing from the warehouse",
     "CDP512": "malformed raw rows quarantined",
     "CDP515": "meta schema is an output schema or one cdpc uses for scratch work",
+    "CDP530": "sync held: its change was not published",
     "CDP601": "generated/ is stale",
     "CDP602": "breaking contract change without a MAJOR bump",
     "CDP603": "change without the required version bump",
@@ -108,6 +109,9 @@ CODES: dict[str, str] = {
     "CDP903": "raw data directory missing",
     "CDP905": "a relation cdpc does not own is in the way",
     "CDP906": "another run holds the warehouse",
+    "CDP921": "no such sync",
+    "CDP922": "the run did not publish this sync",
+    "CDP923": "nothing held to release",
 }
 
 
