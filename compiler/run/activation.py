@@ -174,15 +174,19 @@ def plan_publication(engine: Engine, project: LoadedProject, prepared: Prepared,
         state = [(audiences, shape.table), (audiences, changes_table(shape.destination, shape.segment)),
                  (audiences, history_table(shape.destination, shape.segment))]
         if outcome.held:
-            prepared.stay.update(state + [held])
-            for key in state:
-                if key not in owned:  # never published: nothing to keep, nothing of it to own
-                    outputs.pop(key, None)
             source = private_table(schemas, audiences, shape.table)
             copy = private_table(schemas, audiences, held[1])
-            for step in create_table_as(copy.db, copy.name, exp.select("*").from_(source)):
-                execute(engine, shape, render(step, DIALECTS[engine.dialect], lower_needed=False))
+            steps = create_table_as(copy.db, copy.name, exp.select("*").from_(source))
+            prepared.stay.add(held)
             prepared.moves.append((copy.db, meta, held[1]))
+            if (audiences, shape.table) in owned:  # published before: it stays as it was
+                prepared.stay.update(state)
+            else:  # never published: it is published empty (no member, no change, no history)
+                steps += create_table_as(source.db, source.name, exp.select("*").from_(copy.copy()).where(exp.false()))
+            for step in steps:
+                execute(engine, shape, render(step, DIALECTS[engine.dialect], lower_needed=False))
+            if (audiences, shape.table) not in owned:
+                compute_changes(engine, shape, audiences, source, schemas)
         elif held in outputs:
             gone = outputs.pop(held)
             if held in owned:
