@@ -212,8 +212,11 @@ def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optio
     end, at once: a run that fails or is killed leaves the previous outputs as
     they were. cdpc replaces and drops only tables it made (listed in the meta
     schema's `owned`); a relation of anyone else in the way is exit 2. One run
-    at a time per warehouse: see --wait. Exit 1 when a check fails; every
-    table is published first.
+    at a time per warehouse: see --wait. Each sync's changes since the last
+    published audience and its history are published with it; a sync whose
+    segment breaks expected_size, or that would lose more than its max_remove,
+    is held instead (see `cdpc release`). Exit 1 when a check fails or a sync is
+    held; everything else is published first.
     """
     from .run import execute  # the engines load only when a run needs them
 
@@ -235,9 +238,10 @@ def runs(fmt: str, db: Optional[Path], engine: str, dsn: Optional[str], master: 
     One line per run, release and rollback (`cdpc_meta.runs`): its run id, the
     command, the as-of time, the status (published, partial: some syncs held, or
     failed), when it started, how many syncs it published, the adds, updates and
-    removes they sent (the rows of their __changes tables), and the syncs it held.
-    --format json adds the definitions hash, the finish time and every sync. Takes
-    the engine options of `cdpc run`. See docs/commands/runs.md.
+    removes they sent (the rows of their __changes tables), and the syncs it held;
+    then the syncs held now. --format json adds the definitions hash, the finish
+    time and every sync. Takes the engine options of `cdpc run`. See
+    docs/commands/runs.md.
     """
     from .run.history import list_runs
     from .run.stateview import runs_json, runs_text
@@ -306,8 +310,9 @@ def rollback(destination: str, segment: str, to_run: int, db: Optional[Path], en
 @cli.command("diff")
 @click.argument("destination")
 @click.argument("segment")
-@click.option("--from", "from_run", type=int, required=True, metavar="RUN", help="The earlier run id.")
-@click.option("--to", "to_run", type=int, required=True, metavar="RUN", help="The later run id.")
+@click.option("--from", "from_run", type=int, required=True, metavar="RUN",
+              help="The run whose audience is compared from (see `cdpc runs`).")
+@click.option("--to", "to_run", type=int, required=True, metavar="RUN", help="The run whose audience is compared to.")
 @format_option
 @engine_options
 @project_option
@@ -316,9 +321,8 @@ def diff_(destination: str, segment: str, from_run: int, to_run: int, fmt: str, 
     """Print who was added to and removed from DESTINATION -> SEGMENT between two runs.
 
     Compares the audiences that runs --from and --to published (rebuilt from the
-    sync's history): `add` for members of the later one only, `remove` for
-    members of the earlier one only, `update` for members of both whose sent
-    values differ; one line each with the values as sent (hashed where the
+    sync's history): `add` for members of --to's only, `remove` for members of
+    --from's only, `update` for members of both whose sent values differ; one line each with the values as sent (hashed where the
     destination hashes), then the counts. Changes nothing. See docs/commands/diff.md.
     """
     from .run.history import diff_runs

@@ -24,8 +24,14 @@ def runs_text(entries: list[RunEntry]) -> str:
         held = ", ".join(f"{s.destination} -> {s.segment}" for s in entry.held)
         rows.append([str(run.run_id), entry.command, _time(run.as_of), run.status, _time(run.started_at),
                      str(len(entry.published)), *(str(entry.total(op)) for op in CHANGE_HEADERS), held])
-    return columns(["run id", "command", "as of", "status", "started (UTC)", "published", *CHANGE_HEADERS, "held"],
+    text = columns(["run id", "command", "as of", "status", "started (UTC)", "syncs", *CHANGE_HEADERS, "held"],
                    rows, right={5, 6, 7, 8})
+    latest = {}
+    for entry in entries:
+        for record in entry.syncs:
+            latest[(record.destination, record.segment)] = record
+    held = [f"{d} -> {s} (since run {r.run_id})" for (d, s), r in sorted(latest.items()) if r.outcome == "held"]
+    return text + (f"held now: {', '.join(held)}\n" if held else "")
 
 
 def runs_json(entries: list[RunEntry]) -> str:

@@ -13,7 +13,7 @@ MODE_OPS = {"mirror": {"add", "remove", "update"}, "upsert": {"add", "update"}, 
 
 
 def audience_at(history: list[tuple], run_id: int) -> dict:
-    """§5.3: a row belongs to the audience of run R when valid_from_run <= R and
+    """reference.md §5.3: a row belongs to the audience of run R when valid_from_run <= R and
     (valid_to_run is NULL or R < valid_to_run)."""
     found = {}
     for profile_id, values, valid_from, valid_to in history:
@@ -52,7 +52,7 @@ def publish(history: list[tuple], new: dict, run_id: int, mode: str) -> tuple[li
 
 
 def held(history: list[tuple], new: dict, segment_size: int, expected: Optional[tuple], max_remove: float) -> bool:
-    """§5.4: held when the segment breaks expected_size (min, max; None: no bound), or when more
+    """reference.md §5.4: held when the segment breaks expected_size (min, max; None: no bound), or when more
     than max_remove of the published audience would leave."""
     if expected is not None:
         low, high = expected
