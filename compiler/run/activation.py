@@ -181,6 +181,9 @@ def plan_publication(engine: Engine, project: LoadedProject, prepared: Prepared,
             prepared.moves.append((copy.db, meta, held[1]))
             if (audiences, shape.table) in owned:  # published before: it stays as it was
                 prepared.stay.update(state)
+                for key in state:  # (a history that a cdpc without activation state did not make)
+                    if key not in owned:
+                        outputs.pop(key, None)
             else:  # never published: it is published empty (no member, no change, no history)
                 steps += create_table_as(source.db, source.name, exp.select("*").from_(copy.copy()).where(exp.false()))
             for step in steps:
