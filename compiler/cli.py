@@ -172,8 +172,7 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
     return 0
 
 
-# The engine options of `cdpc run`; every command that reads or writes the warehouse takes them
-# (`engine_options` applies them in this order).
+# The engine options of `cdpc run`, shared by every command that reads or changes what runs left.
 db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
                          help="DuckDB database file (default: in memory).")
 engine_option = click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
@@ -184,10 +183,13 @@ warehouse_option = click.option("--warehouse", type=click.Path(file_okay=False, 
                                 help="Spark warehouse directory.  [default: ./spark-warehouse]")
 wait_option = click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
                            help="When another run holds the warehouse, wait this long for it, then exit 2.")
+format_option = click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+                             show_default=True, help="Output format.")
 
 
 def engine_options(command):
-    for option in reversed((engine_option, db_option, dsn_option, master_option, warehouse_option, wait_option)):
+    """--db, --engine, --dsn, --master, --warehouse and --wait, as `cdpc run` takes them."""
+    for option in reversed((db_option, engine_option, dsn_option, master_option, warehouse_option, wait_option)):
         command = option(command)
     return command
 
@@ -235,15 +237,18 @@ def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optio
     at once: a run that fails or is killed leaves the previous outputs as they
     were. cdpc replaces and drops only tables it made (listed in the meta
     schema's `owned`); a relation of anyone else in the way is exit 2. One run
-    at a time per warehouse: see --wait. Exit 1 when a check fails; every
-    table is published first.
+    at a time per warehouse: see --wait. Each sync's changes since the last
+    published audience and its history are published with it; a sync whose
+    segment breaks expected_size, or that would lose more than its max_remove,
+    is held instead (see `cdpc release`). Exit 1 when a check fails or a sync is
+    held; everything else is published first.
     """
     from .run import execute  # the engines load only when a run needs them
 
     if memory_limit is not None and engine != "duckdb":
         raise click.UsageError(f"--memory-limit sets DuckDB's memory limit; the {engine} engine's memory is "
                                "configured where it runs (see docs/engines.md)")
-    project = _require_engine(project_dir, engine)
+    project = _require_runnable(project_dir, engine)
     moment = parse_as_of(as_of)
     result = execute(project, engine, data_dir or project.root / "data", moment,
                      db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources, wait=wait,
@@ -274,7 +279,7 @@ def export_(destination: str, out_dir: Path, engine: str, db: Optional[Path], ds
     from .run import connect
     from .run.export import MANIFEST, export_lines, is_export, read_export, write_export
 
-    project = _require_engine(project_dir, engine)
+    project = _require_runnable(project_dir, engine)
     defs = project.definitions
     if destination not in defs.destinations:
         hint = did_you_mean(destination, defs.destinations)
@@ -292,6 +297,114 @@ def export_(destination: str, out_dir: Path, engine: str, db: Optional[Path], ds
     write_export(result, out_dir)
     for line in export_lines(result, out_dir):
         click.echo(line)
+    return 0
+
+
+@cli.command()
+@format_option
+@engine_options
+@project_option
+def runs(fmt: str, db: Optional[Path], engine: str, dsn: Optional[str], master: Optional[str],
+         warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+    """List the runs recorded in the meta schema, oldest first.
+
+    One line per run, release and rollback (`cdpc_meta.runs`): its run id, the
+    command, the as-of time, the status (published, partial: some syncs held, or
+    failed), when it started, how many syncs it published, the adds, updates and
+    removes they sent (the rows of their __changes tables), and the syncs it held;
+    then the syncs held now. --format json adds the definitions hash, the finish
+    time and every sync. Takes the engine options of `cdpc run`. See
+    docs/commands/runs.md.
+    """
+    from .run.history import list_runs
+    from .run.stateview import runs_json, runs_text
+
+    project = _require_runnable(project_dir, engine)
+    entries = _with_engine(engine, dict(db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait),
+                           lambda e: list_runs(project, e))
+    click.echo(runs_json(entries) if fmt == "json" else runs_text(entries), nl=False)
+    return 0
+
+
+@cli.command()
+@click.argument("destination")
+@click.argument("segment")
+@engine_options
+@project_option
+def release(destination: str, segment: str, db: Optional[Path], engine: str, dsn: Optional[str],
+            master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+    """Publish the audience a run held for the sync DESTINATION -> SEGMENT.
+
+    A run holds a sync instead of publishing it when its segment breaks
+    expected_size, or when more of its published audience would leave than the
+    sync's max_remove. The held audience is kept in the meta schema; release
+    publishes it as it is: the sync's audience table, the changes that get there
+    (by the sync's mode) and its history, at once, as a run of its own in
+    cdpc_meta.runs. Nothing else changes. Exit 2 when nothing is held (CDP923).
+    See docs/commands/release.md.
+    """
+    from .run.republish import release as publish_held
+    from .run.stateview import republished_text
+
+    project = _require_runnable(project_dir, engine)
+    done = _with_engine(engine, dict(db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait),
+                        lambda e: publish_held(project, e, destination, segment, wait))
+    click.echo(republished_text(done, engine), nl=False)
+    return 0
+
+
+@cli.command()
+@click.argument("destination")
+@click.argument("segment")
+@click.option("--to", "to_run", type=int, required=True, metavar="RUN_ID",
+              help="The run whose audience becomes current again (see `cdpc runs`).")
+@engine_options
+@project_option
+def rollback(destination: str, segment: str, to_run: int, db: Optional[Path], engine: str, dsn: Optional[str],
+             master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+    """Make the audience that run RUN_ID published for DESTINATION -> SEGMENT current again.
+
+    The audience is rebuilt from the sync's history and published with the
+    changes that get there from the current one (by the sync's mode), at once, as
+    a run of its own in cdpc_meta.runs; nothing else changes. Rolling forward is
+    the same command with a later run id. Exit 2 when RUN_ID did not publish this
+    sync (CDP922). See docs/commands/rollback.md.
+    """
+    from .run.republish import rollback as roll_back
+    from .run.stateview import republished_text
+
+    project = _require_runnable(project_dir, engine)
+    done = _with_engine(engine, dict(db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait),
+                        lambda e: roll_back(project, e, destination, segment, to_run, wait))
+    click.echo(republished_text(done, engine), nl=False)
+    return 0
+
+
+@cli.command("diff")
+@click.argument("destination")
+@click.argument("segment")
+@click.option("--from", "from_run", type=int, required=True, metavar="RUN",
+              help="The run whose audience is compared from (see `cdpc runs`).")
+@click.option("--to", "to_run", type=int, required=True, metavar="RUN", help="The run whose audience is compared to.")
+@format_option
+@engine_options
+@project_option
+def diff_(destination: str, segment: str, from_run: int, to_run: int, fmt: str, db: Optional[Path], engine: str,
+          dsn: Optional[str], master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+    """Print who was added to and removed from DESTINATION -> SEGMENT between two runs.
+
+    Compares the audiences that runs --from and --to published (rebuilt from the
+    sync's history): `add` for members of --to's only, `remove` for members of
+    --from's only, `update` for members of both whose sent values differ; one line each with the values as sent (hashed where the
+    destination hashes), then the counts. Changes nothing. See docs/commands/diff.md.
+    """
+    from .run.history import diff_runs
+    from .run.stateview import diff_json, diff_text
+
+    project = _require_runnable(project_dir, engine)
+    found = _with_engine(engine, dict(db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait),
+                         lambda e: diff_runs(project, e, destination, segment, from_run, to_run))
+    click.echo(diff_json(found) if fmt == "json" else diff_text(found), nl=False)
     return 0
 
 
@@ -432,9 +545,18 @@ def docs(out: Path, db: Optional[Path], project_dir: Path) -> int:
     return 0
 
 
-def _require_engine(project_dir: Path, engine: str) -> LoadedProject:
-    """A sound project that lists `engine` in its targets: validate proved names, functions and
-    limits for the targets only (CDP218, CDP304)."""
+def _require_valid(project_dir: Path) -> LoadedProject:
+    """Load the project; a command that needs a sound project stops here, listing every error."""
+    project = load_project(project_dir)
+    if not project.ok:
+        raise DiagnosticError(project.diagnostics)
+    show_diagnostics(project.diagnostics, err=True)  # warnings only
+    return project
+
+
+def _require_runnable(project_dir: Path, engine: str) -> LoadedProject:
+    """A valid project that lists `engine` in its targets: validate has proved names, functions
+    and limits for the targets only (CDP218, CDP304)."""
     project = _require_valid(project_dir)
     if engine not in project.definitions.project.targets:
         raise click.UsageError(f"engine `{engine}` is not in project.targets "
@@ -443,13 +565,15 @@ def _require_engine(project_dir: Path, engine: str) -> LoadedProject:
     return project
 
 
-def _require_valid(project_dir: Path) -> LoadedProject:
-    """Load the project; a command that needs a sound project stops here, listing every error."""
-    project = load_project(project_dir)
-    if not project.ok:
-        raise DiagnosticError(project.diagnostics)
-    show_diagnostics(project.diagnostics, err=True)  # warnings only
-    return project
+def _with_engine(name: str, options: dict, work):
+    """work(engine) on a connected engine, closed afterwards."""
+    from .run import connect
+
+    engine = connect(name, **options)
+    try:
+        return work(engine)
+    finally:
+        engine.close()
 
 
 def _resolve(graph: Lineage, name: str) -> str:

@@ -92,6 +92,7 @@ CODES: dict[str, str] = {
     "CDP512": "malformed raw rows quarantined",
     "CDP513": "an access role can read more than its views",
     "CDP515": "meta schema is an output schema or one cdpc uses for scratch work",
+    "CDP530": "sync held: its change was not published",
     "CDP601": "generated/ is stale",
     "CDP602": "breaking contract change without a MAJOR bump",
     "CDP603": "change without the required version bump",
@@ -117,6 +118,11 @@ CODES: dict[str, str] = {
     "CDP908": "a sync's changes or history table is missing or out of date",
     "CDP909": "the engine ran out of memory",
     "CDP910": "an access definition's role does not exist in the warehouse",
+
+
+    "CDP921": "no such sync",
+    "CDP922": "the run did not publish this sync",
+    "CDP923": "nothing held to release",
 }
 
 

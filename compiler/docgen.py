@@ -48,7 +48,8 @@ NOTES: dict[str, str] = {
     "Schemas.staging": "staged and rejected rows of every contract",
     "Schemas.identity": "the identity map and conflicts",
     "Schemas.profiles": "`<entity>_profiles` and `<entity>_consent`",
-    "Schemas.meta": "cdpc's own bookkeeping: `owned`, the tables cdpc made (a run replaces and drops only those)",
+    "Schemas.meta": "cdpc's own bookkeeping: `owned`, the tables cdpc made (a run replaces and drops only those), "
+                    "`runs` and `run_syncs`, the record of runs, and the audiences of held syncs",
     "Schemas.audiences": "one table per segment and per sync",
     "Governance.require_approval": "kinds whose semantic changes need the council's approval",
     "Governance.approvers": "who may approve; an empty list means no approval is required",
@@ -107,9 +108,9 @@ NOTES: dict[str, str] = {
     "segment.include": "other segments: a member must be in at least one",
     "segment.exclude": "other segments: a member may be in none",
     "segment.purposes": "the purposes its audience may be activated for",
-    "segment.expected_size": "a drift guard checked by `cdpc run`",
-    "ExpectedSize.min": "fewer members fail the run",
-    "ExpectedSize.max": "more members fail the run",
+    "segment.expected_size": "a drift guard checked by `cdpc run`: outside it the run fails and holds the segment's syncs",
+    "ExpectedSize.min": "fewer members fail the run and hold the segment's syncs",
+    "ExpectedSize.max": "more members fail the run and hold the segment's syncs",
     "destination.channel": "what the purposes of its syncs must cover",
     "destination.platform": "decides how identifiers are hashed",
     "destination.identifiers": "identifier types sent, one column each",
@@ -119,7 +120,10 @@ NOTES: dict[str, str] = {
     "Sync.segment": "the segment whose members are sent",
     "Sync.purpose": "only members granted this purpose are sent",
     "Sync.cadence": "travels in the sync manifest for the delivery job",
-    "Sync.mode": "travels in the sync manifest for the delivery job",
+    "Sync.mode": "which changes the run publishes in the sync's `__changes` table: `mirror` adds, removes and updates, "
+                 "`upsert` adds and updates, `append` adds (reference.md §5.2)",
+    "Sync.max_remove": "a run holds the sync (publishes none of it) when more than this share of its published "
+                       "audience would leave it; 0 to 1 (reference.md §5.4)",
     "access.role": "the database role the views are granted to; it must exist on an engine with roles (PostgreSQL)",
     "access.see": "how the role sees a column of each classification: `clear`, `hashed` (sha256 hex) or `hidden` (NULL)",
     "See.public": "how `public` columns are shown",
@@ -340,7 +344,8 @@ def tables_page(root: Path = ROOT) -> str:
              "`cdpc run` leaves these tables and nothing else (the scratch schema `cdpc_work` and the",
              "copies of the raw files are dropped), and the views of each access definition",
              "([privacy.md](privacy.md)). Names come from `project.schemas`;",
-             "[reference.md §4](reference.md#4-tables-a-run-leaves) says what each holds.",
+             "[reference.md §4](reference.md#4-tables-a-run-leaves) says what each holds, and",
+             "[reference.md §5](reference.md#5-activation-state) the activation state (changes, history, runs).",
              "", "This page is generated from a DuckDB run of the reference project (`definitions/` and",
              f"`data/`, as of {AS_OF:%Y-%m-%d}): every table it left, in schema and name order, with its",
              "columns in order and their DuckDB types. PostgreSQL and Spark leave the same tables",
@@ -384,8 +389,15 @@ def _shapes(defs) -> dict[tuple[str, str], str]:
             shapes[(s.audiences, name)] = f"`<audiences>.<segment>`: the members of segment `{name}`"
         for destination in defs.destinations.values():
             for sync in destination.syncs:
-                shapes[(s.audiences, sync_table(destination.name, sync.segment))] = (
-                    f"`<audiences>.sync__<destination>__<segment>`: the audience of `{sync.segment}` on `{destination.name}`")
+                table, what = sync_table(destination.name, sync.segment), f"`{sync.segment}` on `{destination.name}`"
+                shapes[(s.audiences, table)] = f"`<audiences>.sync__<destination>__<segment>`: the audience of {what}"
+                shapes[(s.audiences, f"{table}__changes")] = (
+                    f"`<audiences>.sync__<destination>__<segment>__changes`: what the latest published run changed in the audience of {what}")
+                shapes[(s.audiences, f"{table}__history")] = (
+                    f"`<audiences>.sync__<destination>__<segment>__history`: every published audience of {what}")
+    shapes[(s.meta, "owned")] = "`<meta>.owned`: the tables cdpc made"
+    shapes[(s.meta, "runs")] = "`<meta>.runs`: one row per run, release and rollback"
+    shapes[(s.meta, "run_syncs")] = "`<meta>.run_syncs`: what each of them did to each sync"
     return shapes
 
 

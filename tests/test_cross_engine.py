@@ -71,10 +71,20 @@ def engines(duckdb_and_postgres, spark_engine):
 
 
 def run_on(engine, project, data_dir: Path, as_of: dt.datetime = AS_OF, sources: str = "files", before=None):
+    forget_earlier_runs(engine, project.definitions)
     if before is not None:
         before(engine)
     result = run_project(project, engine, data_dir, as_of, sources_mode=sources)
     return result, snapshot(engine, project.definitions)
+
+
+def forget_earlier_runs(engine, defs) -> None:
+    """Every comparison starts from a warehouse without cdpc's outputs, as DuckDB's in-memory
+    one does: whether a run holds a sync depends on the audience published before
+    (reference.md §5.4), and PostgreSQL's database and Spark's warehouse outlive a run."""
+    s = defs.project.schemas
+    for schema in sorted({s.staging, s.identity, s.profiles, s.audiences, s.meta}):
+        engine.drop_schema(schema)
 
 
 def run_everywhere(engines: dict, project, data_dir: Path, names=ENGINES, as_of: dt.datetime = AS_OF,

@@ -272,3 +272,24 @@ def test_meta_takes_three_email_columns_at_most(tmp_path):
 def test_a_generic_destination_takes_every_column(tmp_path):
     files = destination(channel="ads", fields="[spend, big_spender]", syncs=ADS_SYNC, extra="hash: sha256\n")
     assert check(tmp_path, files) == []
+
+
+def test_a_sent_column_may_not_be_named_like_a_column_of_the_changes_or_history(tmp_path):
+    files = {**attribute("op", "source: orders\naggregate: count(*)\n", "integer"), **destination(fields="[spend, op]")}
+    only(check(tmp_path, files), "CDP214", "destinations/esp.yaml:6:17",
+         "column `op` of the sync tables of `esp` is one that their changes or history table adds")
+
+
+def test_max_remove_is_a_fraction(tmp_path):
+    only(check(tmp_path, destination(syncs="  - {segment: vip, purpose: email_marketing, max_remove: 1.5}\n")),
+         "CDP103", "destinations/esp.yaml:8:58", "less than or equal to 1")
+    assert check(tmp_path / "ok", destination(syncs="  - {segment: vip, purpose: email_marketing, max_remove: 0}\n")) == []
+
+
+def test_the_changes_and_history_of_a_sync_must_fit_postgres_names(tmp_path):
+    long = "s" * 50  # sync__esp__<50>: 61 bytes; with __history, 70 > 63
+    files = {f"definitions/segments/{long}.yaml": f"kind: segment\nname: {long}\nversion: 1.0.0\nwhere: spend > 1\n"
+                                                   "purposes: [email_marketing]\n",
+             **destination(syncs=f"  - {{segment: {long}, purpose: email_marketing}}\n")}
+    found = [d for d in check(tmp_path, files) if d.code == "CDP218"]
+    assert len(found) == 1 and "the changes of sync `esp`" in found[0].message and "70 bytes long" in found[0].message

@@ -14,6 +14,9 @@ from typing import Any, Optional
 
 from ..diagnostics import Diagnostic
 from ..model.access import VISIBILITIES
+
+
+from ..model import Sync
 from ..model.base import semver_tuple
 from .compat import classify_contract
 from .rules import MAJOR, MINOR, NONE, PATCH, RANK, Finding, Rule, added, always, apply, is_widening, names, removed
@@ -127,7 +130,8 @@ def _sync_key(sync: dict) -> str:
     return f"{sync.get('segment')}/{sync.get('purpose')}"
 
 
-def _syncs(kind: str):
+def _syncs(kind: str, default: Any = None):
+    """`default`: the value of a key that the semantic content leaves out at its default."""
     def fires(old: Any, new: Any) -> Optional[str]:
         a = {_sync_key(s): s for s in old or []}
         b = {_sync_key(s): s for s in new or []}
@@ -139,8 +143,9 @@ def _syncs(kind: str):
             same = set(a) == set(b) and all(a[k] == b[k] for k in a)
             return "syncs reordered" if same and list(a) != list(b) else None
         else:
-            keys = sorted(k for k in set(a) & set(b) if a[k].get(kind) != b[k].get(kind))
-            return "; ".join(f"sync `{k}` {kind} {a[k].get(kind)} -> {b[k].get(kind)}" for k in keys) or None
+            keys = sorted(k for k in set(a) & set(b) if a[k].get(kind, default) != b[k].get(kind, default))
+            return "; ".join(f"sync `{k}` {kind} {a[k].get(kind, default)} -> {b[k].get(kind, default)}"
+                             for k in keys) or None
         return f"syncs {kind}: {names(keys)}" if keys else None
     return fires
 
@@ -158,6 +163,9 @@ DESTINATION_RULES: tuple[Rule, ...] = (
     Rule("sync-added", ("syncs",), MINOR, "a sync added", _syncs("added")),
     Rule("sync-mode-changed", ("syncs",), MAJOR, "a sync's `mode` changed (e.g. mirror stops removing)", _syncs("mode")),
     Rule("sync-cadence-changed", ("syncs",), MINOR, "a sync's `cadence` changed", _syncs("cadence")),
+    Rule("sync-max-remove-changed", ("syncs",), MINOR,
+         "a sync's `max_remove` changed (how much of its audience may leave before a run holds it)",
+         _syncs("max_remove", Sync.model_fields["max_remove"].default)),
     Rule("syncs-reordered", ("syncs",), MINOR, "syncs reordered", _syncs("reordered")),
 )
 

@@ -25,6 +25,8 @@ def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.
     engine = connect(engine_name, db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait,
                      memory_limit=memory_limit)
     console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:  # a pipe or a file: whole lines, never a name cut to fit 80 columns
+        console.width = 160
     try:
         with console.status("running", spinner="dots") as status:
             result = run_project(project, engine, data_dir, as_of, progress=lambda text: status.update(text),
@@ -41,8 +43,8 @@ def execute(project: LoadedProject, engine_name: str, data_dir: Path, as_of: dt.
 
 
 def connect(engine_name: str, **options) -> Engine:
-    """Open the engine with `cdpc run`'s options (db, dsn, master, warehouse, wait); a
-    DiagnosticError (exit 2) says why it cannot be opened."""
+    """The engine of `cdpc run` and the commands that read or change activation state, with
+    `cdpc run`'s options; a DiagnosticError (exit 2) when it cannot start."""
     from .engines import open_engine
 
     try:

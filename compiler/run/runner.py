@@ -26,11 +26,13 @@ from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
 from ..gcpause import gc_paused
 from ..project import LoadedProject
 from .access import LAYER as ACCESS, overreach
+from .activation import Activation, activate, definitions_hash, held_findings, plan_publication, state_outputs
 from .engines import Engine, EngineError, scalar
 from .examples import duplicated_values
 from .private import RunSchemas, moved, relocated
 from .publish import drop_private, prepare, publish
 from .raw import RunSources, drop_sources, find_sources, load_sources, read_private
+from .runlog import RunRecord, now, record_failure
 from .stats import RunStats, collect_stats
 from .testhook import arm_kill_hook
 
@@ -44,6 +46,7 @@ class RunResult:
     iterations: dict[str, int] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)  # tables of removed definitions, schema.table
     run_id: int = 0
+    activation: Optional[Activation] = None  # each sync's changes, and the syncs held
 
     @property
     def failed(self) -> bool:
@@ -58,20 +61,29 @@ def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: d
     """Hold the warehouse (`wait` seconds at most), build everything in private schemas,
     publish at the end; on any failure the previous outputs stay as they were."""
     defs = project.definitions
-    started = time.perf_counter()  # "load" includes reading the raw files, which find_sources does
+    started, started_at = time.perf_counter(), now()  # "load" includes reading the raw files, which find_sources does
     sources = find_sources(engine, defs, sources_mode, data_dir)
     arm_kill_hook(engine)
     progress = progress or (lambda _: None)
     progress("waiting for the warehouse" if wait else "checking the warehouse")
-    prepared = prepare(engine, defs, plan_of(project), wait)
+    prepared = prepare(engine, defs, plan_of(project), wait, extra=state_outputs(project))
     try:
         result = _build(project, engine, prepared.schemas, sources, as_of, progress, started)
+        total = result.seconds.pop("total")
+        began = time.perf_counter()
+        result.activation = activate(engine, project, prepared, result.stats, progress)
+        result.findings += held_findings(defs, result.activation)
+        plan_publication(engine, project, prepared, result.activation, as_of, started_at)
+        result.seconds["changes"] = time.perf_counter() - began
         progress("publishing")
         began = time.perf_counter()
         publish(engine, prepared, _access_units(project, engine))
-        total = result.seconds.pop("total")
         result.seconds["publish"] = time.perf_counter() - began
-        result.seconds["total"] = total + result.seconds["publish"]
+        result.seconds["total"] = total + result.seconds["changes"] + result.seconds["publish"]
+    except Exception:  # a run that publishes nothing is recorded as failed, on its own
+        record_failure(engine, prepared.meta, RunRecord(prepared.schemas.run_id, as_of, "failed",
+                                                        definitions_hash(project), started_at, now()))
+        raise
     finally:
         drop_private(engine, prepared.schemas)
         drop_sources(engine, sources)  # the private copies go, whether the run failed or not

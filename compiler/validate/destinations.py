@@ -7,6 +7,9 @@ from typing import Iterator
 
 from ..diagnostics import Diagnostic, did_you_mean
 from ..emit.uploads import upload_layout
+
+
+from ..emit.changes import CHANGE_COLUMNS, HISTORY_COLUMNS
 from ..model import Destination, Sync
 from .context import Context, duplicates, error
 
@@ -32,6 +35,11 @@ def _collisions(destination: Destination) -> Iterator[Diagnostic]:
     columns += [(name, ("identifiers", i)) for i, name in enumerate(destination.identifiers)]
     columns += [(name, ("fields", i)) for i, name in enumerate(destination.fields)]
     first: dict[str, tuple] = {}
+    for name, path in columns[1:]:
+        if name in CHANGE_COLUMNS + HISTORY_COLUMNS:
+            yield error("CDP214", f"column `{name}` of the sync tables of `{destination.name}` is one that their "
+                        "changes or history table adds (reference.md §5)", destination.loc(*path),
+                        "rename the attribute (an identifier type: in the identity)")
     for name, path in columns:
         if name in first:
             yield error("CDP214", f"column `{name}` would appear twice in the sync tables of `{destination.name}`",

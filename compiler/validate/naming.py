@@ -16,6 +16,7 @@ from ..dialects import DIALECTS, Dialect
 from ..diagnostics import Diagnostic, Location
 from ..emit.attributes import attr_table, source_table
 from ..emit.access import access_schema
+from ..emit.changes import changes_table, diff_table, held_table, history_table
 from ..emit.consent import consent_table
 from ..emit.sql import PRIVATE_PREFIX, WORK
 from ..emit.staging import checked_table
@@ -148,6 +149,7 @@ class Table:
     what: str  # "staging table of contract `bookings`"
     location: Location
     scratch: bool = False  # in cdpc_work: only a clash matters, its name is nobody's to look up
+    derived: bool = False  # made beside another table of the same definition (a sync's changes and history)
 
     @property
     def qualified(self) -> str:
@@ -165,13 +167,19 @@ def tables(ctx: Context) -> Iterator[Diagnostic]:
     """CDP218: no two tables meet on any target, and no output name is one a target would cut or refuse."""
     targets = targets_of(ctx)
     claimed: dict[tuple[str, str, str], Table] = {}
+    blamed: set[Location] = set()  # one error per mistake: a long sync name is not blamed again for its history
     for table in _tables(ctx):
+        if table.derived and table.location in blamed:
+            continue
         clash = _clash(table, targets, claimed)
         if clash is not None:
+            blamed.add(table.location)
             yield clash
             continue
         if not table.scratch:
-            yield from _too_long(table, targets)
+            for found in _too_long(table, targets):
+                blamed.add(table.location)
+                yield found
         for target in targets:
             claimed[table.on(target)] = table
 
@@ -243,9 +251,15 @@ def _output_tables(ctx: Context) -> Iterator[Table]:
     for destination in defs.destinations.values():
         for index, sync in enumerate(destination.syncs):
             if sync.segment not in {s.segment for s in destination.syncs[:index]}:  # repeats: CDP217
-                yield Table(schemas.audiences, sync_table(destination.name, sync.segment),
-                            f"the table of sync `{destination.name}` -> `{sync.segment}`",
-                            destination.loc("syncs", index, "segment"))
+                where, which = destination.loc("syncs", index, "segment"), f"sync `{destination.name}` -> `{sync.segment}`"
+                yield Table(schemas.audiences, sync_table(destination.name, sync.segment), f"the table of {which}", where)
+                # its activation state (reference.md §5)
+                yield Table(schemas.audiences, changes_table(destination.name, sync.segment), f"the changes of {which}",
+                            where, derived=True)
+                yield Table(schemas.audiences, history_table(destination.name, sync.segment), f"the history of {which}",
+                            where, derived=True)
+                yield Table(schemas.meta, held_table(destination.name, sync.segment), f"the held audience of {which}",
+                            where, derived=True)
     yield from _access_views(ctx)
 
 
@@ -287,6 +301,12 @@ def _scratch_tables(ctx: Context) -> Iterator[Table]:
             yield Table(WORK, ident_table(destination.name, id_type),
                         f"the scratch table of destination `{destination.name}`'s `{id_type}`",
                         destination.loc("name"), scratch=True)
+        for index, sync in enumerate(destination.syncs):  # beside the audiences, in the run's private schema
+            if sync.segment in {s.segment for s in destination.syncs[:index]}:  # repeats: CDP217
+                continue
+            yield Table(defs.project.schemas.audiences, diff_table(destination.name, sync.segment),
+                        f"the scratch table of the changes of sync `{destination.name}` -> `{sync.segment}`",
+                        destination.loc("syncs", index, "segment"), scratch=True, derived=True)
 
 
 RULES = (keyword_names, profile_id_attribute, field_names, tables, output_schemas, meta_schema, as_of_names)

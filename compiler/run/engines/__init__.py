@@ -86,6 +86,11 @@ class Engine(Protocol):
 
     def schemas(self) -> list[str]: ...
 
+    def adopt(self, schema: str, table: str) -> None:
+        """Make a table that an earlier process published readable here, when there is one
+        (Spark's catalog lives in its process: the table is registered from its folder)."""
+        ...
+
     def relations(self, schema: str) -> list[str]:
         """Tables and views of a schema (empty when it does not exist)."""
         ...

@@ -133,6 +133,9 @@ class DuckDBEngine:
         return [r[0] for r in self.rows("SELECT schema_name FROM information_schema.schemata "
                                         "WHERE catalog_name = current_database()")]
 
+    def adopt(self, schema: str, table: str) -> None:
+        """Nothing to do: the database file keeps its catalog."""
+
     def relations(self, schema: str) -> list[str]:
         s = schema.replace("'", "''")
         return [r[0] for r in self.rows("SELECT table_name FROM information_schema.tables "

@@ -126,6 +126,9 @@ class PostgresEngine:
     def schemas(self) -> list[str]:
         return [r[0] for r in self.rows("SELECT nspname FROM pg_namespace")]
 
+    def adopt(self, schema: str, table: str) -> None:
+        """Nothing to do: the server keeps its catalog."""
+
     def relations(self, schema: str) -> list[str]:
         # every kind of relation: tables, views, materialized views, foreign tables, sequences
         return [r[0] for r in self.rows("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "

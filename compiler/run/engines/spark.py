@@ -262,6 +262,16 @@ class SparkEngine:
         on_disk = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
         return sorted(known | on_disk)
 
+    def adopt(self, schema: str, table: str) -> None:
+        """Register `schema.table` from its folder when an earlier process left it there and this
+        session's catalog does not know it (its columns are read from the Parquet files)."""
+        catalog = self.session.catalog
+        known = catalog.databaseExists(schema) and catalog.tableExists(f"{schema}.{table}")
+        if not known and any(Path(self._table_path(schema, table)).glob("*.parquet")):
+            self._sql(f"CREATE DATABASE IF NOT EXISTS {_ident(schema)}")
+            self._sql(f"CREATE TABLE IF NOT EXISTS {_ident(schema)}.{_ident(table)} USING parquet "
+                      f"LOCATION '{self._table_path(schema, table)}'")
+
     def publish(self, publication: Publication) -> None:
         """Spark's Parquet tables have no transactions: the outputs are copied in one after
         the other, after every unit succeeded, so a failed run still leaves the previous
