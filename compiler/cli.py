@@ -9,6 +9,7 @@ DiagnosticError or an unexpected exception into the right code, never a tracebac
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -208,6 +209,48 @@ def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optio
     result = execute(project, engine, data_dir or project.root / "data", moment,
                      db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources, wait=wait)
     return 1 if result.failed else 0
+
+
+@cli.command("test")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@project_option
+def test_(names: tuple[str, ...], project_dir: Path) -> int:
+    """Run the definition tests (`kind: test`), each on a DuckDB database of its own.
+
+    Each test's rows are loaded as the raw data of a run at the test's as-of time;
+    the project's compiled DuckDB SQL runs on them in memory, and the rows of every
+    table the test expects are compared with what the run left. Every failure is
+    printed at the test's file:line:col with the expected and actual rows side by
+    side, then one line per test. NAME runs only that test (repeatable; default:
+    all). Exit 0 when every test passes, 1 when one fails. See docs/commands/test.md.
+    """
+    from .run.deftest import failure_lines, run_tests, summary_line
+
+    project = _require_valid(project_dir)
+    defined = project.definitions.tests
+    unknown = [n for n in names if n not in defined]
+    if unknown:
+        hint = did_you_mean(unknown[0], defined)
+        raise click.BadParameter(f"no test named `{unknown[0]}`" + (f"; {hint}" if hint else ""), param_hint="NAME")
+    if "duckdb" not in project.definitions.project.targets:
+        raise click.UsageError("tests run on DuckDB, and `duckdb` is not in project.targets, so validate has not "
+                               "checked the project for it; add `duckdb` to `targets` in project.yaml")
+    tests = [defined[n] for n in (dict.fromkeys(names) if names else sorted(defined))]
+    if not tests:
+        click.echo("no tests: add a `kind: test` definition (see docs/commands/test.md)")
+        return 0
+    began = time.perf_counter()
+    results = run_tests(project, tests)
+    for test, result in zip(tests, results):
+        for failure in result.failures:
+            for line in failure_lines(test.name, failure):
+                click.echo(line)
+    for test, result in zip(tests, results):
+        click.echo(summary_line(result, test))
+    failed = sum(1 for r in results if not r.passed)
+    click.echo(f"{len(results)} test{'s' if len(results) != 1 else ''}: {len(results) - failed} passed, "
+               f"{failed} failed ({time.perf_counter() - began:.2f} s)")
+    return 1 if failed else 0
 
 
 @cli.command()

@@ -27,6 +27,7 @@ from .destination import Destination
 from .identity import Identity
 from .project import Project
 from .segment import Segment
+from .test import Test
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,14 @@ class Kind:
     needs_identity: bool = False  # its units are per profile: emitted only when the project has an identity
     after_profiles: bool = False  # its units read the profiles table: emitted after it
     validate: Optional[str] = None  # the module whose RULES check it (besides the cross-cutting ones)
+    # It says what the pipeline computes: listed in manifests, fingerprinted, compared by `cdpc check`.
+    # A test only reads the others: it changes no table and no hash.
+    compiled: bool = True
 
     @property
     def definition(self) -> bool:
-        """A named definition: listed in manifests, fingerprinted, a lineage and report entry."""
+        """A named definition, a collection of `Definitions` by name; when `compiled`, also
+        listed in manifests, fingerprinted, a lineage and report entry."""
         return issubclass(self.model, Definition)
 
     @property
@@ -82,6 +87,7 @@ REGISTRY: dict[str, Kind] = {kind.name: kind for kind in (
          emit="compiler.emit.syncs:sync_unit", needs_identity=True, after_profiles=True,
          validate="compiler.validate.destinations"),
     Kind("approvals", Approvals, "approvals", single=True, validate="compiler.validate.governance"),
+    Kind("test", Test, "tests", validate="compiler.validate.tests", compiled=False),
 )}
 
 
@@ -91,8 +97,9 @@ def kinds() -> list[Kind]:
 
 
 def definition_kinds() -> tuple[str, ...]:
-    """The kinds of named definitions, upstream first: the order of manifests and reports."""
-    return tuple(k.name for k in REGISTRY.values() if k.definition)
+    """The kinds of named definitions that the pipeline computes, upstream first: the order
+    of manifests and reports (tests are not among them: `Definitions.tests`)."""
+    return tuple(k.name for k in REGISTRY.values() if k.definition and k.compiled)
 
 
 def approvable_kinds() -> tuple[str, ...]:

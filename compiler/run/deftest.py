@@ -1,0 +1,501 @@
+"""`cdpc test`: run each definition test on a DuckDB database of its own, in memory, and compare.
+
+The project is compiled once: the DuckDB SQL that `cdpc compile` writes (the same rendered
+units `cdpc run` executes) is shared by every test. A test's run is that SQL on a fresh
+in-memory database: the raw relations (`raw.bookings`, ...) are created there as text
+tables holding the test's rows, the run's as-of row is written, and the units execute
+in order with the runner's own executor, up to the last layer whose tables the test
+expects. No private schema, lock or publication: nothing else ever reads that database.
+Then each expected table is read and compared (docs/reference.md §5.2):
+
+  rows      the table holds exactly these rows: each expected row matches a different row,
+            and no row is left over (rows as a multiset, on the columns the rows name)
+  contains  each expected row matches a different row of the table
+  lacks     no row of the table matches any of these
+
+A row matches when every column it names is equal; `profile: {<type>: <value>}` is the
+profile that holds that identifier value, found through the identity map after the value
+is normalized like the identifier type. A value that is on no record, or on records of
+two profiles (a conflict), names no profile: the test fails, saying so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable, Optional
+
+from sqlglot import exp
+
+from ..coverage import PROFILE_ID, columns_named, table_of
+from ..dialects import DIALECTS, render
+from ..diagnostics import DiagnosticError, Location
+from ..emit.identity import blocked_values, normalized, record_key
+from ..emit.plan import RenderedUnit
+from ..emit.sql import WORK, col, lit, table
+from ..emit.syncs import sync_table
+from ..model import Definitions, Test
+from ..model.test import PROFILE
+from ..normalize import normalize_value
+from ..project import LoadedProject
+from ..render import render_target
+from .engines import EngineError
+from .engines.duckdb import DuckDBEngine
+from .runner import as_of_statements, execute_units
+
+DIALECT = "duckdb"
+# The layers of the plan in run order; a test runs the units up to the last layer it reads.
+LAYERS = ("setup", "staging", "identity", "attributes", "consent", "profiles", "segments", "syncs", "cleanup")
+READS = {"staged": "staging", "rejected": "staging", "map": "identity", "conflicts": "identity",
+         "profiles": "profiles", "consent": "profiles", "segments": "segments", "syncs": "syncs"}
+MAX_SHOWN = 25  # rows shown per side of a failure
+
+
+# ---- results -------------------------------------------------------------------------------
+
+
+@dataclass
+class Line:
+    """One line of a failure's side-by-side table: an expected row, an actual row, or both."""
+
+    mark: str  # "=" matched, "-" expected but missing, "+" there but not expected, "!" there but lacked
+    expected: Optional[list[str]]
+    actual: Optional[list[str]]
+
+
+@dataclass
+class Failure:
+    location: Location
+    title: str  # `segment winback_7d_inactive (rows)`
+    problem: str  # `1 expected row missing, 1 row not expected`
+    columns: list[str] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. an identifier value that names no profile
+
+
+@dataclass
+class TestResult:
+    name: str
+    location: Location
+    seconds: float
+    expectations: int
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+# ---- the shared, compiled part ---------------------------------------------------------------
+
+
+@dataclass
+class TestPlan:
+    """What every test of a project shares: the rendered units and the queries that read back."""
+
+    defs: Definitions
+    units: list[RenderedUnit]
+    profile_lookup: Optional[str]  # (id_type, id_value, profile_id) of every staged record's identifiers
+
+
+def test_plan(project: LoadedProject) -> TestPlan:
+    """Compile once for DuckDB (the rendered plan of `cdpc compile`, kept on the project)."""
+    defs = project.definitions
+    return TestPlan(defs, render_target(project, DIALECT), _profile_lookup(defs))
+
+
+def _profile_lookup(defs: Definitions) -> Optional[str]:
+    identity = defs.identity
+    if identity is None:
+        return None
+    schemas = defs.project.schemas
+    selects = []
+    for source, mapping in identity.sources.items():
+        contract = defs.contracts[source]
+        on = exp.and_(exp.EQ(this=col("source", "m"), expression=lit(source)),
+                      exp.EQ(this=col("record_key", "m"), expression=record_key(contract, "s")))
+        for id_type, field_name in mapping.items():
+            selects.append(exp.select(exp.alias_(lit(id_type), "id_type"),
+                                      exp.alias_(normalized(identity, id_type, col(field_name, "s")), "id_value"),
+                                      col("profile_id", "m"))
+                           .from_(table(schemas.staging, source, "s"))
+                           .join(table(schemas.identity, f"{identity.name}_map", "m"), on=on))
+    if not selects:
+        return None
+    union = selects[0]
+    for select in selects[1:]:
+        union = exp.union(union, select, distinct=False)
+    query = (exp.select("id_type", "id_value", "profile_id").distinct().from_(union.subquery("r"))
+             .where(exp.Not(this=exp.Is(this=col("id_value"), expression=exp.Null()))))
+    return render(query, DIALECTS[DIALECT])
+
+
+# ---- running -----------------------------------------------------------------------------------
+
+
+def run_tests(project: LoadedProject, tests: Iterable[Test]) -> list[TestResult]:
+    plan = test_plan(project)
+    return [run_test(plan, test) for test in tests]
+
+
+def run_test(plan: TestPlan, test: Test) -> TestResult:
+    began = time.perf_counter()
+    tables = list(test.expect.tables())
+    result = TestResult(test.name, test.loc("name"), 0.0, sum(len(list(e.forms())) for _, e in tables))
+    engine = DuckDBEngine()
+    try:
+        _load(engine, plan, test)
+        last = max(LAYERS.index(READS[path[0]]) for path, _ in tables)
+        execute_units(engine, [u for u in plan.units[1:] if LAYERS.index(u.layer) <= last])
+        profiles = _Profiles(engine, plan)
+        for path, expectation in tables:
+            result.failures += _compare(engine, plan.defs, test, path, expectation, profiles)
+        result.failures.sort(key=lambda f: f.location)
+    except DiagnosticError as exc:  # the engine refused a statement: the test cannot pass
+        first = exc.diagnostics[0]
+        result.failures.append(Failure(test.loc("name"), "the run", f"{first.code} {first.message}",
+                                       notes=[first.hint]))
+    except EngineError as exc:
+        result.failures.append(Failure(test.loc("name"), "the run", f"the engine refused the test's data: {exc}"))
+    finally:
+        engine.close()
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _load(engine: DuckDBEngine, plan: TestPlan, test: Test) -> None:
+    """The output schemas (the plan's setup unit), the raw relations holding the test's rows as
+    text, and the as-of row; then no file access, as in a run."""
+    execute_units(engine, plan.units[:1])
+    q = engine.quote
+    statements = [f"CREATE SCHEMA IF NOT EXISTS {q(s)}" for s in sorted({c.relation_schema for c in plan.defs.contracts.values()})]
+    for contract in plan.defs.contracts.values():
+        fields = list(contract.fields)
+        name = f"{q(contract.relation_schema)}.{q(contract.relation_table)}"
+        statements.append(f"CREATE TABLE {name} ({', '.join(f'{q(f)} VARCHAR' for f in fields)})")
+        rows = test.given.get(contract.name, [])
+        if rows:
+            statements.append(f"INSERT INTO {name} VALUES " + ", ".join(
+                "(" + ", ".join(_literal(raw_text(row.get(f), contract.fields[f].base_type)) for f in fields) + ")"
+                for row in rows))
+    statements += as_of_statements(DIALECT, as_of_time(test.as_of), WORK)
+    for statement in statements:
+        engine.execute(statement)
+    engine.forbid_file_access()
+
+
+def as_of_time(value: Any) -> dt.datetime:
+    """A test's `as_of` (a YAML timestamp or date, or their text) as the run's as-of time (UTC)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.strip())
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return dt.datetime(value.year, value.month, value.day)
+
+
+def raw_text(value: Any, base_type: str) -> Optional[str]:
+    """A YAML value as the text a raw file would hold for a field of `base_type`: NULL for
+    null, `true`/`false`, numbers as written, a date given for a timestamp at midnight."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return _timestamp_text(as_of_time(value))
+    if isinstance(value, dt.date):
+        return value.isoformat() + (" 00:00:00" if base_type == "timestamp" else "")
+    if isinstance(value, float):
+        if base_type in ("integer", "bigint") and value.is_integer():
+            return str(int(value))
+        return format(Decimal(repr(value)), "f") if base_type == "decimal" else repr(value)
+    return str(value)
+
+
+def _timestamp_text(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + (f".{moment.microsecond:06d}" if moment.microsecond else "")
+
+
+def _literal(text: Optional[str]) -> str:
+    return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
+
+
+# ---- profiles named by an identifier value -------------------------------------------------------
+
+
+class _Profiles:
+    """Which profiles hold which identifier values (read once per test, when first needed)."""
+
+    def __init__(self, engine: DuckDBEngine, plan: TestPlan):
+        self.engine, self.plan = engine, plan
+        self._rows: Optional[list[tuple[str, str, str]]] = None
+
+    @property
+    def rows(self) -> list[tuple[str, str, str]]:
+        if self._rows is None:
+            self._rows = self.engine.rows(self.plan.profile_lookup) if self.plan.profile_lookup else []
+        return self._rows
+
+    def resolve(self, named: dict) -> tuple[Optional[str], str]:
+        """(profile_id, "") for `{type: value}`, or (None, why it names no profile)."""
+        (id_type, value), = named.items()
+        identity = self.plan.defs.identity
+        shown = f"{id_type} {value!r}"
+        kind = identity.identifier(id_type).normalize
+        value = normalize_value(kind, raw_text(value, "string"))
+        if value is None:
+            return None, f"{shown} is no {id_type} once normalized ({kind})"
+        if value in blocked_values(identity, id_type):
+            return None, f"{shown} is on the identity's blocklist: it names no profile"
+        found = sorted({p for t, v, p in self.rows if t == id_type and v == value})
+        if not found:
+            normal = f" (normalized {value!r})" if value != named[id_type] else ""
+            return None, f"{shown}{normal} is on no staged record, so it names no profile"
+        if len(found) > 1:
+            return None, (f"{shown} is on records of {len(found)} profiles (a conflict), so it names none of them: "
+                          f"name them by another identifier")
+        return found[0], ""
+
+    def label(self, profile_id: Any, prefer: list[str]) -> str:
+        """How an actual profile is shown: one of its identifier values, of a type the test used first."""
+        if profile_id is None:
+            return "null"
+        held: dict[str, list[str]] = {}
+        for id_type, value, owner in self.rows:
+            if owner == profile_id:
+                held.setdefault(id_type, []).append(value)
+        for id_type in [*prefer, *self.plan.defs.identity.types]:
+            values = sorted(held.get(id_type, []))
+            unique = [v for v in values if sum(1 for t, x, _ in self.rows if t == id_type and x == v) == 1] or values
+            if unique:
+                return f"{id_type}: {unique[0]}"
+        return f"profile_id: {profile_id}"
+
+
+# ---- comparing -------------------------------------------------------------------------------------
+
+
+def _compare(engine: DuckDBEngine, defs: Definitions, test: Test, path: tuple, expectation,
+             profiles: _Profiles) -> list[Failure]:
+    from ..validate.tests import rows_path  # where the rows are written, for the failure's location
+
+    schema, name = physical_table(defs, path)
+    forms = list(expectation.forms())
+    columns = columns_named([row for _, rows in forms for row in rows])
+    selected = list(dict.fromkeys(PROFILE_ID if c == PROFILE else c for c in columns))
+    q = engine.quote
+    actual = [dict(zip(selected, row)) for row in
+              engine.rows(f"SELECT {', '.join(q(c) for c in selected)} FROM {q(schema)}.{q(name)}")]
+    prefer = [next(iter(row[PROFILE])) for _, rows in forms for row in rows if isinstance(row.get(PROFILE), dict)]
+    label = table_of(defs, path).label
+    failures = []
+    for form, rows in forms:
+        notes: list[str] = []
+        patterns = [_pattern(row, profiles, notes) for row in rows]
+        checked = _check_form(form, patterns, actual)
+        if checked is None and not notes:
+            continue
+        pairs, problem = checked or ([(i, None) for i in range(len(rows))], "")
+        if notes:
+            problem = ", ".join(p for p in (problem, f"{len(notes)} expected row{_s(len(notes))} name{'s' if len(notes) == 1 else ''} no profile") if p)
+        lines = [_line(form, i, j, rows, actual, columns, profiles, prefer) for i, j in pairs[:MAX_SHOWN]]
+        if len(pairs) > MAX_SHOWN:
+            notes.append(f"{len(pairs) - MAX_SHOWN} more lines not shown")
+        failures.append(Failure(test.loc(*rows_path(test, path, form)), f"{label} ({form})", problem, columns,
+                                lines, notes))
+    return failures
+
+
+def physical_table(defs: Definitions, path: tuple) -> tuple[str, str]:
+    """(schema, table) of the output table at `path` under `expect` (docs/reference.md §4)."""
+    s, key = defs.project.schemas, path[0]
+    if key == "staged":
+        return s.staging, path[1]
+    if key == "rejected":
+        return s.staging, f"{path[1]}_rejected"
+    if key in ("map", "conflicts"):
+        return s.identity, f"{defs.identity.name}_{key}"
+    if key in ("profiles", "consent"):
+        return s.profiles, f"{defs.project.entity}_{key}"
+    if key == "segments":
+        return s.audiences, path[1]
+    return s.audiences, sync_table(path[1], path[2])
+
+
+def _pattern(row: dict, profiles: _Profiles, notes: list[str]) -> Optional[dict]:
+    """An expected row with its `profile` resolved to a profile_id; None when it names no profile."""
+    pattern = {}
+    for column, value in row.items():
+        if column == PROFILE:
+            profile_id, why = profiles.resolve(value)
+            if profile_id is None:
+                notes.append(why)
+                return None
+            pattern[PROFILE_ID] = profile_id
+        else:
+            pattern[column] = value
+    return pattern
+
+
+def _check_form(form: str, patterns: list[Optional[dict]], actual: list[dict]):
+    """None when the form holds; else ((expected index, actual index) per line, the problem in words)."""
+    edges = [[j for j, row in enumerate(actual) if p is not None and _matches(p, row)] for p in patterns]
+    if form == "lacks":
+        pairs = [(i, j) for i, found in enumerate(edges) for j in found]
+        hits = len({j for _, j in pairs})
+        return (pairs, f"the table has {hits} row{_s(hits)} the test says it lacks") if pairs else None
+    pairing = _matching(edges)
+    taken = set(pairing.values())
+    missing = [i for i in range(len(patterns)) if i not in pairing]
+    extra = [j for j in range(len(actual)) if j not in taken]
+    if not missing and (form == "contains" or not extra):
+        return None
+    pairs = [(i, pairing.get(i)) for i in range(len(patterns))] + [(None, j) for j in extra]
+    parts = [f"{len(missing)} expected row{_s(len(missing))} missing"] if missing else []
+    if extra and form == "rows":
+        parts.append(f"{len(extra)} row{_s(len(extra))} not expected")
+    return pairs, ", ".join(parts) + f" (the table has {len(actual)} row{_s(len(actual))})"
+
+
+def _matching(edges: list[list[int]]) -> dict[int, int]:
+    """A maximum matching of expected rows to actual rows (augmenting paths; tables are small)."""
+    owner: dict[int, int] = {}
+
+    def augment(i: int, seen: set[int]) -> bool:
+        for j in edges[i]:
+            if j in seen:
+                continue
+            seen.add(j)
+            if j not in owner or augment(owner[j], seen):
+                owner[j] = i
+                return True
+        return False
+
+    for i in range(len(edges)):
+        augment(i, set())
+    return {i: j for j, i in owner.items()}
+
+
+def _matches(pattern: dict, row: dict) -> bool:
+    return all(same(expected, row.get(column)) for column, expected in pattern.items())
+
+
+def same(expected: Any, actual: Any) -> bool:
+    """An expected YAML value equals a value DuckDB returned, read as the column's type."""
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if isinstance(actual, list):
+        return isinstance(expected, list) and len(expected) == len(actual) and all(map(same, expected, actual))
+    if isinstance(actual, bool):
+        return expected is actual if isinstance(expected, bool) else str(expected).lower() == str(actual).lower()
+    if isinstance(actual, (int, Decimal)) and not isinstance(expected, (bool, dt.date)):
+        number = _number(expected)
+        return number is not None and number == actual
+    if isinstance(actual, float) and not isinstance(expected, (bool, dt.date)):
+        number = _number(expected)
+        if number is None:
+            return False
+        places = max(0, -number.as_tuple().exponent) if isinstance(number.as_tuple().exponent, int) else 0
+        return round(Decimal(repr(actual)), places) == number  # a double matches to the digits written
+    if isinstance(actual, dt.datetime):
+        try:
+            return as_of_time(expected) == actual
+        except (TypeError, ValueError):
+            return False
+    if isinstance(actual, dt.date):
+        if isinstance(expected, str):
+            try:
+                expected = dt.date.fromisoformat(expected.strip())
+            except ValueError:
+                return False
+        return isinstance(expected, dt.date) and not isinstance(expected, dt.datetime) and expected == actual
+    return raw_text(expected, "string") == str(actual)
+
+
+def _number(value: Any) -> Optional[Decimal]:
+    try:
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+
+
+# ---- showing a failure -------------------------------------------------------------------------------
+
+
+def _line(form: str, i: Optional[int], j: Optional[int], rows: list[dict], actual: list[dict], columns: list[str],
+          profiles: _Profiles, prefer: list[str]) -> Line:
+    left = [_cell(rows[i].get(c), c) for c in columns] if i is not None else None
+    right = [_actual_cell(actual[j], c, profiles, prefer) for c in columns] if j is not None else None
+    if form == "lacks":
+        mark = "!"
+    else:
+        mark = "=" if left is not None and right is not None else "-" if right is None else "+"
+    return Line(mark, left, right)
+
+
+def _cell(value: Any, column: str) -> str:
+    if column == PROFILE and isinstance(value, dict):
+        (id_type, id_value), = value.items()
+        return f"{id_type}: {id_value}"
+    return show(value)
+
+
+def _actual_cell(row: dict, column: str, profiles: _Profiles, prefer: list[str]) -> str:
+    if column == PROFILE:
+        return profiles.label(row.get(PROFILE_ID), prefer)
+    return show(row.get(column))
+
+
+def show(value: Any) -> str:
+    """A value as a failure shows it: YAML-like, text quoted only where it would be ambiguous."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, dt.datetime):
+        return _timestamp_text(value)
+    if isinstance(value, (dt.date, Decimal, int, float)):
+        return str(value)
+    text = str(value)
+    plain = text and text == text.strip() and text.lower() not in ("null", "true", "false", "yes", "no")
+    return text if plain and not any(ch in text for ch in "\n\t\"") else '"' + text.replace('"', '\\"') + '"'
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+# ---- printing --------------------------------------------------------------------------------------
+
+
+def failure_lines(test_name: str, failure: Failure) -> list[str]:
+    """`file:line:col: CDP520 ...`, then expected and actual rows side by side."""
+    lines = [f"{failure.location}: CDP520 test `{test_name}`: {failure.title}: {failure.problem}"]
+    if failure.columns and failure.lines:
+        width = len(failure.columns)
+        left = [["expected", *[""] * (width - 1)], failure.columns] + [l.expected or [""] * width for l in failure.lines]
+        right = [["actual", *[""] * (width - 1)], failure.columns] + [l.actual or [""] * width for l in failure.lines]
+        left_text, right_text = _aligned(left), _aligned(right)
+        pad = max(len(t) for t in left_text)
+        marks = [" ", " "] + [l.mark for l in failure.lines]
+        for mark, a, b in zip(marks, left_text, right_text):
+            lines.append(f"    {mark} {a.ljust(pad)} | {b}".rstrip())
+    lines += [f"    note: {note}" for note in failure.notes if note]
+    return lines
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+
+
+def summary_line(result: TestResult, test: Test) -> str:
+    verdict = "PASS" if result.passed else "FAIL"
+    failed = len(result.failures)
+    detail = (f"{result.expectations} expectation{_s(result.expectations)}" if result.passed else
+              f"{failed} of {result.expectations} expectation{_s(result.expectations)} failed"
+              if any(f.title != "the run" for f in result.failures) else "the run failed")
+    return f"{verdict} {result.name}  {test.file}:{result.location.line}  {detail}  ({result.seconds * 1000:.0f} ms)"
