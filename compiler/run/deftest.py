@@ -282,13 +282,15 @@ def _compare(engine: DuckDBEngine, defs: Definitions, test: Test, path: tuple, e
 
     schema, name = physical_table(defs, path)
     forms = list(expectation.forms())
-    columns = columns_named([row for _, rows in forms for row in rows])
+    spec = table_of(defs, path)
+    # the columns the rows name; every column when they name none (`rows: []`: show what is there)
+    columns = columns_named([row for _, rows in forms for row in rows]) or list(spec.columns)
     selected = list(dict.fromkeys(PROFILE_ID if c == PROFILE else c for c in columns))
     q = engine.quote
     actual = [dict(zip(selected, row)) for row in
               engine.rows(f"SELECT {', '.join(q(c) for c in selected)} FROM {q(schema)}.{q(name)}")]
     prefer = [next(iter(row[PROFILE])) for _, rows in forms for row in rows if isinstance(row.get(PROFILE), dict)]
-    label = table_of(defs, path).label
+    label = spec.label
     failures = []
     for form, rows in forms:
         notes: list[str] = []
@@ -425,7 +427,7 @@ def _number(value: Any) -> Optional[Decimal]:
 
 def _line(form: str, i: Optional[int], j: Optional[int], rows: list[dict], actual: list[dict], columns: list[str],
           profiles: _Profiles, prefer: list[str]) -> Line:
-    left = [_cell(rows[i].get(c), c) for c in columns] if i is not None else None
+    left = [_cell(rows[i][c], c) if c in rows[i] else "" for c in columns] if i is not None else None
     right = [_actual_cell(actual[j], c, profiles, prefer) for c in columns] if j is not None else None
     if form == "lacks":
         mark = "!"
