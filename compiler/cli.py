@@ -85,6 +85,33 @@ def validate(project_dir: Path) -> int:
 
 
 @cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), metavar="DIR")
+@click.option("--name", metavar="NAME", help="The project's name.  [default: DIR's name, in lower case]")
+def init(directory: Path, name: Optional[str]) -> int:
+    """Create a new project in DIR: definitions, sample data, a test, CI.
+
+    The starter project has one contract, an identity, two attributes, a segment,
+    consent, a destination and a test, sample data in data/, a README with the next
+    commands, .pre-commit-config.yaml and a GitHub workflow that runs `cdpc check`;
+    schemas/ and generated/ are written too. It validates, compiles, runs on its
+    sample data and passes `cdpc test` and `cdpc check` as created. DIR must be new or
+    empty (else exit 2).
+    """
+    from .init import InitError, init_project
+
+    try:
+        created = init_project(directory, name)
+    except InitError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"created project `{created.name}` in {directory}: {len(created.files)} files")
+    click.echo("next:")
+    click.echo(f"  cd {directory}")
+    for command in ("cdpc run --as-of 2026-11-20", "cdpc test", "cdpc check"):
+        click.echo(f"  {command}")
+    return 0
+
+
+@cli.command()
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when schemas/ is not up to date.")
 @project_option
 def schema(check: bool, project_dir: Path) -> int:

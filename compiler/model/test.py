@@ -105,3 +105,9 @@ class Test(Definition):
     given: dict[Name, list[InputRow]] = {}  # contract -> its raw rows; contracts not named have none
     expect: Expect
     version: Optional[SemVer] = None  # accepted, documentation only: nothing reads a test, so nothing can break
+
+    def rows_path(self, path: tuple, form: str) -> tuple:
+        """Where the rows of one form are written: `expect.<path>.<form>`, or `expect.<path>`
+        itself for a bare list (read as `rows:`)."""
+        full = ("expect", *path)
+        return (*full, form) if self.doc is not None and (*full, form) in self.doc.positions else full

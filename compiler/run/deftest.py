@@ -278,8 +278,6 @@ class _Profiles:
 
 def _compare(engine: DuckDBEngine, defs: Definitions, test: Test, path: tuple, expectation,
              profiles: _Profiles) -> list[Failure]:
-    from ..validate.tests import rows_path  # where the rows are written, for the failure's location
-
     schema, name = physical_table(defs, path)
     forms = list(expectation.forms())
     spec = table_of(defs, path)
@@ -304,7 +302,7 @@ def _compare(engine: DuckDBEngine, defs: Definitions, test: Test, path: tuple, e
         lines = [_line(form, i, j, rows, actual, columns, profiles, prefer) for i, j in pairs[:MAX_SHOWN]]
         if len(pairs) > MAX_SHOWN:
             notes.append(f"{len(pairs) - MAX_SHOWN} more lines not shown")
-        failures.append(Failure(test.loc(*rows_path(test, path, form)), f"{label} ({form})", problem, columns,
+        failures.append(Failure(test.loc(*test.rows_path(path, form)), f"{label} ({form})", problem, columns,
                                 lines, notes))
     return failures
 

@@ -49,17 +49,9 @@ def expected(ctx: Context) -> Iterator[Diagnostic]:
                 yield from _no_table(ctx, test, path)
                 continue
             for form, rows in expectation.forms():
-                at = rows_path(test, path, form)
+                at = test.rows_path(path, form)
                 for index, row in enumerate(rows):
                     yield from _row(ctx, test, table, (*at, index), row)
-
-
-def rows_path(test: Test, path: tuple, form: str) -> tuple:
-    """Where the rows of one form are written: `expect.<path>.<form>`, or `expect.<path>` itself
-    for a bare list (read as `rows:`)."""
-    full = ("expect", *path)
-    doc = test.doc
-    return (*full, form) if doc is not None and (*full, form) in doc.positions else full
 
 
 def _no_table(ctx: Context, test: Test, path: tuple) -> Iterator[Diagnostic]:
