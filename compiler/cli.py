@@ -92,10 +92,10 @@ def init(directory: Path, name: Optional[str]) -> int:
 
     The starter project has one contract, an identity, two attributes, a segment,
     consent, a destination and a test, sample data in data/, a README with the next
-    commands, .pre-commit-config.yaml and a GitHub workflow that runs `cdpc check`;
-    schemas/ and generated/ are written too. It validates, compiles, runs on its
-    sample data and passes `cdpc test` and `cdpc check` as created. DIR must be new or
-    empty (else exit 2).
+    commands, commit hooks and a GitHub workflow that runs `cdpc check`; schemas/
+    and generated/ are written too. It validates, compiles, runs on its sample data and
+    passes `cdpc test` and `cdpc check` as created. DIR must be new or empty (else
+    exit 2). See docs/commands/init.md.
     """
     from .init import InitError, init_project
 
@@ -293,15 +293,18 @@ def test_(names: tuple[str, ...], project_dir: Path) -> int:
 @project_option
 def check(base_ref: Optional[str], report_path: Optional[Path], fmt: str, data_dir: Optional[Path],
           as_of: Optional[str], project_dir: Path) -> int:
-    """What CI runs on a pull request: validate, generated/, versions, approvals.
+    """What CI runs on a pull request: validate, generated/, tests, versions, approvals.
 
     Checks that the definitions validate and that generated/ is what `cdpc compile`
-    writes. With --base, also compares with that git ref: contract compatibility and
-    version bumps per kind, and approvals for every changed data hash of a kind in
-    governance.require_approval. Without --base nothing counts as changed; approvals
-    that no longer match their definition are warnings. Every finding is printed at
-    once, sorted. Exit 0 when there is no error, 1 when there is one, 2 when the base
-    cannot be read (e.g. the ref does not exist). See docs/governance.md.
+    writes; runs the definition tests (`cdpc test`) and prints their coverage of
+    segments, attributes and syncs, and which contracts, segments and destinations
+    name an owner. With --base, also compares with that git ref: contract
+    compatibility and version bumps per kind, and approvals for every changed data
+    hash of a kind in governance.require_approval. Without --base nothing counts as
+    changed; approvals that no longer match their definition are warnings. Every
+    finding is printed at once, sorted. Exit 0 when there is no error, 1 when there is
+    one, 2 when the base cannot be read (e.g. the ref does not exist). See
+    docs/governance.md.
     """
     from .check import run_check
     from .check.formats import github_annotations, summary_lines, to_json

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Optional
 
 from sqlglot import exp
 
+from ..background import shared_map
 from ..coverage import PROFILE_ID, columns_named, table_of
 from ..dialects import DIALECTS, render
 from ..diagnostics import DiagnosticError, Location
@@ -136,8 +137,13 @@ def _profile_lookup(defs: Definitions) -> Optional[str]:
 
 
 def run_tests(project: LoadedProject, tests: Iterable[Test]) -> list[TestResult]:
+    """Every test, in order. When they are work enough (compiler/background.py: a statement
+    costs about what a unit render does), forked children take tests from a shared queue;
+    each test has a database of its own either way, so the results are the same."""
     plan = test_plan(project)
-    return [run_test(plan, test) for test in tests]
+    tests = list(tests)
+    statements = sum(len(u.steps) for u in plan.units) * len(tests)
+    return shared_map(lambda index, _in_child: run_test(plan, tests[index]), len(tests), statements)
 
 
 def run_test(plan: TestPlan, test: Test) -> TestResult:
