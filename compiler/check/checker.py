@@ -33,7 +33,7 @@ from .gitbase import GitBase, read_base, read_file, resolve
 from .policy import Policy, differences, head_policy, policy_of
 from .provenance import Provenance, entries_of
 from .impact import AudienceImpact, Reach, audience_impact, downstream
-from .quality import Owners, TestRun, coverage_findings, owner_severity, owners, run_definition_tests, segment_note
+from .quality import Owners, TestRun, coverage_findings, owner_findings, owners, run_definition_tests, segment_note
 from ..coverage import Coverage
 from .sqldiff import TargetDiff, diff_sql
 from .versions import version_findings
@@ -120,11 +120,10 @@ def run_check(root: Path, base_ref: Optional[str] = None, *, report: bool = Fals
 def _quality(result: CheckResult) -> None:
     """Tests, test coverage, owners and the segments note (compiler/check/quality.py)."""
     defs = result.head.definitions
-    result.diagnostics = owner_severity(result.diagnostics, result.policy.require_owner)
     result.tests, failures = run_definition_tests(result.head)
     result.coverage, below = coverage_findings(defs, result.policy)
     result.owners = owners(defs)
-    result.diagnostics += failures + below
+    result.diagnostics += failures + below + owner_findings(defs, result.policy.require_owner)
     note = segment_note(defs)
     result.notes = [note] if note else []
 

@@ -3,8 +3,9 @@
 - the definition tests run, as `cdpc test` runs them; each failure is a CDP520 error;
 - test coverage: the share of segments, attributes and syncs that some test covers
   (compiler/coverage.py); below `governance.min_test_coverage` it is a CDP620 error;
-- owner coverage: the share of contracts, segments and destinations that name an owner
-  (the CDP621 findings themselves come from validate, with the policy's severity);
+- owners: every contract, segment and destination names an `owner`; one without is a
+  CDP621 warning, an error under `governance.require_owner` (like every governance rule,
+  a check of `cdpc check`, never of `validate`); the share that names one is printed;
 - a note when a project has more than eight segments and does not mark at most eight
   of them as its primary ones (`tags: [primary]`): start with five to eight.
 """
@@ -19,8 +20,9 @@ from ..coverage import Coverage, coverage
 from ..diagnostics import ERROR, WARNING, Diagnostic, Location
 from ..model import Definitions
 from ..project import LoadedProject
-from ..validate.governance import OWNED
 from .policy import Policy
+
+OWNED = ("contract", "segment", "destination")  # the kinds that must name an owner
 
 PRIMARY_TAG = "primary"
 MAX_PRIMARY = 8  # "start with five to eight segments"
@@ -92,11 +94,12 @@ def owners(defs: Definitions) -> Owners:
     return Owners(total - len(missing), missing)
 
 
-def owner_severity(diagnostics: list[Diagnostic], required: bool) -> list[Diagnostic]:
-    """The CDP621 findings with the severity the applied policy gives them (the base's, with --base)."""
-    wanted = ERROR if required else WARNING
-    return [Diagnostic(d.code, d.message, d.location, d.hint, wanted) if d.code == "CDP621" else d
-            for d in diagnostics]
+def owner_findings(defs: Definitions, required: bool) -> list[Diagnostic]:
+    """CDP621 for each contract, segment and destination without an owner; errors when `required`."""
+    severity = ERROR if required else WARNING
+    return [Diagnostic("CDP621", f"{kind} `{name}` names no owner", defs.by_kind(kind)[name].loc("name"),
+                       "add `owner:` with the team or person who answers for it, e.g. a team's email address",
+                       severity) for kind, name in owners(defs).missing]
 
 
 def segment_note(defs: Definitions) -> Optional[str]:

@@ -240,7 +240,10 @@ class _Profiles:
     @property
     def rows(self) -> list[tuple[str, str, str]]:
         if self._rows is None:
-            self._rows = self.engine.rows(self.plan.profile_lookup) if self.plan.profile_lookup else []
+            identity = self.plan.defs.identity
+            found = self.engine.rows(self.plan.profile_lookup) if self.plan.profile_lookup else []
+            blocked = {t: set(blocked_values(identity, t)) for t in identity.types} if identity else {}
+            self._rows = [row for row in found if row[1] not in blocked.get(row[0], ())]  # they name no profile
         return self._rows
 
     def resolve(self, named: dict) -> tuple[Optional[str], str]:
@@ -291,8 +294,10 @@ def _compare(engine: DuckDBEngine, defs: Definitions, test: Test, path: tuple, e
     columns = columns_named([row for _, rows in forms for row in rows]) or list(spec.columns)
     selected = list(dict.fromkeys(PROFILE_ID if c == PROFILE else c for c in columns))
     q = engine.quote
-    actual = [dict(zip(selected, row)) for row in
-              engine.rows(f"SELECT {', '.join(q(c) for c in selected)} FROM {q(schema)}.{q(name)}")]
+    # in a stable order (a table has none): which row a failure shows does not vary between runs
+    actual = [dict(zip(selected, row)) for row in sorted(
+        engine.rows(f"SELECT {', '.join(q(c) for c in selected)} FROM {q(schema)}.{q(name)}"),
+        key=lambda row: [(v is not None, show(v)) for v in row])]
     prefer = [next(iter(row[PROFILE])) for _, rows in forms for row in rows if isinstance(row.get(PROFILE), dict)]
     label = spec.label
     failures = []

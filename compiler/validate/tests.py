@@ -92,7 +92,7 @@ def _row(ctx: Context, test: Test, table: Table, at: tuple, row: dict) -> Iterat
             yield from _profile(ctx, test, where, value)
         elif column not in table.columns:
             allowed = [*table.columns, *([PROFILE] if table.has_profile else [])]
-            yield error(table.unknown_code, f"`{column}` is not a column of the {table.label}", test.key_loc(*where),
+            yield error(table.unknown_code, f"`{column}` is not a column of {table.label}", test.key_loc(*where),
                         did_you_mean(column, allowed) or "its columns: " + ", ".join(f"`{c}`" for c in allowed))
         elif not _fits(value, table.columns[column]):
             yield _misfit(test, where, column, value, table.columns[column])
