@@ -157,6 +157,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "attribute": ("spend_365d", "engagement_tier", "primary_email"), "segment": ("winback_7d_inactive",),
     "consent": ("marketing",), "destination": ("meta_ads",), "test": ("winback_seven_day_edge",),
 }
+AS_WRITTEN = {"test"}  # shown as their file is written (rows of timestamps read badly once dumped again)
 REFERENCE_SECTIONS = {"project": "21-project", "contract": "22-contract", "identity": "23-identity",
                       "attribute": "24-attribute", "segment": "25-segment", "consent": "26-consent",
                       "destination": "27-destination", "approvals": "28-approvals", "test": "51-the-test-kind"}
@@ -305,6 +306,8 @@ def _example(kind: str, root: Path) -> str:
     if not ofkind:
         return ""
     wanted = [d for name in EXAMPLES.get(kind, ()) for d in ofkind if d.data.get("name") == name] or ofkind[:1]
+    if kind in AS_WRITTEN:  # its file, comments and layout as a team would copy it
+        return "---\n".join((root / d.file).read_text(encoding="utf-8") for d in wanted)
     shown = []
     for document in wanted:
         data = {k: v for k, v in document.data.items() if k != "description"}  # long prose; the keys are the point

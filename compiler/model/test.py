@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Iterator, Literal, Optional, Union
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from .base import Definition, Name, SemVer, Strict
 from .contract import Scalar
@@ -20,8 +20,9 @@ from .contract import Scalar
 Value = Optional[Scalar]
 # An expected cell: a value, a list of texts (`_reject_reasons`) or, under `profile`, one identifier.
 Cell = Union[Scalar, list[Scalar], dict[str, Scalar], None]
-InputRow = dict[str, Value]
-ExpectedRow = dict[str, Cell]
+# Rows are mappings of column to value; their JSON Schema says only that (validate checks the rest).
+InputRow = Annotated[dict[str, Value], WithJsonSchema({"type": "object", "description": "field -> value"})]
+ExpectedRow = Annotated[dict[str, Cell], WithJsonSchema({"type": "object", "description": "column -> value"})]
 
 PROFILE = "profile"  # the key of an expected row that names a profile by an identifier value
 FORMS = ("rows", "contains", "lacks")
