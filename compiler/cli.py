@@ -248,8 +248,10 @@ def test_(names: tuple[str, ...], project_dir: Path) -> int:
     the project's compiled DuckDB SQL runs on them in memory, and the rows of every
     table the test expects are compared with what the run left. Every failure is
     printed at the test's file:line:col with the expected and actual rows side by
-    side, then one line per test. NAME runs only that test (repeatable; default:
-    all). Exit 0 when every test passes, 1 when one fails. See docs/commands/test.md.
+    side, then one line per test and the total. NAME runs only that test
+    (repeatable; default: every test). Exit 0 when every test passes, 1 when one
+    fails or a definition does not validate, 2 when NAME is no test. See
+    docs/commands/test.md.
     """
     from .run.deftest import failure_lines, run_tests, summary_line
 

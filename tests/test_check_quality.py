@@ -1,4 +1,4 @@
-"""What `cdpc check` says about tests and owners (docs/reference.md §5.4, §5.5).
+"""What `cdpc check` says about tests and owners (docs/reference.md §5.4 and docs/reference.md §5.5).
 
 - it runs the definition tests: a failure is a CDP520 error at the expectation;
 - test coverage of segments, attributes and syncs, the list of what no test covers, and

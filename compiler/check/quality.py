@@ -1,4 +1,4 @@
-"""What `cdpc check` says about the project's tests and owners (docs/reference.md §5.4, §5.5).
+"""What `cdpc check` says about the project's tests and owners (docs/reference.md §5.4 and docs/reference.md §5.5).
 
 - the definition tests run, as `cdpc test` runs them; each failure is a CDP520 error;
 - test coverage: the share of segments, attributes and syncs that some test covers
