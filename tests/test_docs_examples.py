@@ -2,7 +2,7 @@
 
 A block holds `$ cdpc ...` lines, each followed by the output it prints. Commands run in
 order in a fresh copy of the reference project (without generated/). Timings are the
-only text masked before comparing.
+only text masked before comparing (a run's seconds per stage, a test's duration).
 
 A block may be preceded by comment lines that change the copy first, so that an example
 of an error is a real error too (the text around the block says the same in words):
@@ -21,6 +21,7 @@ import pytest
 from helpers import ROOT, cdpc, copy_reference
 
 _SECONDS = re.compile(r"^(\s*\S+\s+)\d+\.\d\d$")  # a row of the summary's stage/seconds table
+_DURATION = re.compile(r"\((\d+ ms|\d+\.\d\d s)\)$")  # how long a test, or all of them, took (`cdpc test`)
 
 
 _EDIT = re.compile(r"<!-- edit (\S+): (.+?) -> (.+?) -->\n")
@@ -38,7 +39,8 @@ def console_blocks() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
 
 
 def _mask(text: str) -> str:
-    return "\n".join(_SECONDS.sub(r"\1<seconds>", line.rstrip()) for line in text.strip().splitlines())
+    return "\n".join(_DURATION.sub("(<duration>)", _SECONDS.sub(r"\1<seconds>", line.rstrip()))
+                     for line in text.strip().splitlines())
 
 
 @pytest.mark.parametrize("name,block,edits", console_blocks(), ids=[b[0] for b in console_blocks()])
