@@ -253,7 +253,8 @@ def test_(names: tuple[str, ...], project_dir: Path) -> int:
     fails or a definition does not validate, 2 when NAME is no test. See
     docs/commands/test.md.
     """
-    from .run.deftest import failure_lines, run_tests, summary_line
+    from .run.deftest import run_tests, summary_line
+    from .run.testrows import failure_lines
 
     project = _require_valid(project_dir)
     defined = project.definitions.tests

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .model import Definitions, Test, parse_field_type
-from .model.test import PROFILE
 
 PROFILE_ID = "profile_id"
 REJECT_REASONS = "_reject_reasons"

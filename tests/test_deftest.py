@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from compiler.project import load_project, require_valid
-from compiler.run.deftest import raw_text, run_tests, same
+from compiler.run.deftest import run_tests
+from compiler.run.testrows import raw_text, same
 
 from helpers import cdpc, copy_reference, write_files
 

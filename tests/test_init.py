@@ -65,6 +65,7 @@ def test_a_new_project_validates_runs_passes_its_tests_and_check(tmp_path):
     for step, args in steps.items():
         result = cdpc_subprocess(*args, cwd=root)
         assert result.returncode == 0, f"cdpc {step}:\n{result.stdout}\n{result.stderr}"
+        assert result.stderr == "", f"cdpc {step} wrote to stderr:\n{result.stderr}"
         out[step] = result.stdout
     assert out["validate"] == "ok: 8 definitions, no errors\n"
     assert out["compile"].startswith("generated/ unchanged")
