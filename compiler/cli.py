@@ -410,7 +410,8 @@ def _resolve(graph: Lineage, name: str) -> str:
 
 
 def _count(project: LoadedProject) -> int:
-    return sum(1 for _ in project.definitions.all()) if project.definitions else 0
+    defs = project.definitions
+    return sum(1 for _ in defs.all()) + len(defs.tests) if defs else 0
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -67,7 +67,7 @@ def test_a_new_project_validates_runs_passes_its_tests_and_check(tmp_path):
         assert result.returncode == 0, f"cdpc {step}:\n{result.stdout}\n{result.stderr}"
         assert result.stderr == "", f"cdpc {step} wrote to stderr:\n{result.stderr}"
         out[step] = result.stdout
-    assert out["validate"] == "ok: 8 definitions, no errors\n"
+    assert out["validate"] == "ok: 9 definitions, no errors\n"
     assert out["compile"].startswith("generated/ unchanged")
     assert "orders        40         1" in out["run"]  # the sample holds a row the contract rejects
     assert "1 test: 1 passed, 0 failed" in out["test"]
