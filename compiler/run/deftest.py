@@ -182,8 +182,7 @@ def run_test(plan: TestPlan, test: Test, databases: Optional[_Databases] = None)
     with databases.database() as engine:
         try:
             _load(engine, plan, test)
-            last = max(LAYERS.index(READS[path[0]]) for path, _ in tables)
-            execute_units(engine, [u for u in plan.units[1:] if LAYERS.index(u.layer) <= last])
+            execute_units(engine, needed_units(plan, [path for path, _ in tables]))
             profiles = _Profiles(engine, plan)
             for path, expectation in tables:
                 result.failures += _compare(engine, plan.defs, test, path, expectation, profiles)
@@ -196,6 +195,27 @@ def run_test(plan: TestPlan, test: Test, databases: Optional[_Databases] = None)
             result.failures.append(Failure(test.loc("name"), "the run", f"the engine refused the test's data: {exc}"))
     result.seconds = time.perf_counter() - began
     return result
+
+
+def needed_units(plan: TestPlan, paths: list[tuple]) -> list[RenderedUnit]:
+    """The units after setup that the tables at `paths` read, in plan order: every unit up to the
+    last layer they read, but of segments and destinations only those they name and what those
+    read (a segment's include and exclude, a sync's segment)."""
+    defs = plan.defs
+    last = max(LAYERS.index(READS[path[0]]) for path in paths)
+    destinations = {path[1] for path in paths if path[0] == "syncs"}
+    segments = {path[1] for path in paths if path[0] == "segments"}
+    segments |= {s.segment for name in destinations for s in defs.destinations[name].syncs}
+    pending = list(segments)
+    while pending:
+        segment = defs.segments[pending.pop()]
+        for other in (*segment.include, *segment.exclude):
+            if other not in segments:
+                segments.add(other)
+                pending.append(other)
+    wanted = {"segment": segments, "destination": destinations}
+    return [u for u in plan.units[1:] if LAYERS.index(u.layer) <= last
+            and (u.kind not in wanted or u.name in wanted[u.kind])]
 
 
 def _load(engine: DuckDBEngine, plan: TestPlan, test: Test) -> None:
