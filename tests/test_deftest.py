@@ -429,3 +429,21 @@ def test_a_bad_test_stops_cdpc_test_like_any_invalid_definition(tmp_path):
     root = _project(tmp_path, "expect:\n  segments:\n    bigg: []\n")
     result = cdpc("test", "--project", str(root))
     assert result.exit_code == 1 and "CDP204" in result.output
+
+
+def test_a_test_runs_only_the_units_its_tables_read():
+    from compiler.run.deftest import needed_units, test_plan
+
+    plan = test_plan(require_valid(Path(__file__).resolve().parent.parent))
+    names = lambda paths: [(u.layer, u.name) for u in needed_units(plan, paths)]  # noqa: E731
+    assert {layer for layer, _ in names([("staged", "bookings")])} == {"staging"}
+    assert {layer for layer, _ in names([("map",)])} == {"staging", "identity"}
+    units = names([("syncs", "meta_ads", "high_value_lapsed")])
+    # a destination's unit writes every sync of it: it reads the segments of all of them
+    assert sorted(n for layer, n in units if layer == "segments") == ["high_value_lapsed", "vacation_hold_members",
+                                                                        "vip_retention"]
+    assert [n for layer, n in units if layer == "syncs"] == ["meta_ads"]
+    assert len([n for layer, n in units if layer == "attributes"]) == 19  # the profiles table reads every one
+    reactivation = [n for layer, n in names([("segments", "reactivation_sms")]) if layer == "segments"]
+    assert sorted(reactivation) == ["at_risk_churn", "new_members_onboarding", "reactivation_sms",
+                                    "vacation_hold_members", "winback_7d_inactive"]
