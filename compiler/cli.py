@@ -9,6 +9,7 @@ DiagnosticError or an unexpected exception into the right code, never a tracebac
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -81,6 +82,33 @@ def validate(project_dir: Path) -> int:
     show_diagnostics(project.diagnostics)
     click.echo(summary(project.diagnostics, _count(project)))
     return exit_code(project.diagnostics)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), metavar="DIR")
+@click.option("--name", metavar="NAME", help="The project's name.  [default: DIR's name, in lower case]")
+def init(directory: Path, name: Optional[str]) -> int:
+    """Create a new project in DIR: definitions, sample data, a test, CI.
+
+    The starter project has one contract, an identity, two attributes, a segment,
+    consent, a destination and a test, sample data in data/, a README with the next
+    commands, commit hooks and a GitHub workflow that runs `cdpc check`; schemas/
+    and generated/ are written too. It validates, compiles, runs on its sample data and
+    passes `cdpc test` and `cdpc check` as created. DIR must be new or empty (else
+    exit 2). See docs/commands/init.md.
+    """
+    from .init import InitError, init_project
+
+    try:
+        created = init_project(directory, name)
+    except InitError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"created project `{created.name}` in {directory}: {len(created.files)} files")
+    click.echo("next:")
+    click.echo(f"  cd {directory}")
+    for command in ("cdpc run --as-of 2026-11-20", "cdpc test", "cdpc check"):
+        click.echo(f"  {command}")
+    return 0
 
 
 @cli.command()
@@ -408,6 +436,51 @@ def diff_(destination: str, segment: str, from_run: int, to_run: int, fmt: str, 
     return 0
 
 
+@cli.command("test")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@project_option
+def test_(names: tuple[str, ...], project_dir: Path) -> int:
+    """Run the definition tests (`kind: test`), each on a DuckDB database of its own.
+
+    Each test's rows are loaded as the raw data of a run at the test's as-of time;
+    the project's compiled DuckDB SQL runs on them in memory, and the rows of every
+    table the test expects are compared with what the run left. Every failure is
+    printed at the test's file:line:col with the expected and actual rows side by
+    side, then one line per test and the total. NAME runs only that test
+    (repeatable; default: every test). Exit 0 when every test passes, 1 when one
+    fails or a definition does not validate, 2 when NAME is no test. See
+    docs/commands/test.md.
+    """
+    from .run.deftest import run_tests, summary_line
+    from .run.testrows import failure_lines
+
+    project = _require_valid(project_dir)
+    defined = project.definitions.tests
+    unknown = [n for n in names if n not in defined]
+    if unknown:
+        hint = did_you_mean(unknown[0], defined)
+        raise click.BadParameter(f"no test named `{unknown[0]}`" + (f"; {hint}" if hint else ""), param_hint="NAME")
+    if "duckdb" not in project.definitions.project.targets:
+        raise click.UsageError("tests run on DuckDB, and `duckdb` is not in project.targets, so validate has not "
+                               "checked the project for it; add `duckdb` to `targets` in project.yaml")
+    tests = [defined[n] for n in (dict.fromkeys(names) if names else sorted(defined))]
+    if not tests:
+        click.echo("no tests: add a `kind: test` definition (see docs/commands/test.md)")
+        return 0
+    began = time.perf_counter()
+    results = run_tests(project, tests)
+    for test, result in zip(tests, results):
+        for failure in result.failures:
+            for line in failure_lines(test.name, failure):
+                click.echo(line)
+    for test, result in zip(tests, results):
+        click.echo(summary_line(result, test))
+    failed = sum(1 for r in results if not r.passed)
+    click.echo(f"{len(results)} test{'s' if len(results) != 1 else ''}: {len(results) - failed} passed, "
+               f"{failed} failed ({time.perf_counter() - began:.2f} s)")
+    return 1 if failed else 0
+
+
 @cli.command()
 @click.option("--base", "base_ref", metavar="GIT_REF",
               help="Compare with this commit, branch or tag (read from git objects, no checkout).")
@@ -421,15 +494,18 @@ def diff_(destination: str, segment: str, from_run: int, to_run: int, fmt: str, 
 @project_option
 def check(base_ref: Optional[str], report_path: Optional[Path], fmt: str, data_dir: Optional[Path],
           as_of: Optional[str], project_dir: Path) -> int:
-    """What CI runs on a pull request: validate, generated/, versions, approvals.
+    """What CI runs on a pull request: validate, generated/, tests, versions, approvals.
 
     Checks that the definitions validate and that generated/ is what `cdpc compile`
-    writes. With --base, also compares with that git ref: contract compatibility and
-    version bumps per kind, and approvals for every changed data hash of a kind in
-    governance.require_approval. Without --base nothing counts as changed; approvals
-    that no longer match their definition are warnings. Every finding is printed at
-    once, sorted. Exit 0 when there is no error, 1 when there is one, 2 when the base
-    cannot be read (e.g. the ref does not exist). See docs/governance.md.
+    writes; runs the definition tests (`cdpc test`) and prints their coverage of
+    segments, attributes and syncs, and which contracts, segments and destinations
+    name an owner. With --base, also compares with that git ref: contract
+    compatibility and version bumps per kind, and approvals for every changed data
+    hash of a kind in governance.require_approval. Without --base nothing counts as
+    changed; approvals that no longer match their definition are warnings. Every
+    finding is printed at once, sorted. Exit 0 when there is no error, 1 when there is
+    one, 2 when the base cannot be read (e.g. the ref does not exist). See
+    docs/governance.md.
     """
     from .check import run_check
     from .check.formats import github_annotations, summary_lines, to_json
@@ -588,7 +664,8 @@ def _resolve(graph: Lineage, name: str) -> str:
 
 
 def _count(project: LoadedProject) -> int:
-    return sum(1 for _ in project.definitions.all()) if project.definitions else 0
+    defs = project.definitions
+    return sum(1 for _ in defs.all()) + len(defs.tests) if defs else 0
 
 
 def main(argv: Optional[list[str]] = None) -> None:

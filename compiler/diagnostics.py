@@ -58,6 +58,10 @@ CODES: dict[str, str] = {
     "CDP223": "retention counts from an event_time that may be NULL",
     "CDP224": "access definition in a project without an identity",
     "CDP225": "access shows more sensitive data more clearly than less sensitive data",
+
+
+    "CDP230": "test expects rows of a table the project does not have",
+    "CDP231": "test row names a column its table does not have",
     "CDP301": "SQL snippet does not parse",
     "CDP302": "SQL snippet is not a single expression",
     "CDP303": "name not allowed in this snippet",
@@ -93,6 +97,9 @@ CODES: dict[str, str] = {
     "CDP513": "an access role can read more than its views",
     "CDP515": "meta schema is an output schema or one cdpc uses for scratch work",
     "CDP530": "sync held: its change was not published",
+
+
+    "CDP520": "definition test failed",
     "CDP601": "generated/ is stale",
     "CDP602": "breaking contract change without a MAJOR bump",
     "CDP603": "change without the required version bump",
@@ -109,6 +116,8 @@ CODES: dict[str, str] = {
     "CDP614": "approver authored part of the change (four eyes)",
     "CDP615": "approval not committed",
     "CDP616": "governance policy changed without approval",
+    "CDP620": "test coverage below governance.min_test_coverage",
+    "CDP621": "definition names no owner",
     "CDP901": "bad environment",
     "CDP902": "git base cannot be read",
     "CDP903": "raw data directory missing",

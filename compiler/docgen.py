@@ -56,6 +56,8 @@ NOTES: dict[str, str] = {
     "Governance.min_approvals": "approvals needed per changed definition",
     "Governance.require_signed": "approvals added in a change need an SSH signature that git verifies",
     "Governance.allowed_signers": "git's allowed-signers file, relative to the project (needed with `require_signed`)",
+    "Governance.require_owner": "a contract, segment or destination without `owner` is an error (else a warning)",
+    "Governance.min_test_coverage": "the least share (0 to 1) of segments, attributes and syncs that tests must cover; `cdpc check` fails below it",
     "contract.relation": "the physical source, `schema.table`; raw files are `<relation>.csv` or `.parquet`",
     "contract.primary_key": "the fields that identify a row; needed by every identity source",
     "contract.event_time": "a timestamp field: freshness, `most_recent` and `first_seen` order by it",
@@ -130,6 +132,21 @@ NOTES: dict[str, str] = {
     "See.internal": "how `internal` columns are shown (a column that reads no field is internal)",
     "See.confidential": "how `confidential` columns are shown",
     "See.restricted": "how `restricted` columns are shown (PHI is always restricted)",
+    "test.version": "accepted and documentation only: nothing reads a test, so no change to one needs a bump",
+    "test.as_of": "what `current_date` and `now()` mean in the test's run: a date or a timestamp (UTC)",
+    "test.given": "contract -> its raw rows, by field name; a contract not named has no rows",
+    "test.expect": "per output table, the rows expected there",
+    "Expect.staged": "contract -> rows expected in `<staging>.<contract>`, typed",
+    "Expect.rejected": "contract -> rows expected in `<staging>.<contract>_rejected`, as text, with `_reject_reasons`",
+    "Expect.map": "rows expected in `<identity>.<identity>_map`: `source`, `record_key`, `profile`",
+    "Expect.conflicts": "rows expected in `<identity>.<identity>_conflicts`: `id_type`, `id_value`, `reason`",
+    "Expect.profiles": "rows expected in `<profiles>.<entity>_profiles`: `profile` and attribute columns",
+    "Expect.consent": "rows expected in `<profiles>.<entity>_consent`: `profile`, `purpose`, `granted`",
+    "Expect.segments": "segment -> its expected members (`profile`)",
+    "Expect.syncs": "destination -> segment -> the sync's expected audience: `profile`, identifiers and fields as sent",
+    "Expectation.rows": "the table holds exactly these rows (a multiset, on the columns they name); a bare list means this",
+    "Expectation.contains": "the table holds at least these rows, each a different row",
+    "Expectation.lacks": "the table holds none of these rows",
     "approvals.approvals": "the council's sign-offs, one per definition version and hash",
     "Approval.segment": "the approved definition (exactly one of the kind keys)",
     "Approval.attribute": "the approved definition (exactly one of the kind keys)",
@@ -149,11 +166,13 @@ NOTES: dict[str, str] = {
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "contract": ("bookings",), "identity": ("customer",),
     "attribute": ("spend_365d", "engagement_tier", "primary_email"), "segment": ("winback_7d_inactive",),
-    "consent": ("marketing",), "destination": ("meta_ads",), "access": ("marketing_analyst",),
+    "consent": ("marketing",), "destination": ("meta_ads",), "access": ("marketing_analyst",), "test": ("winback_seven_day_edge",),
 }
+AS_WRITTEN = {"test"}  # shown as their file is written (rows of timestamps read badly once dumped again)
 REFERENCE_SECTIONS = {"project": "21-project", "contract": "22-contract", "identity": "23-identity",
                       "attribute": "24-attribute", "segment": "25-segment", "consent": "26-consent",
-                      "destination": "27-destination", "approvals": "28-approvals", "access": "211-access"}
+                      "destination": "27-destination", "approvals": "28-approvals", "access": "211-access",
+                      "test": "212-test"}
 
 
 # --------------------------------------------------------------------------- kind pages
@@ -299,6 +318,8 @@ def _example(kind: str, root: Path) -> str:
     if not ofkind:
         return ""
     wanted = [d for name in EXAMPLES.get(kind, ()) for d in ofkind if d.data.get("name") == name] or ofkind[:1]
+    if kind in AS_WRITTEN:  # its file, comments and layout as a team would copy it
+        return "---\n".join((root / d.file).read_text(encoding="utf-8") for d in wanted)
     shown = []
     for document in wanted:
         data = {k: v for k, v in document.data.items() if k != "description"}  # long prose; the keys are the point

@@ -176,7 +176,8 @@ def test_several_breaking_changes_are_all_reported(repo):
 
 def test_description_only_edit_needs_no_bump_and_no_approval(repo):
     repo.edit(ORDERS, "description: Orders from the web shop.", "description: Orders from the web shop, all channels.")
-    repo.edit(BIG, "description: Customers who spent 100 or more.", "description: Our best customers.\nowner: crm@shop.example")
+    repo.edit(BIG, "description: Customers who spent 100 or more.", "description: Our best customers.")
+    repo.edit(BIG, "owner: data@shop.example", "owner: crm@shop.example")
     repo.edit(ORDERS, "  email: {type: string, pii: true}", "  email: {type: string, pii: true, description: The buyer.}")
     result = head(repo, "--report", str(repo.top / "report.md"))
     assert result.exit_code == 0, result.output
@@ -268,7 +269,7 @@ def test_upstream_attribute_change_voids_segment_approvals(repo):
 
 
 def test_new_governed_definition_needs_approval(repo):
-    repo.write("definitions/segments/lapsed.yaml", "kind: segment\nname: lapsed\nversion: 1.0.0\nwhere: order_count = 0\n")
+    repo.write("definitions/segments/lapsed.yaml", "kind: segment\nname: lapsed\nversion: 1.0.0\nwhere: order_count = 0\nowner: crm@shop.example\n")
     result = head(repo)
     assert repo.findings(result.output) == ["definitions/segments/lapsed.yaml:2:7: CDP604"]
     assert repo.cdpc("approve", "lapsed", "--by", "raj@shop.example").exit_code == 0

@@ -36,8 +36,9 @@ def _project(tmp_path: Path) -> Path:
 
 
 def _remove_meta_ads(project: Path) -> None:
-    """A definition removed: the destination meta_ads and so its two sync tables."""
+    """A definition removed: the destination meta_ads and so its two sync tables (and the test of them)."""
     (project / "definitions" / "destinations" / "meta_ads.yaml").unlink()
+    (project / "definitions" / "tests" / "meta_hashes_phone.yaml").unlink()
     shutil.rmtree(project / "generated", ignore_errors=True)
 
 

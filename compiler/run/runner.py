@@ -189,3 +189,18 @@ def _as_of_statements(dialect: str, as_of: dt.datetime, schemas: RunSchemas) -> 
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# ---- for `cdpc test` (compiler/run/deftest.py): the same executor, on a throwaway database ----
+
+
+def execute_units(engine: Engine, units: list[RenderedUnit], iterations: Optional[dict[str, int]] = None) -> None:
+    """Execute rendered units in order, each loop repeated until it converges; their checks
+    are not run (a test compares tables instead)."""
+    for unit in units:
+        _execute_unit(engine, unit, {} if iterations is None else iterations)
+
+
+def as_of_statements(dialect: str, as_of: dt.datetime, work: str) -> list[str]:
+    """The statements that write the run's as-of time where `current_date` reads it."""
+    return _as_of_statements(dialect, as_of, work)
