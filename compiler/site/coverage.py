@@ -6,13 +6,16 @@ attributes (`segment:vip_retention`, `attribute:spend_365d`) and `sync:<destinat
 for a destination's sync (its audience table `sync__<destination>__<segment>`). Every
 page section that shows tests (a definition's "Tests that cover it", the coverage table)
 reads this mapping and nothing else; a key that is absent means no test covers it, and
-the site says so. Until the project has definition tests the mapping is empty.
+the site says so. What a test covers is compiler/coverage.py's rule, the one `cdpc check`
+counts with.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..coverage import tests_covering
 from ..graph import node_id
 from ..model import Definitions
 
@@ -31,7 +34,20 @@ class TestRef:
 
 def covering_tests(project) -> dict[str, list[TestRef]]:
     """key -> the tests that cover it, each list sorted by test name (see the module's docstring)."""
-    return {}
+    defs = project.definitions
+    found: dict[str, list[TestRef]] = {}
+    for (kind, name), tests in tests_covering(defs).items():
+        key = sync_key(*name.split(".", 1)) if kind == "sync" else node_id(kind, name)
+        found[key] = [_ref(defs.tests[test], project.root) for test in sorted(tests)]
+    return found
+
+
+def _ref(test, root) -> TestRef:
+    where = test.loc()  # the loader names files relative to the project root
+    file = Path(where.file)
+    if file.is_absolute():
+        file = file.relative_to(Path(root).resolve())
+    return TestRef(test.name, file.as_posix(), where.line, test.description or "")
 
 
 def sync_key(destination: str, segment: str) -> str:
