@@ -316,8 +316,8 @@ def _propagate(id_type: str) -> Loop:
     Azad and Hu, 2020): every label points at a profile of the component (at first its own),
     and each round, with g the label's label (the grandparent) and m(p) the smallest g among
     the profiles that share a value with p (p included), p's new label is the smallest of m(p)
-    and the m of every profile whose label is p. A label never grows; when none changes
-    each component's profiles carry its smallest profile. Hooking whole trees (not only each
+    and the m of every profile whose label is p. A label never grows; once no round could
+    change one, each component's profiles carry its smallest profile. Hooking whole trees (not only each
     profile to its neighbours) keeps the rounds near log2 of the longest chain, where
     min-label propagation takes as many rounds as the chain is long."""
     grand = (exp.select(col("pid", "p"), alias(col("l", "g"), "g"), copy=False).from_(work("id_label_prev", "p"), copy=False)
@@ -338,9 +338,15 @@ def _propagate(id_type: str) -> Loop:
     least = exp.Case(ifs=[exp.If(this=exp.LT(this=col("m", "k"), expression=col("m", "n")), true=col("m", "k"))], default=col("m", "n"))
     labelled = (exp.select(col("pid", "n"), alias(least, "l"), copy=False).from_(work("id_label_min", "n"), copy=False)
                 .join(hooked.subquery("k", copy=False), join_type="left", on=exp.EQ(this=col("pid", "k"), expression=col("pid", "n")), copy=False))
-    changed = (exp.select(exp.Count(this=exp.Star()), copy=False).from_(work("id_label", "c"), copy=False)
-               .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "c")), copy=False)
-               .where(exp.NEQ(this=col("l", "c"), expression=col("l", "p")), copy=False))
+    # done when every value's profiles carry one label that labels itself: then each component
+    # has one label (a profile of it) and a further round would change nothing. Labels only
+    # point down (a label is never larger than its profile), so that is min(g) = max(l) per value
+    unfinished = (exp.select(col("v", "e"), copy=False).from_(work("id_edges", "e"), copy=False)
+                  .join(work("id_label", "c"), on=exp.EQ(this=col("pid", "c"), expression=col("pid", "e")), copy=False)
+                  .join(work("id_label", "g"), on=exp.EQ(this=col("pid", "g"), expression=col("l", "c")), copy=False)
+                  .group_by(col("v", "e"), copy=False)
+                  .having(exp.LT(this=exp.Min(this=col("l", "g")), expression=exp.Max(this=col("l", "c"))), copy=False))
+    changed = exp.select(exp.Count(this=exp.Star()), copy=False).from_(unfinished.subquery("u", copy=False), copy=False)
     body = [*create_table_as(WORK, "id_label_prev", exp.select(col("pid"), col("l"), copy=False).from_(work("id_label"), copy=False)),
             *steps, *create_table_as(WORK, "id_label", labelled)]
     return Loop(f"components_{id_type}", body, changed)
