@@ -352,7 +352,7 @@ def test_long_chain_resolves_in_logarithmic_rounds():
     members, _, iterations, profiles, conflicts = _run_chain(device_limit=None)
     assert profiles == [(h("member_no", min(members)), 2 * len(members))]
     assert conflicts == []
-    assert iterations["components_member_no"] == 2
+    assert iterations["components_member_no"] == 1  # pairs: one round joins them, and nothing is left to do
     assert iterations["components_device"] <= 2 * math.ceil(math.log2(CHAIN)) + 2, iterations
 
 
@@ -363,3 +363,54 @@ def test_long_chain_over_a_limit_is_not_merged():
     assert sorted(profiles) == sorted((h("member_no", m), 2) for m in members)
     assert conflicts == [("device", len(devices))]
     assert iterations["components_device"] <= 2 * math.ceil(math.log2(CHAIN)) + 2, iterations
+
+
+# --------------------------------------------------------------------------- a record key on several rows
+
+# docs/reference.md §2.3: a record is its source and key, so rows that share a key are one
+# record holding the values of all its rows (the run also reports CDP504). The reference
+# above takes one value per type and record, so these are written out by hand.
+DUPLICATE_KEYS = {
+    # record 1 holds a@x and b@x; a@x would join it to member m2 (limit 1): rejected in 2a
+    "two_emails": (
+        [("src0", "1", {"member_no": "m1", "email": "a@x.com"}), ("src0", "1", {"member_no": "m1", "email": "b@x.com"}),
+         ("src0", "2", {"member_no": "m2", "email": "a@x.com"})],
+        {("src0", "1"): h("member_no", "m1"), ("src0", "2"): h("member_no", "m2")},
+        {("email", "a@x.com")}),
+    # the same row twice, and a record with the same values: one profile, one map row per record
+    "repeated_row": (
+        [("src0", "1", {"member_no": "m1", "email": "a@x.com"}), ("src0", "1", {"member_no": "m1", "email": "a@x.com"}),
+         ("src0", "2", {"member_no": "m1", "email": "a@x.com"})],
+        {("src0", "1"): h("member_no", "m1"), ("src0", "2"): h("member_no", "m1")},
+        set()),
+    # record 1 holds m1 on one row and a@x on another; record 2 holds m1: they merge
+    "values_on_two_rows": (
+        [("src0", "1", {"member_no": "m1", "email": None}), ("src0", "1", {"member_no": None, "email": "a@x.com"}),
+         ("src0", "2", {"member_no": "m1", "email": None})],
+        {("src0", "1"): h("member_no", "m1"), ("src0", "2"): h("member_no", "m1")},
+        set()),
+    # record 1 holds m1 and m2 on its own; m1 links it to record 3, and that union would hold
+    # two members: m1 is rejected, record 3 is left with nothing and named after itself
+    "two_members": (
+        [("src0", "1", {"member_no": "m1", "email": "e@x.com"}), ("src0", "1", {"member_no": "m2", "email": "e@x.com"}),
+         ("src0", "3", {"member_no": "m1", "email": None})],
+        {("src0", "1"): h("member_no", "m2"), ("src0", "3"): md5_hex("record:src0:3")},
+        {("member_no", "m1")}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DUPLICATE_KEYS))
+def test_rows_sharing_a_key_are_one_record(name):
+    records, profile_of, conflicts = DUPLICATE_KEYS[name]
+    identifiers = ids(("member_no", "lower_trim", 1), ("email", "email", 3))
+    sources = {"src0": {"member_no": "f_m", "email": "f_e"}}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_identity_project(root, identifiers, sources, {}, records)
+        engine, result = run(root)
+        rows = engine.rows("SELECT source, record_key, profile_id FROM cdp_identity.customer_map")
+        found = {tuple(r) for r in engine.rows("SELECT id_type, id_value FROM cdp_identity.customer_conflicts")}
+        engine.close()
+    assert sorted(rows) == sorted((s, k, p) for (s, k), p in profile_of.items())  # one row per record
+    assert found == conflicts
+    assert "CDP504" in {f.code for f in result.findings}

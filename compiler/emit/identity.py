@@ -101,27 +101,26 @@ def _rows(defs: Definitions, identity: Identity) -> list[exp.Expression]:
     return create_table_as(WORK, "id_rows", query)
 
 
-def _node_key(identity: Identity, qualifier: str) -> list[tuple[str, exp.Expression]]:
-    """A row's node: its identifiers, or its record when the record has other rows."""
-    def unless_dup(value: exp.Expression, otherwise: exp.Expression) -> exp.Expression:
-        return exp.Case(ifs=[exp.If(this=exp.EQ(this=col("dup", qualifier), expression=lit(1)), true=value)], default=otherwise)
-    return [("k_source", unless_dup(col("source", qualifier), lit(_NONE))),
-            ("k_key", unless_dup(col("record_key", qualifier), lit(_NONE))),
-            *((_key(t), unless_dup(lit(_NONE), coalesce(col(_column(t), qualifier), lit(_NONE)))) for t in identity.types)]
-
-
 def _nodes(identity: Identity) -> list[exp.Expression]:
-    """id_nodes (nid, the key, records), id_values (vid, t, id_type, id_value) and
-    id_node_values (nid, t, vid). `t` is the type's priority, 1 the highest."""
-    key = _node_key(identity, "r")
-    names = [name for name, _ in key]
-    grouped = (exp.select(*(alias(expression, name) for name, expression in key),
-                          alias(exp.Count(this=exp.Star()), "n_rows"), copy=False)
-               .from_(work("id_rows", "r"), copy=False).group_by(*(expression.copy() for _, expression in key), copy=False))
-    records = exp.Case(ifs=[exp.If(this=exp.EQ(this=col("k_source"), expression=lit(_NONE)), true=col("n_rows"))], default=lit(1))
+    """id_nodes (nid, k_source, k_key, k__<type>..., records), id_values (vid, t, id_type,
+    id_value) and id_node_values (nid, t, vid, records). A node's key is its values ('' for none) or,
+    for a record with other rows, its source and record key. `t` is the type's priority, 1
+    the highest."""
+    columns = [col(_column(t)) for t in identity.types]
+    by_values = (exp.select(*(c.copy() for c in columns), alias(exp.Count(this=exp.Star()), "n"), copy=False)
+                 .from_(work("id_rows"), copy=False).where(exp.EQ(this=col("dup"), expression=lit(0)), copy=False)
+                 .group_by(*(c.copy() for c in columns), copy=False))
+    plain = exp.select(alias(lit(_NONE), "k_source"), alias(lit(_NONE), "k_key"),
+                       *(alias(coalesce(col(_column(t), "g"), lit(_NONE)), _key(t)) for t in identity.types),
+                       alias(col("n", "g"), "records"), copy=False).from_(by_values.subquery("g", copy=False), copy=False)
+    by_record = (exp.select(alias(col("source"), "k_source"), alias(col("record_key"), "k_key"),
+                            *(alias(lit(_NONE), _key(t)) for t in identity.types), alias(lit(1), "records"), copy=False)
+                 .from_(work("id_rows"), copy=False).where(exp.EQ(this=col("dup"), expression=lit(1)), copy=False)
+                 .group_by(col("source"), col("record_key"), copy=False))
+    names = ["k_source", "k_key", *(_key(t) for t in identity.types)]
     nid = row_number([], [asc(codepoint(col(name))) for name in names])
-    steps = create_table_as(WORK, "id_nodes", exp.select(alias(nid, "nid"), *(col(n) for n in names), alias(records, "records"), copy=False)
-                            .from_(grouped.subquery("g", copy=False), copy=False))
+    steps = create_table_as(WORK, "id_nodes", exp.select(alias(nid, "nid"), *(col(n) for n in names), col("records"), copy=False)
+                            .from_(union_all([plain, by_record]).subquery("g", copy=False), copy=False))
     from_nodes = [exp.select(alias(lit(rank), "t"), alias(col(_key(t)), "id_value"), copy=False)
                   .from_(work("id_nodes"), copy=False).where(exp.NEQ(this=col(_key(t)), expression=lit(_NONE)), copy=False)
                   for rank, t in enumerate(identity.types, 1)]
@@ -141,11 +140,11 @@ def _nodes(identity: Identity) -> list[exp.Expression]:
     per_node = []
     for rank, t in enumerate(identity.types, 1):
         values, on = value_of(rank, col(_key(t), "n"))
-        per_node.append(exp.select(col("nid", "n"), col("t", "v"), col("vid", "v"), copy=False)
+        per_node.append(exp.select(col("nid", "n"), col("t", "v"), col("vid", "v"), col("records", "n"), copy=False)
                         .from_(work("id_nodes", "n"), copy=False).join(values, on=on, copy=False))
     for rank, t in enumerate(identity.types, 1):
         values, on = value_of(rank, col(_column(t), "r"))
-        per_node.append(exp.select(col("nid", "n"), col("t", "v"), col("vid", "v"), copy=False).distinct(copy=False)
+        per_node.append(exp.select(col("nid", "n"), col("t", "v"), col("vid", "v"), col("records", "n"), copy=False).distinct(copy=False)
                         .from_(work("id_rows", "r"), copy=False)
                         .join(work("id_nodes", "n"), on=and_(exp.EQ(this=col("k_source", "n"), expression=col("source", "r")),
                                                              exp.EQ(this=col("k_key", "n"), expression=col("record_key", "r"))), copy=False)
@@ -317,8 +316,8 @@ def _propagate(id_type: str) -> Loop:
     Azad and Hu, 2020): every label points at a profile of the component (at first its own),
     and each round, with g the label's label (the grandparent) and m(p) the smallest g among
     the profiles that share a value with p (p included), p's new label is the smallest of m(p)
-    and the m of every profile whose label is p. A label never grows; when none changes
-    each component's profiles carry its smallest profile. Hooking whole trees (not only each
+    and the m of every profile whose label is p. A label never grows; once no round could
+    change one, each component's profiles carry its smallest profile. Hooking whole trees (not only each
     profile to its neighbours) keeps the rounds near log2 of the longest chain, where
     min-label propagation takes as many rounds as the chain is long."""
     grand = (exp.select(col("pid", "p"), alias(col("l", "g"), "g"), copy=False).from_(work("id_label_prev", "p"), copy=False)
@@ -339,9 +338,15 @@ def _propagate(id_type: str) -> Loop:
     least = exp.Case(ifs=[exp.If(this=exp.LT(this=col("m", "k"), expression=col("m", "n")), true=col("m", "k"))], default=col("m", "n"))
     labelled = (exp.select(col("pid", "n"), alias(least, "l"), copy=False).from_(work("id_label_min", "n"), copy=False)
                 .join(hooked.subquery("k", copy=False), join_type="left", on=exp.EQ(this=col("pid", "k"), expression=col("pid", "n")), copy=False))
-    changed = (exp.select(exp.Count(this=exp.Star()), copy=False).from_(work("id_label", "c"), copy=False)
-               .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "c")), copy=False)
-               .where(exp.NEQ(this=col("l", "c"), expression=col("l", "p")), copy=False))
+    # done when every value's profiles carry one label that labels itself: then each component
+    # has one label (a profile of it) and a further round would change nothing. Labels only
+    # point down (a label is never larger than its profile), so that is min(g) = max(l) per value
+    unfinished = (exp.select(col("v", "e"), copy=False).from_(work("id_edges", "e"), copy=False)
+                  .join(work("id_label", "c"), on=exp.EQ(this=col("pid", "c"), expression=col("pid", "e")), copy=False)
+                  .join(work("id_label", "g"), on=exp.EQ(this=col("pid", "g"), expression=col("l", "c")), copy=False)
+                  .group_by(col("v", "e"), copy=False)
+                  .having(exp.LT(this=exp.Min(this=col("l", "g")), expression=exp.Max(this=col("l", "c"))), copy=False))
+    changed = exp.select(exp.Count(this=exp.Star()), copy=False).from_(unfinished.subquery("u", copy=False), copy=False)
     body = [*create_table_as(WORK, "id_label_prev", exp.select(col("pid"), col("l"), copy=False).from_(work("id_label"), copy=False)),
             *steps, *create_table_as(WORK, "id_label", labelled)]
     return Loop(f"components_{id_type}", body, changed)
@@ -385,12 +390,11 @@ def _finish(defs: Definitions, identity: Identity) -> list[exp.Expression]:
     steps += create_table_as(WORK, "profile_ids", exp.select(col("profile_id"), copy=False).distinct(copy=False)
                              .from_(table(schema, f"{identity.name}_map"), copy=False))
     # per profile, each value it holds and the number of its records that hold it (syncs send the most frequent)
-    counted = (exp.select(col("pid", "p"), col("vid", "nv"), alias(exp.Sum(this=col("records", "n")), "records"), copy=False)
+    counted = (exp.select(col("pid", "p"), col("vid", "nv"), alias(exp.Sum(this=col("records", "nv")), "records"), copy=False)
                .from_(work("id_node_values", "nv"), copy=False)
-               .join(work("id_nodes", "n"), on=exp.EQ(this=col("nid", "n"), expression=col("nid", "nv")), copy=False)
                .join(work("id_profile", "p"), on=exp.EQ(this=col("nid", "p"), expression=col("nid", "nv")), copy=False)
-               .join(work("id_held", "h"), on=and_(exp.EQ(this=col("pid", "h"), expression=col("pid", "p")),
-                                                   exp.EQ(this=col("vid", "h"), expression=col("vid", "nv"))), copy=False)
+               .join(work("id_rejected", "x"), join_type="left", on=exp.EQ(this=col("vid", "x"), expression=col("vid", "nv")), copy=False)
+               .where(_is_null(col("vid", "x")), copy=False)
                .group_by(col("pid", "p"), col("vid", "nv"), copy=False))
     steps += create_table_as(WORK, "id_profile_values", exp.select(
         col("profile_id", "k"), col("id_type", "v"), col("id_value", "v"), col("records", "c"), copy=False)
