@@ -182,9 +182,12 @@ def _check_hint(code: str) -> str:
 def _as_of_statements(dialect: str, as_of: dt.datetime, schemas: RunSchemas) -> list[str]:
     """The run's one-row context table, in the run's scratch schema; snippets read
     `current_date` etc. from it."""
+    return [moved(s, schemas).sql(dialect=dialect) for s in _context_table(as_of, WORK)]
+
+
+def _context_table(as_of: dt.datetime, schema: str) -> list[exp.Expression]:
     stamp = exp.Cast(this=exp.Literal.string(as_of.strftime("%Y-%m-%d %H:%M:%S")), to=exp.DataType.build("TIMESTAMP"))
-    statements = create_table_as(WORK, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))
-    return [moved(s, schemas).sql(dialect=dialect) for s in statements]
+    return create_table_as(schema, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))
 
 
 def _first_line(exc: Exception) -> str:
@@ -203,4 +206,4 @@ def execute_units(engine: Engine, units: list[RenderedUnit], iterations: Optiona
 
 def as_of_statements(dialect: str, as_of: dt.datetime, work: str) -> list[str]:
     """The statements that write the run's as-of time where `current_date` reads it."""
-    return _as_of_statements(dialect, as_of, work)
+    return [s.sql(dialect=dialect) for s in _context_table(as_of, work)]
