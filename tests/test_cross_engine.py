@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
+from compiler.emit.access import access_schema
 from compiler.project import require_valid
 from compiler.run.engines.duckdb import DuckDBEngine
 from compiler.run.runner import run_project
@@ -83,7 +84,8 @@ def forget_earlier_runs(engine, defs) -> None:
     one does: whether a run holds a sync depends on the audience published before
     (reference.md §5.4), and PostgreSQL's database and Spark's warehouse outlive a run."""
     s = defs.project.schemas
-    for schema in sorted({s.staging, s.identity, s.profiles, s.audiences, s.meta}):
+    views = {access_schema(defs, access) for access in defs.accesses.values()}  # the access views
+    for schema in sorted({s.staging, s.identity, s.profiles, s.audiences, s.meta} | views):
         engine.drop_schema(schema)
 
 
