@@ -65,7 +65,7 @@ def child_floor(args: dict) -> dict:
     import duckdb
 
     connection = duckdb.connect()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     rows = 0
     for relation in RELATIONS:
         path = Path(args["data"]) / f"{relation}.csv"
@@ -75,7 +75,7 @@ def child_floor(args: dict) -> dict:
                            f"quote = '\"', escape = '\"', columns = {{{columns}}}, auto_detect = false, "
                            f"ignore_errors = true)")
         rows += connection.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
-    return {"seconds": time.perf_counter() - started, "rows": rows}
+    return {"seconds": time.perf_counter() - started, "cpu": _cpu() - cpu, "rows": rows}
 
 
 def child_run(args: dict) -> dict:
@@ -90,7 +90,9 @@ def child_run(args: dict) -> dict:
     engine = open_engine(args["engine"], db=args.get("db"), dsn=args.get("dsn"), master=args.get("master"),
                          warehouse=args.get("warehouse"))
     compiled = time.perf_counter() - started
+    cpu = _cpu()
     result = run_project(project, engine, Path(args["data"]), dt.datetime(2026, 11, 20))
+    cpu = _cpu() - cpu
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     links = None
     if args.get("links"):
@@ -106,7 +108,7 @@ def child_run(args: dict) -> dict:
     stats = result.stats
     return {"records": stats.records, "profiles": stats.profiles, "conflicts": stats.conflicts,
             "staged": sum(stats.staged.values()), "rejected": sum(stats.rejected.values()),
-            "seconds": {"compile": compiled, **result.seconds}, "iterations": result.iterations, "rss": rss,
+            "seconds": {"compile": compiled, **result.seconds}, "iterations": result.iterations, "rss": rss, "cpu": cpu,
             "links": links}
 
 
@@ -116,8 +118,16 @@ def child_splink(args: dict) -> dict:
     import bench_identity
 
     folder = Path(args["links"])
-    return bench_identity.splink_components(pq.read_table(folder / "nodes.parquet"),
-                                            pq.read_table(folder / "edges.parquet"))
+    nodes, edges = pq.read_table(folder / "nodes.parquet"), pq.read_table(folder / "edges.parquet")
+    cpu = _cpu()
+    result = bench_identity.splink_components(nodes, edges)
+    return {**result, "cpu": _cpu() - cpu}  # the loading of its tables included
+
+
+def _cpu() -> float:
+    """User and system CPU seconds of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 CHILDREN = {"floor": child_floor, "run": child_run, "splink": child_splink}
@@ -221,6 +231,9 @@ def main() -> None:
             notes.append(f"data generated in {m['generated']:.1f} s")
         if cc:
             notes.append(f"Splink: {cc['components']:,} components of {run['links']['edge_count']:,} edges")
+        # CPU seconds (all threads) move less than wall time when others share the machine
+        notes.append(f"CPU s: run {run['cpu']:.1f}, floor {m['floor']['cpu']:.2f} (run/floor "
+                     f"{run['cpu'] / m['floor']['cpu']:.1f}x)" + (f", Splink {cc['cpu']:.1f}" if cc else ""))
         print(" | ".join(rows[-1]), flush=True)
         print("    " + "; ".join(notes), flush=True)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
