@@ -64,8 +64,10 @@ def child_floor(args: dict) -> dict:
     """DuckDB in memory loads the five CSV files as text; malformed lines are skipped."""
     import duckdb
 
+    import bench_identity
+
     connection = duckdb.connect()
-    started, cpu = time.perf_counter(), _cpu()
+    started, cpu = time.perf_counter(), bench_identity.cpu_seconds()
     rows = 0
     for relation in RELATIONS:
         path = Path(args["data"]) / f"{relation}.csv"
@@ -75,7 +77,7 @@ def child_floor(args: dict) -> dict:
                            f"quote = '\"', escape = '\"', columns = {{{columns}}}, auto_detect = false, "
                            f"ignore_errors = true)")
         rows += connection.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
-    return {"seconds": time.perf_counter() - started, "cpu": _cpu() - cpu, "rows": rows}
+    return {"seconds": time.perf_counter() - started, "cpu": bench_identity.cpu_seconds() - cpu, "rows": rows}
 
 
 def child_run(args: dict) -> dict:
@@ -85,20 +87,20 @@ def child_run(args: dict) -> dict:
     from compiler.run.engines import open_engine
     from compiler.run.runner import run_project
 
+    import bench_identity
+
     started = time.perf_counter()
     project = require_valid(Path(args["project"]))
     engine = open_engine(args["engine"], db=args.get("db"), dsn=args.get("dsn"), master=args.get("master"),
                          warehouse=args.get("warehouse"))
     compiled = time.perf_counter() - started
-    cpu = _cpu()
-    result = run_project(project, engine, Path(args["data"]), dt.datetime(2026, 11, 20))
-    cpu = _cpu() - cpu
+    cpu = bench_identity.StageCpu()
+    result = run_project(project, engine, Path(args["data"]), dt.datetime(2026, 11, 20), progress=cpu)
+    cpu("done")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     links = None
     if args.get("links"):
         import pyarrow.parquet as pq
-
-        import bench_identity
 
         extracted = bench_identity.extract_links(engine.connection, project)
         pq.write_table(extracted.pop("nodes"), Path(args["links"]) / "nodes.parquet")
@@ -108,7 +110,7 @@ def child_run(args: dict) -> dict:
     stats = result.stats
     return {"records": stats.records, "profiles": stats.profiles, "conflicts": stats.conflicts,
             "staged": sum(stats.staged.values()), "rejected": sum(stats.rejected.values()),
-            "seconds": {"compile": compiled, **result.seconds}, "iterations": result.iterations, "rss": rss, "cpu": cpu,
+            "seconds": {"compile": compiled, **result.seconds}, "iterations": result.iterations, "rss": rss, "cpu": cpu.seconds,
             "links": links}
 
 
@@ -119,15 +121,7 @@ def child_splink(args: dict) -> dict:
 
     folder = Path(args["links"])
     nodes, edges = pq.read_table(folder / "nodes.parquet"), pq.read_table(folder / "edges.parquet")
-    cpu = _cpu()
-    result = bench_identity.splink_components(nodes, edges)
-    return {**result, "cpu": _cpu() - cpu}  # the loading of its tables included
-
-
-def _cpu() -> float:
-    """User and system CPU seconds of this process so far, all threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return bench_identity.splink_components(nodes, edges)
 
 
 CHILDREN = {"floor": child_floor, "run": child_run, "splink": child_splink}
@@ -232,8 +226,11 @@ def main() -> None:
         if cc:
             notes.append(f"Splink: {cc['components']:,} components of {run['links']['edge_count']:,} edges")
         # CPU seconds (all threads) move less than wall time when others share the machine
-        notes.append(f"CPU s: run {run['cpu']:.1f}, floor {m['floor']['cpu']:.2f} (run/floor "
-                     f"{run['cpu'] / m['floor']['cpu']:.1f}x)" + (f", Splink {cc['cpu']:.1f}" if cc else ""))
+        cpu, floor_cpu = run["cpu"], m["floor"]["cpu"]
+        notes.append(f"CPU s: run {sum(cpu.values()):.1f}, floor {floor_cpu:.2f}, staging {cpu.get('staging', 0):.1f} "
+                     f"({cpu.get('staging', 0) / floor_cpu:.1f}x the floor), whole run "
+                     f"{sum(cpu.values()) / floor_cpu:.1f}x the floor, identity {cpu.get('identity', 0):.1f}"
+                     + (f", Splink {cc['cpu']:.1f} ({cpu.get('identity', 0) / cc['cpu']:.1f}x)" if cc else ""))
         print(" | ".join(rows[-1]), flush=True)
         print("    " + "; ".join(notes), flush=True)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
