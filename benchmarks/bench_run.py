@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import bench_identity  # noqa: E402
 import synth  # noqa: E402
 
 RELATIONS = list(synth.COLUMNS)
@@ -63,8 +64,6 @@ RELATIONS = list(synth.COLUMNS)
 def child_floor(args: dict) -> dict:
     """DuckDB in memory loads the five CSV files as text; malformed lines are skipped."""
     import duckdb
-
-    import bench_identity
 
     connection = duckdb.connect()
     started, cpu = time.perf_counter(), bench_identity.cpu_seconds()
@@ -87,8 +86,6 @@ def child_run(args: dict) -> dict:
     from compiler.run.engines import open_engine
     from compiler.run.runner import run_project
 
-    import bench_identity
-
     started = time.perf_counter()
     project = require_valid(Path(args["project"]))
     engine = open_engine(args["engine"], db=args.get("db"), dsn=args.get("dsn"), master=args.get("master"),
@@ -110,14 +107,12 @@ def child_run(args: dict) -> dict:
     stats = result.stats
     return {"records": stats.records, "profiles": stats.profiles, "conflicts": stats.conflicts,
             "staged": sum(stats.staged.values()), "rejected": sum(stats.rejected.values()),
-            "seconds": {"compile": compiled, **result.seconds}, "iterations": result.iterations, "rss": rss, "cpu": cpu.seconds,
-            "links": links}
+            "seconds": {"compile": compiled, **result.seconds}, "iterations": result.iterations, "rss": rss,
+            "cpu": cpu.seconds, "links": links}
 
 
 def child_splink(args: dict) -> dict:
     import pyarrow.parquet as pq
-
-    import bench_identity
 
     folder = Path(args["links"])
     nodes, edges = pq.read_table(folder / "nodes.parquet"), pq.read_table(folder / "edges.parquet")
