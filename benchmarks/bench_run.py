@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import bench_identity  # noqa: E402
 import synth  # noqa: E402
 
 RELATIONS = list(synth.COLUMNS)
@@ -65,7 +66,7 @@ def child_floor(args: dict) -> dict:
     import duckdb
 
     connection = duckdb.connect()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), bench_identity.cpu_seconds()
     rows = 0
     for relation in RELATIONS:
         path = Path(args["data"]) / f"{relation}.csv"
@@ -75,7 +76,7 @@ def child_floor(args: dict) -> dict:
                            f"quote = '\"', escape = '\"', columns = {{{columns}}}, auto_detect = false, "
                            f"ignore_errors = true)")
         rows += connection.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
-    return {"seconds": time.perf_counter() - started, "rows": rows}
+    return {"seconds": time.perf_counter() - started, "cpu": bench_identity.cpu_seconds() - cpu, "rows": rows}
 
 
 def child_run(args: dict) -> dict:
@@ -90,13 +91,13 @@ def child_run(args: dict) -> dict:
     engine = open_engine(args["engine"], db=args.get("db"), dsn=args.get("dsn"), master=args.get("master"),
                          warehouse=args.get("warehouse"))
     compiled = time.perf_counter() - started
-    result = run_project(project, engine, Path(args["data"]), dt.datetime(2026, 11, 20))
+    cpu = bench_identity.StageCpu()
+    result = run_project(project, engine, Path(args["data"]), dt.datetime(2026, 11, 20), progress=cpu)
+    cpu("done")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     links = None
     if args.get("links"):
         import pyarrow.parquet as pq
-
-        import bench_identity
 
         extracted = bench_identity.extract_links(engine.connection, project)
         pq.write_table(extracted.pop("nodes"), Path(args["links"]) / "nodes.parquet")
@@ -107,17 +108,15 @@ def child_run(args: dict) -> dict:
     return {"records": stats.records, "profiles": stats.profiles, "conflicts": stats.conflicts,
             "staged": sum(stats.staged.values()), "rejected": sum(stats.rejected.values()),
             "seconds": {"compile": compiled, **result.seconds}, "iterations": result.iterations, "rss": rss,
-            "links": links}
+            "cpu": cpu.seconds, "links": links}
 
 
 def child_splink(args: dict) -> dict:
     import pyarrow.parquet as pq
 
-    import bench_identity
-
     folder = Path(args["links"])
-    return bench_identity.splink_components(pq.read_table(folder / "nodes.parquet"),
-                                            pq.read_table(folder / "edges.parquet"))
+    nodes, edges = pq.read_table(folder / "nodes.parquet"), pq.read_table(folder / "edges.parquet")
+    return bench_identity.splink_components(nodes, edges)
 
 
 CHILDREN = {"floor": child_floor, "run": child_run, "splink": child_splink}
@@ -221,6 +220,12 @@ def main() -> None:
             notes.append(f"data generated in {m['generated']:.1f} s")
         if cc:
             notes.append(f"Splink: {cc['components']:,} components of {run['links']['edge_count']:,} edges")
+        # CPU seconds (all threads) move less than wall time when others share the machine
+        cpu, floor_cpu = run["cpu"], m["floor"]["cpu"]
+        notes.append(f"CPU s: run {sum(cpu.values()):.1f}, floor {floor_cpu:.2f}, staging {cpu.get('staging', 0):.1f} "
+                     f"({cpu.get('staging', 0) / floor_cpu:.1f}x the floor), whole run "
+                     f"{sum(cpu.values()) / floor_cpu:.1f}x the floor, identity {cpu.get('identity', 0):.1f}"
+                     + (f", Splink {cc['cpu']:.1f} ({cpu.get('identity', 0) / cc['cpu']:.1f}x)" if cc else ""))
         print(" | ".join(rows[-1]), flush=True)
         print("    " + "; ".join(notes), flush=True)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
