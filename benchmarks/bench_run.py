@@ -127,7 +127,8 @@ def in_child(kind: str, args: dict) -> tuple[dict, float]:
     child = subprocess.run([sys.executable, __file__, "--child", kind, json.dumps(args)], stdout=subprocess.PIPE,
                            cwd=ROOT, text=True)
     if child.returncode != 0:
-        raise SystemExit(f"the {kind} step failed for {args}")
+        how = f"killed by signal {-child.returncode}" if child.returncode < 0 else f"exit status {child.returncode}"
+        raise SystemExit(f"the {kind} step failed ({how}) for {args}")
     return json.loads(child.stdout.strip().splitlines()[-1]), time.perf_counter() - started
 
 
