@@ -121,8 +121,7 @@ def drop_table(schema: str, name: str) -> exp.Drop:
 
 def create_table_as(schema: str, name: str, query: exp.Expression) -> list[exp.Expression]:
     """DROP + CREATE TABLE AS: every target supports both (CREATE OR REPLACE is not portable)."""
-    create = exp.Create(this=table(schema, name), kind="TABLE", expression=query)
-    return [drop_table(schema, name), create]
+    return replace_table(table(schema, name), query)
 
 
 def replace_table(target: exp.Table, query: exp.Expression) -> list[exp.Expression]:
