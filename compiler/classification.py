@@ -31,19 +31,13 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .model import Definitions
-from .model.contract import CLASSIFICATIONS
+from .model.contract import CLASSIFICATIONS, UNCLASSIFIED, highest_classification as highest
 from .snippets import SnippetError, parse_snippet
 
 Lineage = Any  # graph.Lineage, passed in by the caller: this module does not import graph.py (one layer)
 
-UNREACHED = "internal"  # a column that reads no field: the default classification of a field
+UNREACHED = UNCLASSIFIED  # a column that reads no field: the default classification of a field
 _RANK = {level: rank for rank, level in enumerate(CLASSIFICATIONS)}
-
-
-def highest(levels: Iterable[str], default: str = UNREACHED) -> str:
-    """The highest of `levels` (`public < internal < confidential < restricted`); `default` for none."""
-    found = list(levels)
-    return max(found, key=_RANK.__getitem__) if found else default
 
 
 def at_least(level: str, floor: str) -> bool:

@@ -31,12 +31,10 @@ from typing import Iterable, Optional
 import networkx as nx
 
 from .model import Definitions, kinds
+from .model.contract import CLASSIFICATIONS, highest_classification  # noqa: F401 (CLASSIFICATIONS: for site/)
 from .snippets import SnippetError, parse_snippet
 
 LINEAGE, MEMBER, SOURCE, PROFILE = "lineage", "member", "source", "profile"
-
-# Privacy classes, lowest first: a derived column takes the highest of what it reads.
-CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 
 
 def _kind_rank() -> dict[str, int]:
@@ -243,11 +241,6 @@ class Lineage:
         sub = self.graph.subgraph(n for n in self.graph if self.graph.nodes[n]["kind"] == kind)
         return [self.graph.nodes[n]["name"] for n in nx.lexicographical_topological_sort(sub)]
 
-
-def highest_classification(levels: Iterable[str]) -> str:
-    """The highest of privacy classes (CLASSIFICATIONS order); `internal` for none, the class of a
-    field nobody classified (compiler/classification.py: cdpc never calls `public` what nobody did)."""
-    return max(levels, key=CLASSIFICATIONS.index, default="internal")
 
 
 def identifier_classification(lineage: Lineage, identity, id_type: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal, Optional, Union, get_args
+from typing import Iterable, Literal, Optional, Union, get_args
 
 from pydantic import Field as PydField, field_validator
 
@@ -26,6 +26,12 @@ TYPE_ALIASES = {
 Scalar = Union[bool, int, float, str, dt.datetime, dt.date]
 Classification = Literal["public", "internal", "confidential", "restricted"]
 CLASSIFICATIONS = get_args(Classification)  # lowest to highest: a column takes the highest it reaches
+UNCLASSIFIED = "internal"  # the class of a field nobody classified: cdpc never calls `public` what nobody did
+
+
+def highest_classification(levels: Iterable[str], default: str = UNCLASSIFIED) -> str:
+    """The highest of `levels` (`public < internal < confidential < restricted`); `default` for none."""
+    return max(levels, key=CLASSIFICATIONS.index, default=default)
 
 
 def parse_field_type(text: str) -> tuple[str, int, int] | None:
