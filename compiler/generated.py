@@ -26,6 +26,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .process import alive, owner_pid
+
 GENERATED = "generated"
 STAGING_PREFIX = ".generated-"
 
@@ -91,21 +93,10 @@ def remove_leftovers(root: Path) -> list[Path]:
 
 
 def _owner_alive(name: str) -> bool:
-    """Is the compile that made this staging folder still running? (`.generated-<pid>-…`)"""
-    pid = name[len(STAGING_PREFIX):].split("-", 1)[0]
-    if not pid.isdigit():
-        return False  # an older cdpc's folder (`.generated-old-<pid>`, `.generated-<random>`)
-    if int(pid) == os.getpid():
-        return True
-    if os.name != "posix":
-        return False  # no harmless liveness probe (os.kill ends the process on Windows)
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists, owned by someone else
-    return True
+    """Is the compile that made this staging folder still running? (`.generated-<pid>-…`;
+    an older cdpc's folder, `.generated-old-<pid>` or `.generated-<random>`, has no owner)."""
+    pid = owner_pid(name, STAGING_PREFIX)
+    return pid is not None and alive(pid)
 
 
 def _put_back(target: Path, old: dict[str, str], moved: list[str]) -> None:

@@ -31,7 +31,7 @@ from typing import Iterable, Optional
 import networkx as nx
 
 from .model import Definitions, kinds
-from .model.contract import CLASSIFICATIONS, highest_classification  # noqa: F401 (CLASSIFICATIONS: for site/)
+from .model.contract import highest_classification
 from .snippets import SnippetError, parse_snippet
 
 LINEAGE, MEMBER, SOURCE, PROFILE = "lineage", "member", "source", "profile"

@@ -24,6 +24,7 @@ import pytest
 from compiler.project import require_valid
 from compiler.run.engines import memory_size
 from compiler.run.engines.duckdb import MEMORY_SHARE, SCRATCH, SPILL_PREFIX, DuckDBEngine, usable_memory
+from compiler.run.raw import RAW_PREFIX
 from compiler.run.runner import run_project
 
 from helpers import AS_OF, ROOT, cdpc, copy_reference
@@ -82,6 +83,10 @@ def _spills(tmp: Path) -> list[str]:
     return sorted(p.name for p in tmp.glob(f"{SPILL_PREFIX}*"))
 
 
+def _raw_folders(tmp: Path) -> list[str]:
+    return sorted(p.name for p in tmp.glob(f"{RAW_PREFIX}*"))
+
+
 def _statements_until_publishing(project: Path, data: Path, db: Path) -> int:
     """How many statements a run executes before its publishing transaction (counted as the
     kill hook counts), in a run on a file of its own."""
@@ -131,10 +136,27 @@ def test_a_run_killed_while_building_leaves_no_raw_copy_and_no_phi_on_disk(tmp_p
         assert CANARY.findall(_on_disk(db)) == [], f"raw values on disk after a kill at statement {point}"
         left = _spills(tmp)  # the killed run's spill folder outlives it
         assert len(left) == 1 and left[0].startswith(f"{SPILL_PREFIX}{killed.pid}-"), left
-        # the next run removes the killed run's spill folder, and its own
+        # the next run removes the killed run's spill folder and clean copies, and its own
         done = _run(project, db, tmp, data=canary_data.data)
         assert done.returncode == 0, done.stderr_text
-        assert _spills(tmp) == []
+        assert _spills(tmp) == [] and _raw_folders(tmp) == []
+
+
+def test_the_next_run_removes_the_clean_copies_a_killed_run_left(tmp_path):
+    """A run killed while it reads the raw files leaves its clean copies (PII, on local disk):
+    the next run by the same user removes them; a live process's folder stays."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = tmp / f"{RAW_PREFIX}{gone.pid}-abc"
+    live = tmp / f"{RAW_PREFIX}{os.getppid()}-def"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "bookings.csv").write_text("email\nsomeone@example.com\n")
+    done = _run(copy_reference(tmp_path / "project"), tmp_path / "warehouse.duckdb", tmp)
+    assert done.returncode == 0, done.stderr_text
+    assert _raw_folders(tmp) == [live.name]
 
 
 def test_the_files_outputs_are_the_in_memory_runs(tmp_path):

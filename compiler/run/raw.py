@@ -35,6 +35,9 @@ from ..emit.plan import RenderedUnit, Unit, render_unit
 from ..emit.sql import WORK, col
 from ..emit.staging import checked_table
 from ..model import Contract, Definitions
+from ..process import private_temp_folder
+RAW_PREFIX = "cdpc-raw-"  # + pid + "-" + random: a run's clean copies of the raw files
+
 from .rawcsv import CleanCsv, HeaderError, Malformed, clean_csv, read_header
 
 SOURCES = ("files", "warehouse")
@@ -194,7 +197,7 @@ def _clean_files(sources: RunSources) -> None:
     """Read every raw file into its clean CSV (and its malformed rows) in a local scratch
     folder: all of it before the engine is touched, so a file that cannot be read stops the
     run before it writes anything."""
-    sources.scratch = Path(tempfile.mkdtemp(prefix="cdpc-raw-"))
+    sources.scratch = private_temp_folder(RAW_PREFIX)  # a killed run's folder goes first
     try:
         for raw in sources.files:
             clean = _clean(raw, sources.scratch / f"{raw.contract}.csv")

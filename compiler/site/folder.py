@@ -19,6 +19,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..process import alive
+
 MARKER = ".cdpc-docs"
 MARKER_TEXT = ("This folder is a catalog site written by `cdpc docs`. The next `cdpc docs --out` to this folder\n"
                "replaces all of it: keep nothing else here.\n")
@@ -85,19 +87,7 @@ def _remove_leftovers(parent: Path, name: str) -> None:
     prefix = f".{name}.cdpc-"
     for path in parent.glob(f"{prefix}*"):
         pid = path.name[len(prefix):].split("-", 1)[0]
-        if path.is_dir() and pid.isdigit() and not _alive(int(pid)):
+        if path.is_dir() and pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if os.name != "posix":
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True

@@ -4,7 +4,8 @@ privacy per column, owners, tests, the last run, and the search index."""
 from __future__ import annotations
 
 from ..emit.syncs import sync_table
-from ..graph import CLASSIFICATIONS, field_id, node_id
+from ..graph import field_id, node_id
+from ..model.contract import CLASSIFICATIONS
 from .base import LIST_PAGES, SHOWN_READERS, Writer, expected_text, size_check
 from .coverage import coverable
 from .diagrams import project_picture

@@ -22,13 +22,13 @@ import os
 import re
 import shutil
 import socket
-import tempfile
 import weakref
 from pathlib import Path
 from typing import Any, Optional
 
 import duckdb
 
+from ...process import private_temp_folder
 from ..rawcsv import CleanCsv
 from . import EngineError, OutOfMemory, Publication, WarehouseBusy, holder_text, waiting
 
@@ -64,7 +64,7 @@ class DuckDBEngine:
                 else f"{SCRATCH}_{os.getpid()}"
             self.connection.execute(f"ATTACH ':memory:' AS {self.quote(self.scratch_catalog)}")
             # set before forbid_file_access locks the configuration
-            self.spill = _spill_folder()
+            self.spill = private_temp_folder(SPILL_PREFIX)  # a killed run's folder goes first
             # removed by close(), or when the engine is collected or the process exits without it
             self._forget_spill = weakref.finalize(self, shutil.rmtree, self.spill, True)
             self.connection.execute(f"SET temp_directory = '{_literal(str(self.spill))}'")
@@ -225,33 +225,6 @@ def _cgroup_limits(cgroups: Path, mine: Path) -> list[int]:
                 break
             folder = folder.parent
     return limits
-
-
-def _spill_folder() -> Path:
-    """A folder of the run's own for what DuckDB spills beyond its memory limit: mode 0700,
-    named with cdpc and the pid. Folders of runs whose process is gone (killed) go first."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{SPILL_PREFIX}*"):
-        pid = folder.name[len(SPILL_PREFIX):].partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)) and _mine(folder):
-            shutil.rmtree(folder, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-"))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def _mine(folder: Path) -> bool:
-    try:
-        return folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == os.getuid()
-    except OSError:
-        return False
 
 
 def _literal(text: str) -> str:

@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
+from ...process import alive
 from ..rawcsv import CleanCsv
 from . import EngineError, Publication, WarehouseBusy, holder_text, waiting
 
@@ -240,7 +241,7 @@ class SparkEngine:
             holder = _read_holder(self._lock_path)
             if holder and holder[:2] == (str(os.getpid()), socket.gethostname()):
                 return None  # another engine of this process holds it (one Spark session per process)
-            if holder and holder[1] == socket.gethostname() and not _alive(int(holder[0])):
+            if holder and holder[1] == socket.gethostname() and not alive(int(holder[0])):
                 shutil.rmtree(self._lock_path, ignore_errors=True)  # its run was killed
                 return self._try_lock()
             who = holder_text(*holder) if holder else f"unknown (remove {self._lock_path} if no run is alive)"
@@ -351,16 +352,6 @@ def _read_holder(lock: Path) -> Optional[tuple[str, str, str]]:
     except OSError:
         return None
     return (lines[0], lines[1], lines[2]) if len(lines) >= 3 else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _running_session(SparkSession):  # noqa: N803
