@@ -19,6 +19,7 @@ from . import schema as schemas
 from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
 from .dialects import engine_names, target_names
 from .gcpause import survivors_frozen
+from .process import Stopped, stops_cleanly
 from .graph import Lineage
 from .model.approvals import APPROVABLE
 from .output import exit_code, show_diagnostics, summary
@@ -670,8 +671,13 @@ def _count(project: LoadedProject) -> int:
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point (`cdpc`): one command, then the process ends."""
-    with survivors_frozen():
-        cli.main(args=argv, prog_name="cdpc")
+    try:
+        with survivors_frozen(), stops_cleanly():
+            cli.main(args=argv, prog_name="cdpc")
+    except Stopped as stop:  # every `finally` on the way out has run
+        click.echo(f"cdpc: stopped by {stop.name}; a run publishes all or nothing, and this one's private "
+                   "tables and folders are removed", err=True)
+        sys.exit(128 + stop.signum)
 
 
 if __name__ == "__main__":  # python -m compiler.cli

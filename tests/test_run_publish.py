@@ -369,3 +369,38 @@ def _pg_statements(project: Path, dsn: str) -> list[str]:
         with _pg(admin_dsn) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return seen
+
+
+@pytest.mark.parametrize("where", ["building", "publishing"])
+def test_postgres_sigterm_unwinds_cleanly_and_leaves_the_previous_outputs(tmp_path, pg_database, where):
+    """A scheduler stopping the job (SIGTERM) is not a crash: the run rolls back, drops its
+    private schemas itself (no next run needed), says so in one line and exits 143."""
+    project = _project(tmp_path)
+    pg = ("--engine", "postgres", "--dsn", pg_database)
+    assert cdpc("run", "--project", str(project), *pg, "--as-of", AS_OF).exit_code == 0
+    previous = _pg_outputs(pg_database)
+    statements = _pg_statements(project, pg_database)
+    begin, commit = statements.index("BEGIN") + 1, statements.index("COMMIT") + 1
+    point = {"building": begin // 2, "publishing": (begin + commit) // 2}[where]
+    stopped = _subprocess_run("--project", str(project), *pg, "--as-of", LATER,
+                              env={"CDPC_TEST_KILL_AFTER": str(point), "CDPC_TEST_KILL_SIGNAL": "TERM"})
+    assert stopped.returncode == 143, stopped.stderr
+    assert "stopped by SIGTERM" in stopped.stderr and "Traceback" not in stopped.stderr
+    assert _pg_private(pg_database) == []
+    assert _pg_outputs(pg_database) == previous
+
+
+def test_duckdb_sigterm_leaves_the_previous_outputs_and_no_private_folder(tmp_path):
+    project, db, tmp = _project(tmp_path), tmp_path / "warehouse.duckdb", tmp_path / "tmp"
+    tmp.mkdir()
+    assert cdpc("run", "--project", str(project), "--db", str(db), "--as-of", AS_OF).exit_code == 0
+    previous = _duck_outputs(db)
+    begin, commit = _points(db, project, tmp_path / "count.duckdb")
+    for point in (begin // 2, (begin + commit) // 2):
+        stopped = _subprocess_run("--project", str(project), "--db", str(db), "--as-of", LATER,
+                                  env={"CDPC_TEST_KILL_AFTER": str(point), "CDPC_TEST_KILL_SIGNAL": "TERM",
+                                       "TMPDIR": str(tmp)})
+        assert stopped.returncode == 143, (point, stopped.stderr)
+        assert "stopped by SIGTERM" in stopped.stderr and "Traceback" not in stopped.stderr
+        assert _duck_outputs(db) == previous
+        assert list(tmp.iterdir()) == [], "a stopped run removes its spill folder and clean copies itself"

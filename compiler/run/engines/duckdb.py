@@ -166,8 +166,11 @@ class DuckDBEngine:
             for statement in [*statements, *publication.bookkeeping]:
                 self.execute(statement)
             self.execute("COMMIT")
-        except (EngineError, OutOfMemory):
-            self.execute("ROLLBACK")
+        except BaseException:  # an engine error, out of memory, or the run stopped (SIGTERM, Ctrl-C)
+            try:
+                self.execute("ROLLBACK")
+            except (EngineError, OutOfMemory):
+                pass  # the transaction is gone already
             raise
 
     def close(self) -> None:

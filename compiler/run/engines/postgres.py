@@ -155,9 +155,17 @@ class PostgresEngine:
             for statement in [*publication.views, *publication.bookkeeping]:
                 self.execute(statement)
             self.execute("COMMIT")
-        except EngineError:
-            self.execute("ROLLBACK")
+        except BaseException:  # an engine error, or the run stopped (SIGTERM, Ctrl-C) mid-way
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        """Roll the publishing transaction back so the cleanup after it runs outside it (a lost
+        connection has already rolled it back)."""
+        try:
+            self.execute("ROLLBACK")
+        except EngineError:
+            pass
 
     def _publish_one(self, private: str, schema: str, table: str) -> None:
         target, source = f"{_ident(schema)}.{_ident(table)}", f"{_ident(private)}.{_ident(table)}"
