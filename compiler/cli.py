@@ -19,7 +19,7 @@ from . import schema as schemas
 from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
 from .dialects import engine_names, target_names
 from .gcpause import survivors_frozen
-from .process import Stopped, stops_cleanly
+from .process import Stopped, stop_requested, stops_cleanly
 from .graph import Lineage
 from .model.approvals import APPROVABLE
 from .output import exit_code, show_diagnostics, summary
@@ -44,18 +44,26 @@ class CdpcGroup(click.Group):
             code = super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except DiagnosticError as exc:
+        except Exception as exc:
+            self._fail(ctx, exc)
+        ctx.exit(code or 0)
+
+    @staticmethod
+    def _fail(ctx: click.Context, exc: Exception) -> None:
+        """The exit code and message for what a command raised."""
+        if stop_requested():  # DuckDB turns a stop inside a statement into its own "Query interrupted"
+            raise stop_requested() from None
+        if isinstance(exc, DiagnosticError):
             show_diagnostics(exc.diagnostics, err=True)
             ctx.exit(exit_code(exc.diagnostics) or 2)
-        except OSError as exc:  # unreadable file, full disk, permission denied: the environment
+        if isinstance(exc, OSError):  # unreadable file, full disk, permission denied: the environment
             click.echo(f"cdpc: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
             ctx.exit(2)
-        except Exception as exc:  # a bug in cdpc: say so plainly instead of a traceback
-            click.echo(f"cdpc: internal error: {type(exc).__name__}: {exc}\n"
-                       "  This is a bug in cdpc, not in your definitions; please report it with the command you ran.",
-                       err=True)
-            ctx.exit(2)
-        ctx.exit(code or 0)
+        # a bug in cdpc: say so plainly instead of a traceback
+        click.echo(f"cdpc: internal error: {type(exc).__name__}: {exc}\n"
+                   "  This is a bug in cdpc, not in your definitions; please report it with the command you ran.",
+                   err=True)
+        ctx.exit(2)
 
 
 project_option = click.option(

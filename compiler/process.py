@@ -52,7 +52,7 @@ def _mine(folder: Path) -> bool:
 
 
 class Stopped(BaseException):
-    """The process was asked to stop (SIGTERM, as a scheduler or `kill` sends it). A
+    """The process was asked to stop (SIGTERM, as a scheduler or `kill` sends it; Ctrl-C). A
     BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it and every
     `finally` on the way out runs: private schemas dropped, private folders removed, an open
     publishing transaction rolled back."""
@@ -63,21 +63,35 @@ class Stopped(BaseException):
         self.name = signal.Signals(signum).name
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_requested: list[Stopped] = []  # the stop asked of this process, once asked
+
+
+def stop_requested() -> Stopped | None:
+    """The stop asked of this process, if one was. An engine that checks for signals inside a
+    long statement (DuckDB) interrupts it and raises its own error instead of Stopped: the CLI
+    asks here to report that error as the stop it is."""
+    return _requested[0] if _requested else None
+
+
 @contextmanager
 def stops_cleanly() -> Iterator[None]:
-    """SIGTERM raises Stopped in the main thread instead of ending the process on the spot.
-    A second SIGTERM while the first unwinds is ignored, so the cleanup finishes (SIGKILL
-    still ends the process at once)."""
+    """SIGTERM and SIGINT (Ctrl-C) raise Stopped in the main thread instead of ending the
+    process on the spot. Another one while the first unwinds is ignored, so the cleanup
+    finishes (SIGKILL still ends the process at once)."""
     def stop(signum, _frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Stopped(signum)
+        for asked in STOP_SIGNALS:
+            signal.signal(asked, signal.SIG_IGN)
+        _requested.append(Stopped(signum))
+        raise _requested[0]
 
     try:
-        previous = signal.signal(signal.SIGTERM, stop)
+        previous = {asked: signal.signal(asked, stop) for asked in STOP_SIGNALS}
     except ValueError:  # not the main thread (cdpc called from another program's thread)
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for asked, handler in previous.items():
+            signal.signal(asked, handler)
