@@ -1,12 +1,10 @@
-"""The activation state of docs/reference.md §4 (`<meta>.runs`, each sync's `__changes` and
-`__history`), computed in Python from the audiences that real runs published.
+"""A pure-Python reference of the activation state of docs/reference.md §5 (each sync's
+`__changes` and `__history`), computed from the audiences that real runs published.
 
-A stand-in until `cdpc run` writes those tables itself: the tests of `cdpc export` run the
-reference project for real, day after day, and `Activation.publish` then records what
-reference.md §4 says each run leaves, by the rules of the sync's `mode`. The columns come from
-the compiled sync manifest (the audience table's columns), never typed per test. Once runs
-write the state themselves, the fixture stops calling `publish`/`write`, and this module is
-the pure-Python reference to compare the engine's tables with.
+The tests of `cdpc export` run the reference project for real, day after day; after each run
+`Activation.publish` records what the reference says that run leaves, by the rules of the
+sync's `mode`, and the tests compare it with the tables the run wrote (`published_state`). The
+columns come from the compiled sync manifest (the audience table's columns), never typed per test.
 """
 
 from __future__ import annotations
@@ -77,52 +75,40 @@ class Activation:
                     rows.append([profile, values, run_id, None])
             self.current[key] = dict(now)
 
-    def write(self, engine: Engine, project) -> None:
-        """(Re)create the tables of reference.md §4 from what was published."""
-        defs = project.definitions
-        q = engine.quote
-        meta, schema = defs.project.schemas.meta, defs.project.schemas.audiences
-        runs = f"{q(meta)}.{q('runs')}"
-        engine.execute(f"DROP TABLE IF EXISTS {runs}")
-        engine.execute(f"CREATE TABLE {runs} (run_id BIGINT, as_of TIMESTAMP, status VARCHAR(16), "
-                       "definitions_hash VARCHAR(64), started_at TIMESTAMP, finished_at TIMESTAMP)")
-        for run_id, as_of in self.runs:
-            engine.execute(f"INSERT INTO {runs} VALUES ({run_id}, {_literal(as_of)}, 'published', 'test', "
-                           f"{_literal(as_of)}, {_literal(as_of)})")
-        for (destination, segment), columns in sync_columns(project).items():
-            audience = f"{q(schema)}.{q(f'sync__{destination}__{segment}')}"
-            selected = ", ".join(q(c) for c in columns)
-            changes = f"{q(schema)}.{q(changes_table(destination, segment))}"
-            history = f"{q(schema)}.{q(history_table(destination, segment))}"
-            for table in (changes, history):
-                engine.execute(f"DROP TABLE IF EXISTS {table}")
-            # the audience table's column types, no rows
-            engine.execute(f"CREATE TABLE {changes} AS SELECT CAST(NULL AS BIGINT) AS run_id, "
-                           f"CAST(NULL AS VARCHAR(8)) AS op, {selected} FROM {audience} WHERE 1 = 0")
-            engine.execute(f"CREATE TABLE {history} AS SELECT {selected}, CAST(NULL AS BIGINT) AS valid_from_run, "
-                           f"CAST(NULL AS BIGINT) AS valid_to_run FROM {audience} WHERE 1 = 0")
-            for run_id, op, profile, values in self.changes.get((destination, segment), []):
-                engine.execute(f"INSERT INTO {changes} VALUES ({run_id}, '{op}', {_values(profile, values)})")
-            for profile, values, start, end in self.history.get((destination, segment), []):
-                engine.execute(f"INSERT INTO {history} VALUES ({_values(profile, values)}, {start}, "
-                               f"{'NULL' if end is None else end})")
+    def expected(self, project) -> dict[str, list[tuple]]:
+        """The rows reference.md §4 says each sync's `__changes` and `__history` hold now."""
+        found = {}
+        for (destination, segment) in sync_columns(project):
+            key = (destination, segment)
+            found[changes_table(destination, segment)] = sorted(
+                ((run_id, op, profile, *values) for run_id, op, profile, values in self.changes.get(key, [])),
+                key=_order)
+            found[history_table(destination, segment)] = sorted(
+                ((profile, *values, start, end) for profile, values, start, end in self.history.get(key, [])),
+                key=_order)
+        return found
+
+
+def published_state(engine: Engine, project) -> dict[str, list[tuple]]:
+    """The rows each sync's `__changes` and `__history` hold in the warehouse, in the column order
+    of `Activation.expected`."""
+    q, schema = engine.quote, project.definitions.project.schemas.audiences
+    found = {}
+    for (destination, segment), columns in sync_columns(project).items():
+        selected = ", ".join(q(c) for c in columns)
+        changes, history = changes_table(destination, segment), history_table(destination, segment)
+        found[changes] = sorted(engine.rows(f"SELECT run_id, op, {selected} FROM {q(schema)}.{q(changes)}"),
+                                key=_order)
+        found[history] = sorted(engine.rows(
+            f"SELECT {selected}, valid_from_run, valid_to_run FROM {q(schema)}.{q(history)}"), key=_order)
+    return found
+
+
+def _order(row: tuple) -> tuple:
+    return tuple((value is None, value) for value in row)
 
 
 def modes(project) -> dict[tuple[str, str], str]:
     return {(d.name, s.segment): s.mode for d in project.definitions.destinations.values() for s in d.syncs}
 
 
-def _values(profile: str, values: tuple) -> str:
-    return ", ".join(_literal(v) for v in (profile, *values))
-
-
-def _literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, Decimal, float)):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return f"TIMESTAMP '{value:%Y-%m-%d %H:%M:%S}'"
-    return "'" + str(value).replace("'", "''") + "'"

@@ -2,9 +2,8 @@
 
 The reference project runs for real over the week's evolving data (data/week/generate.py):
 day 1, day 2 (a VIP on Meta changes email: an update), then day 3 with that VIP cancelling
-too (a remove, after an email change). The activation state those runs leave comes from
-tests/activation_state.py until `cdpc run` writes it (the `published` fixture is the one
-place to switch).
+too (a remove, after an email change). After each run, the activation state the run wrote is
+compared with the pure-Python reference of tests/activation_state.py.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from compiler.project import require_valid
 from compiler.run.engines import open_engine
 from compiler.run.export import changes_table
 
-from activation_state import Activation, audiences, last_run_id, modes
+from activation_state import Activation, audiences, last_run_id, modes, published_state
 from helpers import ROOT, cdpc, copy_reference, write_files
 
 VIP = "FC000249"  # in vip_retention on Meta; changes email on day 2 (generate.py, VIP_NEW_EMAIL)
@@ -68,7 +67,8 @@ def cancel(folder: Path, member: str, at: str) -> None:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """DuckDB files after runs 1-2 (`after2`) and 1-3 (`after3`) of the reference project (with
-    a Google destination added), each with the activation state those runs publish."""
+    a Google destination added), each with the activation state those runs published, which
+    equals the reference's."""
     root = tmp_path_factory.mktemp("export")
     project_dir = copy_reference(root / "project", with_generated=False)
     write_files(project_dir, {"definitions/destinations/google_ads.yaml": GOOGLE})
@@ -87,14 +87,10 @@ def published(tmp_path_factory):
         engine = open_engine("duckdb", db=db)
         try:
             activation.publish(last_run_id(engine, project), as_of, audiences(engine, project), modes(project))
+            assert published_state(engine, project) == activation.expected(project), f"day {day}"
         finally:
             engine.close()
         shutil.copy(db, target)
-        engine = open_engine("duckdb", db=target)
-        try:
-            activation.write(engine, project)
-        finally:
-            engine.close()
         found[f"after{day}"] = target
         found[f"run{day}"] = activation.runs[-1][0]
     return found
@@ -302,13 +298,9 @@ def test_postgres_exports_the_same_bytes_as_duckdb(published, pg_database, tmp_p
         engine = open_engine("postgres", dsn=pg_database)
         try:
             activation.publish(last_run_id(engine, project), as_of, audiences(engine, project), modes(project))
+            assert published_state(engine, project) == activation.expected(project), f"day {day}"
         finally:
             engine.close()
-    engine = open_engine("postgres", dsn=pg_database)
-    try:
-        activation.write(engine, project)
-    finally:
-        engine.close()
     for destination in project.definitions.destinations:
         on_pg = cdpc("export", destination, "--out", str(tmp_path / "pg" / destination), "--engine", "postgres",
                      "--dsn", pg_database, "--project", str(published["project"]))
