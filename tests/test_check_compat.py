@@ -100,6 +100,16 @@ def test_retention_rules(old, new, expected):
     assert rules(base, {**base, "retention": new}) == expected
 
 
+@pytest.mark.parametrize("retention,expected", [
+    ("730d", [("event-time-changed", MINOR), ("event-time-changed-with-retention", MAJOR)]),
+    (None, [("event-time-changed", MINOR)]),  # nothing expires by it
+])
+def test_event_time_under_retention_is_breaking(retention, expected):
+    """With a retention, the event time decides which rows expire: another one can drop staged rows."""
+    base = {**contract(x=field(type="timestamp"), y=field(type="timestamp")), "event_time": "x", "retention": retention}
+    assert rules(base, {**base, "event_time": "y"}) == expected
+
+
 @pytest.mark.parametrize("kind,old,new,expected", [
     ("access", {"role": "a"}, {"role": "b"}, [("role-changed", MAJOR)]),
     ("access", {"see": {"public": "clear", "internal": "clear", "confidential": "hashed", "restricted": "hidden"}},

@@ -100,6 +100,14 @@ CONTRACT_RULES: tuple[Rule, ...] = (
     Rule("retention-lengthened", ("retention",), MINOR, "`retention` removed, lengthened or written otherwise "
          "(`24h` for `1d`): no staged row expires", _retention_lengthened),
 )
+# Rules that read two keys of the contract at once: `fires` gets the contract's two sides.
+CONTRACT_PAIR_RULES: tuple[Rule, ...] = (
+    Rule("event-time-changed-with-retention", ("event_time", "retention"), MAJOR,
+         "`event_time` changed on a contract with `retention`: rows expire by another time, so staged rows can go",
+         lambda old, new: (f"event_time {shown(old.get('event_time'))} -> {shown(new.get('event_time'))} "
+                           f"with retention {shown(new.get('retention'))}")
+         if old.get("event_time") != new.get("event_time") and new.get("retention") else None),
+)
 CONTRACT_FALLBACK = Rule("contract-other", ("*",), MINOR, "any other semantic change of the contract",
                          always("changed"))
 
@@ -139,7 +147,7 @@ FIELD_RULES: tuple[Rule, ...] = (
 )
 FIELD_FALLBACK = Rule("field-other", ("*",), MINOR, "any other change of a field", always("changed"))
 
-RULE_TABLES = (CONTRACT_RULES, (CONTRACT_FALLBACK,), FIELD_SET_RULES, FIELD_RULES, (FIELD_FALLBACK,))
+RULE_TABLES = (CONTRACT_RULES, CONTRACT_PAIR_RULES, (CONTRACT_FALLBACK,), FIELD_SET_RULES, FIELD_RULES, (FIELD_FALLBACK,))
 
 
 def classify_contract(old: dict, new: dict) -> list[Finding]:
@@ -148,6 +156,8 @@ def classify_contract(old: dict, new: dict) -> list[Finding]:
     top_old = {k: v for k, v in old.items() if k != "fields"}
     top_new = {k: v for k, v in new.items() if k != "fields"}
     findings = apply(CONTRACT_RULES, CONTRACT_FALLBACK, top_old, top_new)
+    findings += [Finding(rule, detail, (rule.keys[0],)) for rule in CONTRACT_PAIR_RULES
+                 if (detail := rule.fires(top_old, top_new))]
     for name in sorted(set(old_fields) | set(new_fields)):
         before, after = old_fields.get(name), new_fields.get(name)
         if before is None or after is None:
