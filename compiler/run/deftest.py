@@ -5,7 +5,7 @@ units `cdpc run` executes) is shared by every test. A test's run is that SQL on 
 in-memory database: the raw relations (`raw.bookings`, ...) are created there as text
 tables holding the test's rows, the run's as-of row is written, and the statements
 execute in order with the runner's own executor. Only the statements that write a table
-the test reads, or a table those statements read, run (`TestPlan.statements`: a backward
+the test reads, or a table those statements read, run (`TestPlan.run_for`: a backward
 slice of the plan on the tables each statement reads and writes, made once per set of
 expected tables and shared by every test that expects the same tables; the test's rows
 and as-of time play no part in it); a `DROP TABLE IF EXISTS` of a table nothing has
