@@ -7,11 +7,15 @@ Two projects, twenty tests each:
   reference  the reference project in definitions/ (39 definitions, 5 contracts, 19
              attributes, 7 segments, 10 syncs), its fifteen tests plus five of them again.
 
-For each, in-process: the compile that every test shares (the DuckDB plan, rendered once),
-then the twenty tests in one process (each on an in-memory DuckDB database of its own),
-then the same with forked workers when the work pays for them, as `cdpc test` does. Then `cdpc test` as a subprocess, as a user runs it (Python start, imports and
-validation included). Wall time is the best of --repeat runs (the machine may be shared);
-CPU is user + system of this process and its reaped children for that best run.
+For each, in-process: the compile that every test shares (the DuckDB plan, rendered once,
+and the statements each test runs), then the twenty tests on one thread (each on an
+in-memory DuckDB database of its own), then the same on one thread per core, as `cdpc test`
+does. Then `cdpc test` as a subprocess, as a user runs it (Python start, imports and
+validation included). Beside them, two anchors measured in the same run, on the same
+machine at the same load: DuckDB alone opening twenty in-memory connections, and DuckDB
+alone executing as many trivial statements (`CREATE TABLE ... AS SELECT 1`) as the twenty
+tests execute. Wall time is the best of --repeat runs (the machine may be shared); CPU is
+user + system of this process and its reaped children for that best run.
 
     python benchmarks/bench_test.py [--repeat 3]
 """
@@ -77,32 +81,81 @@ def timed(function, repeat: int):
     return best
 
 
+def statements_of(units) -> int:
+    """The statements of rendered units (a loop's once: it runs at least once)."""
+    return sum(1 if isinstance(step, str) else len(step.body) + 1 for unit in units for step in unit.steps)
+
+
+def executed(tests, plan) -> int:
+    """The statements the tests execute: their share of the plan, and loading their rows."""
+    from compiler.run.deftest import _load
+
+    class Counter:
+        quote = staticmethod(lambda name: '"' + name + '"')
+        count = 0
+
+        def execute(self, sql: str) -> None:
+            self.count += 1
+
+    counter = Counter()
+    for test in tests:
+        _load(counter, plan, test)
+    return counter.count + sum(statements_of(plan.run_for(p for p, _ in t.expect.tables())) for t in tests)
+
+
+def anchors(statements: int, repeat: int) -> list[tuple[str, float, float]]:
+    """DuckDB alone, in this process: opening twenty connections, and `statements` trivial ones."""
+    import duckdb
+
+    def connections() -> None:
+        for _ in range(TESTS):
+            duckdb.connect().close()
+
+    def trivial() -> None:
+        connection = duckdb.connect()
+        for index in range(statements):
+            connection.execute(f"CREATE TABLE t{index} AS SELECT 1 AS x")
+        connection.close()
+
+    wall, cpu, _ = timed(connections, repeat)
+    trivial_wall, trivial_cpu, _ = timed(trivial, repeat)
+    return [(f"anchor: `duckdb.connect()` x{TESTS}", wall, cpu),
+            (f"anchor: {statements} trivial `CREATE TABLE … AS SELECT 1`", trivial_wall, trivial_cpu)]
+
+
 def measure(label: str, root: Path, repeat: int) -> list[str]:
-    from compiler import background
     from compiler.project import require_valid
     from compiler.run.deftest import run_tests, test_plan
 
     project = require_valid(root)
     tests = [project.definitions.tests[n] for n in sorted(project.definitions.tests)]
     assert len(tests) == TESTS, len(tests)
-    compile_wall, compile_cpu, plan = timed(lambda: test_plan(require_valid(root)), repeat)
-    background.ENABLED = False  # as CDPC_NO_FORK=1: one process
-    serial_wall, serial_cpu, results = timed(lambda: run_tests(project, tests), repeat)
+
+    def compiled():
+        plan = test_plan(require_valid(root))
+        for test in tests:
+            plan.run_for(path for path, _ in test.expect.tables())
+        return plan
+
+    compile_wall, compile_cpu, plan = timed(compiled, repeat)
+    serial_wall, serial_cpu, results = timed(lambda: run_tests(project, tests, workers=1), repeat)
     assert all(r.passed for r in results), [r.name for r in results if not r.passed]
-    background.ENABLED = True
     shared_wall, shared_cpu, results = timed(lambda: run_tests(project, tests), repeat)
     assert all(r.passed for r in results)
     command = [sys.executable, "-m", "compiler.cli", "test", "--project", str(root)]
     cli_wall, cli_cpu, done = timed(lambda: subprocess.run(command, capture_output=True, text=True), repeat)
     assert done.returncode == 0, done.stdout + done.stderr
-    statements = sum(len(u.steps) for u in plan.units)
-    return [
-        f"| {label} | compile once (DuckDB plan, {len(plan.units)} units, {statements} steps) | {compile_wall:.2f} | {compile_cpu:.2f} |",
-        f"| {label} | {TESTS} tests in one process (compile included) | {serial_wall:.2f} | {serial_cpu:.2f} |",
+    statements = executed(tests, plan)
+    lines = [
+        f"| {label} | compile once (DuckDB plan, {len(plan.units)} units, {statements_of(plan.units)} statements; "
+        f"what each test runs) | {compile_wall:.2f} | {compile_cpu:.2f} |",
+        f"| {label} | {TESTS} tests on one thread (compile included; {statements} statements, "
+        f"{statements / TESTS:.0f} a test) | {serial_wall:.2f} | {serial_cpu:.2f} |",
         f"| {label} | per test | {serial_wall / TESTS * 1000:.0f} ms | {serial_cpu / TESTS * 1000:.0f} ms |",
-        f"| {label} | {TESTS} tests, forked workers as `cdpc test` (compile included) | {shared_wall:.2f} | {shared_cpu:.2f} |",
+        f"| {label} | {TESTS} tests, one thread per core as `cdpc test` (compile included) | {shared_wall:.2f} | {shared_cpu:.2f} |",
         f"| {label} | `cdpc test` as a subprocess | {cli_wall:.2f} | {cli_cpu:.2f} |",
     ]
+    return lines + [f"| {label} | {what} | {wall:.2f} | {cpu:.2f} |" for what, wall, cpu in anchors(statements, repeat)]
 
 
 def main() -> int:

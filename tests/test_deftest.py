@@ -447,3 +447,95 @@ def test_a_test_runs_only_the_units_its_tables_read():
     reactivation = [n for layer, n in names([("segments", "reactivation_sms")]) if layer == "segments"]
     assert sorted(reactivation) == ["at_risk_churn", "new_members_onboarding", "reactivation_sms",
                                     "vacation_hold_members", "winback_7d_inactive"]
+
+
+# --------------------------------------------------------------------------- what a test runs, and how fast
+
+def _reference_plan():
+    from compiler.run.deftest import test_plan
+
+    project = require_valid(Path(__file__).resolve().parent.parent)
+    return project, test_plan(project)
+
+
+def _executed(units) -> list[str]:
+    return [s for u in units for step in u.steps for s in ([step] if isinstance(step, str) else [*step.body, step.until])]
+
+
+def test_the_statements_a_test_runs_depend_on_its_expected_tables_only():
+    project, plan = _reference_plan()
+    tests = project.definitions.tests
+    winback = [p for p, _ in tests["winback_seven_day_edge"].expect.tables()]
+    first = plan.run_for(winback)
+    # the same tables in another order: the same statements, made once (the key is the set of tables)
+    assert plan.run_for(list(reversed(winback))) is first
+    # another test's rows and as-of time play no part: a test of its own with these tables gets them too
+    other = [p for p, _ in tests["winback_excludes_vacation_hold"].expect.tables()]
+    assert plan.run_for(other) is not first and plan.run_for(other) == plan.run_for(list(other))
+    staged = _executed(plan.run_for([("staged", "bookings")]))
+    assert staged and all("bookings" in s for s in staged)  # one contract's staging, nothing else
+    assert not any(s.startswith("DROP TABLE IF EXISTS") for s in staged)  # nothing to drop in a new database
+    consent = " ".join(_executed(plan.run_for([("consent",)])))
+    assert "attr__has_medical_flag" in consent and "attr__marketing_hold" in consent  # what consent reads
+    assert "CREATE TABLE cdpc_work.attr__engagement_tier" not in consent  # what it does not
+    everything = " ".join(_executed(plan.run_for([("profiles",)])))
+    assert all(f"CREATE TABLE cdpc_work.attr__{name} " in everything for name in project.definitions.attributes)
+
+
+def test_a_statement_whose_tables_cannot_be_told_keeps_everything_before_it():
+    from sqlglot import parse_one
+
+    from compiler.run.deftest import _tables
+
+    assert _tables(parse_one("CREATE TABLE s.t AS SELECT * FROM s.a JOIN s.b ON TRUE")) == \
+        (frozenset({("s", "t")}), frozenset({("s", "a"), ("s", "b")}))
+    assert _tables(parse_one("WITH c AS (SELECT 1) INSERT INTO S.T SELECT * FROM c")) == \
+        (frozenset({("s", "t")}), frozenset({("s", "t")}))
+    assert _tables(parse_one("CREATE TABLE s.t AS SELECT * FROM unplaced"))[1] is None
+    assert _tables(parse_one("CREATE TABLE s.t AS SELECT * FROM other.s.a"))[1] is None
+
+
+def test_a_sliced_run_leaves_the_same_tables_as_every_unit_with_the_optimizer_on():
+    """The tables each reference test reads, after the statements it runs (on one thread,
+    without DuckDB's optimizer), hold exactly the rows that every needed unit leaves on a
+    DuckDB connection with default settings."""
+    from compiler.run.deftest import _Databases, _load, needed_units, physical_table
+    from compiler.run.engines.duckdb import DuckDBEngine
+    from compiler.run.runner import execute_units
+
+    project, plan = _reference_plan()
+    defs = project.definitions
+
+    def tables(engine, paths) -> dict:
+        read = {}
+        for path in paths:
+            schema, name = physical_table(defs, path)
+            read[path] = sorted(map(repr, engine.rows(f'SELECT * FROM "{schema}"."{name}"')))
+        return read
+
+    databases = _Databases()
+    try:
+        for test in defs.tests.values():
+            paths = [p for p, _ in test.expect.tables()]
+            with databases.database() as engine:
+                _load(engine, plan, test)
+                execute_units(engine, plan.run_for(paths))
+                sliced = tables(engine, paths)
+            full = DuckDBEngine()
+            try:
+                _load(full, plan, test)
+                execute_units(full, needed_units(plan, paths))
+                assert tables(full, paths) == sliced, test.name
+            finally:
+                full.close()
+    finally:
+        databases.close()
+
+
+def test_threads_give_the_results_of_one(reference_results):
+    project = require_valid(Path(__file__).resolve().parent.parent)
+    tests = [project.definitions.tests[n] for n in sorted(project.definitions.tests)]
+    one = run_tests(project, tests, workers=1)
+    assert [r.name for r in one] == sorted(reference_results)
+    assert [(r.name, r.passed, r.expectations, r.failures) for r in one] == \
+        [(r.name, r.passed, r.expectations, r.failures) for r in (reference_results[n] for n in sorted(reference_results))]

@@ -101,6 +101,17 @@ def _rows(defs: Definitions, identity: Identity) -> list[exp.Expression]:
     return create_table_as(WORK, "id_rows", query)
 
 
+def record_identifiers(defs: Definitions, identity: Identity) -> exp.Select:
+    """Every staged row's normalized identifiers (a column per type of `identity.types`, in
+    that order; NULL: none, or blocklisted) beside its record's profile_id: id_rows joined
+    with the map. `cdpc test` reads it to find the profile an identifier value names."""
+    on = and_(exp.EQ(this=col("source", "m"), expression=col("source", "r")),
+              exp.EQ(this=col("record_key", "m"), expression=col("record_key", "r")))
+    return (exp.select(col("profile_id", "m"), *[col(_column(t), "r") for t in identity.types], copy=False)
+            .from_(work("id_rows", "r"), copy=False)
+            .join(table(defs.project.schemas.identity, f"{identity.name}_map", "m"), on=on, copy=False))
+
+
 def _nodes(identity: Identity) -> list[exp.Expression]:
     """id_nodes (nid, k_source, k_key, k__<type>..., records), id_values (vid, t, id_type,
     id_value) and id_node_values (nid, t, vid, records). A node's key is its values ('' for none) or,

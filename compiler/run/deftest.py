@@ -3,10 +3,15 @@
 The project is compiled once: the DuckDB SQL that `cdpc compile` writes (the same rendered
 units `cdpc run` executes) is shared by every test. A test's run is that SQL on a fresh
 in-memory database: the raw relations (`raw.bookings`, ...) are created there as text
-tables holding the test's rows, the run's as-of row is written, and the units execute
-in order with the runner's own executor, up to the last layer whose tables the test
-expects. No private schema, lock or publication: nothing else ever reads that database.
-Then each expected table is read and compared (docs/reference.md §6.2):
+tables holding the test's rows, the run's as-of row is written, and the statements
+execute in order with the runner's own executor. Only the statements that write a table
+the test reads, or a table those statements read, run (`TestPlan.run_for`: a backward
+slice of the plan on the tables each statement reads and writes, made once per set of
+expected tables and shared by every test that expects the same tables; the test's rows
+and as-of time play no part in it); a `DROP TABLE IF EXISTS` of a table nothing has
+written yet in that database is a no-op and is skipped. No private schema, lock or
+publication: nothing else ever reads that database. Then each expected table is read and
+compared (docs/reference.md §6.2):
 
   rows      the table holds exactly these rows: each expected row matches a different row,
             and no row is left over (rows as a multiset, on the columns the rows name)
@@ -22,26 +27,26 @@ two profiles (a conflict), names no profile: the test fails, saying so.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator, Optional
 
 from sqlglot import exp
 
-from ..background import shared_map
 from ..coverage import PROFILE_ID, columns_named, table_of
 from ..dialects import DIALECTS, render
 from ..diagnostics import DiagnosticError, Location
-from ..emit.identity import blocked_values, normalized, record_key
-from ..emit.plan import RenderedUnit
-from ..emit.sql import WORK, col, lit, table
+from ..emit.identity import blocked_values, record_identifiers
+from ..emit.plan import Loop, RenderedUnit, Unit
+from ..emit.sql import RUN_CONTEXT, WORK
 from ..emit.syncs import sync_table
 from ..model import Definitions, Test
 from ..model.test import PROFILE
 from ..normalize import normalize_value
 from ..project import LoadedProject
-from ..render import render_target
+from ..render import plan_of, render_target
 from .engines import EngineError
 from .engines.duckdb import DuckDBEngine
 from .runner import as_of_statements, execute_units
@@ -74,80 +79,201 @@ class TestResult:
 # ---- the shared, compiled part ---------------------------------------------------------------
 
 
+Table = tuple[str, str]  # (schema, table), lower case: DuckDB's names ignore case
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """One step of a unit (a statement, or a loop taken whole) and the tables it touches."""
+
+    unit: int  # index in TestPlan.units
+    step: int  # index in that unit's steps
+    writes: frozenset[Table]
+    reads: Optional[frozenset[Table]]  # None: not known, so it may read anything written before it
+    drop: Optional[Table]  # the table of a `DROP TABLE IF EXISTS`, else None
+
+
 @dataclass
 class TestPlan:
-    """What every test of a project shares: the rendered units and the queries that read back."""
+    """What every test of a project shares: the rendered units, the tables each statement
+    reads and writes, the query that reads profiles back, and the statements to run for each
+    set of expected tables (made on first use, then shared)."""
 
     defs: Definitions
     units: list[RenderedUnit]
-    profile_lookup: Optional[str]  # (id_type, id_value, profile_id) of every staged record's identifiers
+    profile_lookup: Optional[str]  # (profile_id, a value per identifier type) of every staged row
+    lookup_reads: frozenset[Table] = frozenset()
+    statements: Optional[list[_Statement]] = None  # None: the plan could not be read, every needed unit runs
+    _runs: dict[frozenset, list[RenderedUnit]] = field(default_factory=dict)
+
+    def run_for(self, paths: Iterable[tuple]) -> list[RenderedUnit]:
+        """The units, each with only the steps that tables at `paths` need, in plan order. The
+        key is the set of paths and nothing else: two tests that expect the same tables run
+        the same statements, whatever their rows and as-of time."""
+        key = frozenset(paths)
+        if key not in self._runs:
+            self._runs[key] = _sliced(self, sorted(key))
+        return self._runs[key]
 
 
 def test_plan(project: LoadedProject) -> TestPlan:
     """Compile once for DuckDB (the rendered plan of `cdpc compile`, kept on the project)."""
     defs = project.definitions
-    return TestPlan(defs, render_target(project, DIALECT), _profile_lookup(defs))
+    units = render_target(project, DIALECT)
+    lookup = _profile_lookup(defs)
+    lookup_reads = frozenset() if lookup is None else _tables(lookup)[1]
+    return TestPlan(defs, units, None if lookup is None else render(lookup, DIALECTS[DIALECT]),
+                    lookup_reads or frozenset(), _statements(plan_of(project), units))
 
 
-def _profile_lookup(defs: Definitions) -> Optional[str]:
+def _profile_lookup(defs: Definitions) -> Optional[exp.Expression]:
+    """(profile_id, a value per identifier type) of every staged row of the identity's sources."""
     identity = defs.identity
-    if identity is None:
+    if identity is None or not identity.sources:
         return None
-    schemas = defs.project.schemas
-    selects = []
-    for source, mapping in identity.sources.items():
-        contract = defs.contracts[source]
-        on = exp.and_(exp.EQ(this=col("source", "m"), expression=lit(source)),
-                      exp.EQ(this=col("record_key", "m"), expression=record_key(contract, "s")))
-        for id_type, field_name in mapping.items():
-            selects.append(exp.select(exp.alias_(lit(id_type), "id_type"),
-                                      exp.alias_(normalized(identity, id_type, col(field_name, "s")), "id_value"),
-                                      col("profile_id", "m"))
-                           .from_(table(schemas.staging, source, "s"))
-                           .join(table(schemas.identity, f"{identity.name}_map", "m"), on=on))
-    if not selects:
+    return record_identifiers(defs, identity)
+
+
+# ---- which statements a test runs --------------------------------------------------------------
+
+
+def _statements(plan: list[Unit], units: list[RenderedUnit]) -> Optional[list[_Statement]]:
+    """Every step of the plan with the tables it writes and reads, read from the emitted trees
+    (the rendered units are made from them, step for step); None if they do not line up."""
+    if len(plan) != len(units) or any(len(u.steps) != len(r.steps) for u, r in zip(plan, units)):
         return None
-    union = selects[0]
-    for select in selects[1:]:
-        union = exp.union(union, select, distinct=False)
-    query = (exp.select("id_type", "id_value", "profile_id").distinct().from_(union.subquery("r"))
-             .where(exp.Not(this=exp.Is(this=col("id_value"), expression=exp.Null()))))
-    return render(query, DIALECTS[DIALECT])
+    found = []
+    for u, unit in enumerate(plan):
+        for i, step in enumerate(unit.steps):
+            if isinstance(step, Loop):
+                touched = [_tables(s) for s in (*step.body, step.until)]
+                reads = None if any(r is None for _, r in touched) else frozenset().union(*(r for _, r in touched))
+                found.append(_Statement(u, i, frozenset().union(*(w for w, _ in touched)), reads, None))
+            else:
+                writes, reads = _tables(step)
+                drop = next(iter(writes)) if isinstance(step, exp.Drop) and step.args.get("exists") \
+                    and str(step.args.get("kind")).upper() == "TABLE" and len(writes) == 1 else None
+                found.append(_Statement(u, i, writes, reads, drop))
+    return found
+
+
+def _tables(statement: exp.Expression) -> tuple[frozenset[Table], Optional[frozenset[Table]]]:
+    """(tables written, tables read) by one statement; reads None when a name cannot be
+    placed (no schema, or another catalog), so the statement may read anything."""
+    ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
+    named = [t for t in statement.find_all(exp.Table) if t.db or t.name.lower() not in ctes]
+    if any(not t.db or t.catalog for t in named):
+        return frozenset(), None
+    names = frozenset((t.db.lower(), t.name.lower()) for t in named)
+    if isinstance(statement, exp.Drop):
+        return names, frozenset()
+    if isinstance(statement, (exp.Create, exp.Insert)):
+        target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
+        if not isinstance(target, exp.Table):
+            return frozenset(), None
+        written = frozenset({(target.db.lower(), target.name.lower())})
+        return written, names - written if isinstance(statement, exp.Create) else names
+    if isinstance(statement, exp.Query):
+        return frozenset(), names
+    return frozenset(), None
+
+
+def _sliced(plan: TestPlan, paths: list[tuple]) -> list[RenderedUnit]:
+    """The needed units (`needed_units`) with only the steps that write a table at `paths`, or
+    a table such a step reads, and so on back (a loop whole); a step whose tables cannot be
+    told is kept, with every step before it. Then a `DROP TABLE IF EXISTS` of a table that no
+    kept step before it wrote goes: on a new database it drops nothing."""
+    units = needed_units(plan, paths)
+    if plan.statements is None:
+        return units
+    index = {id(u): i for i, u in enumerate(plan.units)}
+    candidates = {index[id(u)] for u in units}
+    defs = plan.defs
+    needed = {tuple(n.lower() for n in physical_table(defs, p)) for p in paths}
+    if max(LAYERS.index(READS[p[0]]) for p in paths) >= LAYERS.index("identity"):
+        needed |= plan.lookup_reads  # profiles named by an identifier value are read back
+    kept: list[_Statement] = []
+    everything = False
+    for statement in reversed([s for s in plan.statements if s.unit in candidates]):
+        if everything or statement.reads is None or statement.writes & needed:
+            kept.append(statement)
+            if statement.reads is None:
+                everything = True
+            else:
+                needed |= statement.reads
+    written = {(c.relation_schema.lower(), c.relation_table.lower()) for c in defs.contracts.values()}
+    written.add((WORK.lower(), RUN_CONTEXT.lower()))  # what `_load` makes
+    steps: dict[int, list[int]] = {}
+    for statement in reversed(kept):
+        if statement.drop is not None and statement.drop not in written:
+            continue
+        written |= statement.writes
+        steps.setdefault(statement.unit, []).append(statement.step)
+    return [replace(plan.units[u], steps=[plan.units[u].steps[i] for i in steps[u]]) for u in sorted(steps)]
 
 
 # ---- running -----------------------------------------------------------------------------------
 
 
-def run_tests(project: LoadedProject, tests: Iterable[Test]) -> list[TestResult]:
-    """Every test, in order. When they are work enough (compiler/background.py: a statement
-    costs about what a unit render does), forked children take tests from a shared queue;
-    each test has a database of its own either way, so the results are the same."""
+def run_tests(project: LoadedProject, tests: Iterable[Test], workers: Optional[int] = None) -> list[TestResult]:
+    """Every test, in order. Threads, one per core (or `workers`) and never more than the
+    tests, take tests from a shared queue, each with a DuckDB connection of its own (DuckDB
+    plans and executes without holding Python's lock); each test has a database of its own
+    either way, so the results are the same."""
     plan = test_plan(project)
     tests = list(tests)
-    statements = sum(len(u.steps) for u in plan.units) * len(tests)
-    databases = _Databases()
-    try:
-        return shared_map(lambda index, _in_child: run_test(plan, tests[index], databases), len(tests), statements)
-    finally:
-        databases.close()  # no DuckDB of ours may be alive when a later call forks: a child would hang
+    for test in tests:  # made before the threads start: they only read the plan
+        plan.run_for(path for path, _ in test.expect.tables())
+    results: list[Optional[TestResult]] = [None] * len(tests)
+    taken = iter(range(len(tests)))
+    lock = threading.Lock()
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        databases = _Databases()
+        try:
+            while not failed:
+                with lock:
+                    index = next(taken, None)
+                if index is None:
+                    return
+                results[index] = run_test(plan, tests[index], databases)
+        except BaseException as exc:  # re-raised by the caller; the other threads stop
+            failed.append(exc)
+        finally:
+            databases.close()
+
+    count = max(1, min(len(tests), workers or os.cpu_count() or 1))
+    threads = [threading.Thread(target=work, name=f"cdpc-test-{i}", daemon=True) for i in range(count - 1)]
+    for thread in threads:
+        thread.start()
+    work()
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return [r for r in results if r is not None]
 
 
 class _Databases:
-    """A database of its own for each test: one DuckDB connection per process, opened on first
+    """A database of its own for each test: one DuckDB connection per thread, opened on first
     use, in which each test ATTACHes an in-memory database, makes it the default (USE) and
     DETACHes it when done, which frees it. Opening a connection costs a test of a small project
-    a fifth of its time; an attached database shares nothing with the others but the process.
-    File access is off from the start: tests load their rows with INSERT, never from a file."""
+    a fifth of its time; an attached database shares nothing with the others but the
+    connection. The connection plans with one thread (a test's tables hold a few rows) and
+    without extensions; file access is off from the start: tests load their rows with
+    INSERT, never from a file."""
 
     def __init__(self) -> None:
         self.engine: Optional[DuckDBEngine] = None
-        self.pid = 0
         self.opened = 0
 
     @contextmanager
     def database(self) -> Iterator[DuckDBEngine]:
-        if self.engine is None or self.pid != os.getpid():  # a forked worker opens its own
-            self.engine, self.pid = DuckDBEngine(), os.getpid()
+        if self.engine is None:
+            self.engine = DuckDBEngine()
+            self.engine.execute("SET threads = 1")
+            self.engine.execute("PRAGMA disable_optimizer")
             self.engine.forbid_file_access()
         self.opened += 1
         name, engine = f"cdpc_test_{self.opened}", self.engine
@@ -160,7 +286,7 @@ class _Databases:
             engine.execute(f"DETACH {name}")
 
     def close(self) -> None:
-        if self.engine is not None and self.pid == os.getpid():
+        if self.engine is not None:
             self.engine.close()
         self.engine = None
 
@@ -182,7 +308,7 @@ def run_test(plan: TestPlan, test: Test, databases: Optional[_Databases] = None)
     with databases.database() as engine:
         try:
             _load(engine, plan, test)
-            execute_units(engine, needed_units(plan, [path for path, _ in tables]))
+            execute_units(engine, plan.run_for(path for path, _ in tables))
             profiles = _Profiles(engine, plan)
             for path, expectation in tables:
                 result.failures += _compare(engine, plan.defs, test, path, expectation, profiles)
@@ -258,8 +384,10 @@ class _Profiles:
         if self._rows is None:
             identity = self.plan.defs.identity
             found = self.engine.rows(self.plan.profile_lookup) if self.plan.profile_lookup else []
+            # a blocklisted value names no profile (the identity's rows hold none: checked again here)
             blocked = {t: set(blocked_values(identity, t)) for t in identity.types} if identity else {}
-            self._rows = [row for row in found if row[1] not in blocked.get(row[0], ())]  # they name no profile
+            self._rows = sorted({(t, value, row[0]) for row in found for t, value in zip(identity.types, row[1:])
+                                 if value is not None and value not in blocked[t]})
         return self._rows
 
     def resolve(self, named: dict) -> tuple[Optional[str], str]:
