@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Install the SQL engines' system parts that the tests need, idempotently:
+# Install the system parts that the tests need, idempotently:
 #   - a PostgreSQL server (initdb/pg_ctl/postgres) from Debian's `postgresql`
 #   - a Java runtime >= 17 for Spark 4.x (Debian's `default-jre-headless`)
+#   - a Chromium for the catalog site's browser tests (Debian's `chromium`; Playwright,
+#     from the test extra, drives this binary: it downloads no browser of its own)
 # Needs root or sudo only when something is missing.
-# Python packages (duckdb, psycopg, pyspark, sqlglot) come from the project's
+# Python packages (duckdb, psycopg, pyspark, sqlglot, playwright) come from the project's
 # Python requirements, not from here. Safe to run repeatedly; prints one line.
 set -euo pipefail
 
@@ -25,11 +27,16 @@ java_major() {  # prints the major version of `java` on PATH/JAVA_HOME, or 0
     "$j" -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print (v[1] == "1" ? v[2] : v[1]); exit}'
 }
 
+have_chromium() {
+    command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]
+}
+
 have_pg || need+=(postgresql)
+have_chromium || need+=(chromium)
 jm=$(java_major); jm=${jm:-0}
 [ "$jm" -ge 17 ] 2>/dev/null || need+=(default-jre-headless)
 # CDPC_FORCE_ENGINE_INSTALL=1 runs the apt step even when both are present.
-[ "${CDPC_FORCE_ENGINE_INSTALL:-}" = 1 ] && need=(postgresql default-jre-headless)
+[ "${CDPC_FORCE_ENGINE_INSTALL:-}" = 1 ] && need=(postgresql default-jre-headless chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
@@ -52,5 +59,9 @@ have_pg || { echo "install-engines: no PostgreSQL server binaries after install"
 jm=$(java_major)
 [ "${jm:-0}" -ge 17 ] 2>/dev/null || { echo "install-engines: no Java >= 17 after install (found ${jm:-none})" >&2; exit 1; }
 
+have_chromium || { echo "install-engines: no chromium after install" >&2; exit 1; }
+
 pgv=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 | cut -d/ -f5)
-echo "install-engines: postgres ${pgv}, java ${jm}; installed: ${need[*]:-nothing}; took $(( $(date +%s) - start ))s"
+# Debian's wrapper script may print shell noise on stderr; the version is the last field of stdout
+chv=$({ chromium --version 2>/dev/null || /usr/bin/chromium --version 2>/dev/null; } | awk '{print $2; exit}')
+echo "install-engines: postgres ${pgv}, java ${jm}, chromium ${chv:-unknown}; installed: ${need[*]:-nothing}; took $(( $(date +%s) - start ))s"

@@ -7,15 +7,19 @@ contract's fields as columns, in the raw-file format of docs/reference.md §2.2:
 separated, ``"`` quoting with ``""`` as the escape, and an empty unquoted cell
 for NULL.
 
-The data is deliberately messy, the way real CDP inputs are:
+Two shapes. ``export`` (the default, what the run benchmarks use) is shaped like
+real exports; ``gentle`` is the milder shape the sample data in ``data/`` was
+made with (``data/README.md`` has the command), kept byte for byte.
+
+The data is deliberately messy, the way real CDP inputs are (both shapes):
 
 * identifiers typed by people: membership ids in lower case or with stray
   spaces, emails with capitals and surrounding spaces (and a few invalid ones),
-  phones in every format ("(415) 555-0134", "415.555.0134", "+1 415 555 0134",
+  phones in many formats ("(415) 555-0134", "415.555.0134", "+1 415 555 0134",
   "4155550134", vanity numbers with letters such as "415-555-CALL");
-* identifiers shared by several people: family emails (2-3 members), a family
-  tablet in the app, club kiosks in the app, and the front-desk phone typed on
-  POS receipts for members who did not give theirs;
+* identifiers shared by several people: family emails, a family tablet in the
+  app, club kiosks in the app, and the front-desk phone typed on POS receipts
+  for members who did not give theirs;
 * placeholder values that the identity blocklist removes (test@example.com,
   555-555-0100, ...);
 * duplicate CRM contacts for the same member with an older status, and CRM
@@ -26,6 +30,34 @@ The data is deliberately messy, the way real CDP inputs are:
 * valid but unusual spellings that must *not* be rejected: ISO "T"
   timestamps, fractional seconds, "TRUE"/"False" booleans, "25" or "12.345"
   as decimals.
+
+The ``export`` shape adds what real exports have and the gentle one does not:
+
+* heavy-tailed activity: a member's activity is log-normal (sigma 1.25), so a
+  few members have hundreds to thousands of rows and many have one or two;
+* families of 2-6 members (about 10% of members) sharing one email, a family
+  tablet and, for 40% of families, a home phone;
+* front-desk tablets (two per club) on which staff sign members in: one
+  ``device_id`` seen with thousands of ``member_ref`` values at 100k members;
+  personal trainers' tablets (one per ~700 members) seen with dozens each; the
+  club kiosks of both shapes;
+* re-install chains: each member's app events run over a sequence of device
+  ids in time order (half have one install, 2.5% more than ten), linked to the
+  member only through the signed-in events of each install;
+* changed email addresses (12% of members): older bookings, receipts and
+  consent carry the old address, newer ones and the CRM the new one, so some
+  records reach the member only through a chain of other records;
+* phones typed in nineteen formats, among them some that normalize to another
+  value (an extension, an ``001`` prefix) or to nothing (no area code);
+* staff placeholders the blocklist does not know (``x@x.com``,
+  ``frontdesk@fitclub.example``, ``999-999-9999``): thousands of members share
+  them, identity must refuse them as conflicts;
+* about 2% of rows break their contract and 0.1% of lines are malformed CSV
+  (a row cut short, a value with an unquoted line break or comma, a stray
+  quote, a Latin-1 byte that is not UTF-8): cdpc quarantines them.
+
+At 100k members the export shape comes to about 3.1M rows over the five files
+and 4.4M identifier links (record, normalized identifier value).
 
 Every value is derived from ``random.Random(seed)`` and from a fixed anchor,
 2026-11-20 00:00:00 (use it as ``cdpc run --as-of``), so the same arguments
@@ -39,7 +71,8 @@ proportion to each member's activity level).
 
 Usage::
 
-    python benchmarks/synth.py OUT_DIR --members 300 [--seed 7] [--records-per-member 30] [--bad-row-rate 0.004]
+    python benchmarks/synth.py OUT_DIR --members 100000 [--shape export|gentle] [--seed 7]
+        [--records-per-member 31.2] [--bad-row-rate 0.02] [--malformed-rate 0.001]
 """
 
 from __future__ import annotations
@@ -47,6 +80,8 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as _dt
+import hashlib
+import io
 import random
 import sys
 import time
@@ -96,6 +131,14 @@ AREA_CODES = ["415", "628", "510", "341", "650", "408", "669", "925", "707"]
 TEST_EMAILS = ["test@example.com", " TEST@Example.com", "test@fitclub.example",
                "noemail@fitclub.example", "NONE@none.com"]
 TEST_PHONES = ["555-555-0100", "(555) 555-0100", "000-000-0000", "0000000000", "1111111111"]
+# Export shape: what front-desk staff type when a member gives nothing, unknown to the
+# blocklist, so identity sees one value shared by thousands of members.
+STAFF_EMAILS = ["x@x.com", "frontdesk@fitclub.example", "no@email.com", "NA@NA.COM", "member@fitclub.example"]
+STAFF_PHONES = ["999-999-9999", "(415) 555-1234", "510-000-0001"]
+FAMILY_SIZES = [2] * 45 + [3] * 30 + [4] * 15 + [5] * 7 + [6] * 3
+# Installs of the app per member (re-install chains): half have one, 2.5% more than ten.
+INSTALLS = [1] * 500 + [2] * 220 + [3] * 120 + [4] * 50 + [5] * 25 + [6] * 15 + [7] * 15 + [8] * 12 \
+    + [9] * 10 + [10] * 8 + [12] * 8 + [15] * 7 + [20] * 5 + [30] * 3 + [45] * 2
 
 FIRST = [
     ("Ana", "ana"), ("Raj", "raj"), ("Maria", "maria"), ("James", "james"), ("Wei", "wei"),
@@ -201,6 +244,48 @@ def _fmt_phone(p: str, k: int) -> str:
     return f"  {a} {b} {c} "
 
 
+def _fmt_phone_export(p: str, k: int) -> str:
+    """Nineteen ways to type a phone; a few normalize to another value or to nothing."""
+    a, b, c = p[:3], p[3:6], p[6:]
+    if k < 18:
+        return f"({a}) {b}-{c}"
+    if k < 30:
+        return f"{a}-{b}-{c}"
+    if k < 38:
+        return p
+    if k < 44:
+        return f"{a}.{b}.{c}"
+    if k < 50:
+        return f"+1 {a} {b} {c}"
+    if k < 56:
+        return "+1" + p
+    if k < 61:
+        return f"1-{a}-{b}-{c}"
+    if k < 66:
+        return f"{a} {b} {c}"
+    if k < 71:
+        return f"({a}){b}-{c}"
+    if k < 75:
+        return f"+1 ({a}) {b}-{c}"
+    if k < 79:
+        return f"+1-{a}-{b}-{c}"
+    if k < 82:
+        return f"1 ({a}) {b}-{c}"
+    if k < 85:
+        return f"{a}/{b}-{c}"
+    if k < 88:
+        return f"tel:+1{p}"
+    if k < 91:
+        return f"  {a} {b} {c} "
+    if k < 93:
+        return f"{a}-{b}-{c} x{k}"               # an extension: 12 digits, another value
+    if k < 95:
+        return f"{b}-{c}"                        # no area code: 7 digits, no phone
+    if k < 97:
+        return f"001 {a} {b} {c}"                # dialled from abroad: 13 digits, another value
+    return f"{a} {b} {c[:2]} {c[2:]}"
+
+
 def _fmt_email(e: str, k: int) -> str:
     if k < 78:
         return e
@@ -228,14 +313,26 @@ def _fmt_mid(m: str, k: int) -> str:
 
 class _Member:
     __slots__ = ("mid", "first", "last", "email", "phone", "phone2", "club", "club2", "plan",
-                 "status", "join_day", "end_day", "weight", "skew", "devices", "idx")
+                 "status", "join_day", "end_day", "weight", "skew", "devices", "idx",
+                 # export shape only
+                 "email2", "switch_day", "home_phone", "family_device", "trainer")
 
 
-def _members(rng: random.Random, n: int):
+def _device_id(rng: random.Random, platform: str) -> str:
+    """An app install's id as the platform makes it: an iOS vendor id, an Android id, a web cookie."""
+    if platform == "ios":
+        h = f"{rng.getrandbits(128):032X}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    if platform == "android":
+        return f"{rng.getrandbits(64):016x}"
+    return f"web.{rng.getrandbits(80):020x}"
+
+
+def _members(rng: random.Random, n: int, export: bool = False, trainers: int = 0):
     """Yield members one at a time (families share emails and a tablet)."""
     rnd = rng.random
     fam_left = 0
-    fam_email = fam_device = None
+    fam_email = fam_device = fam_phone = None
     for i in range(n):
         m = _Member()
         m.idx = i
@@ -252,6 +349,10 @@ def _members(rng: random.Random, n: int):
         m.club2 = CLUBS[int(rnd() * len(CLUBS))]
         m.plan = PLANS[PLAN_POOL[int(rnd() * len(PLAN_POOL))]]
         m.weight, m.skew = ACTIVITY[int(rnd() * len(ACTIVITY))]
+        if export:
+            # log-normal activity with the same mean: many members with a row or two, a few
+            # with hundreds or thousands
+            m.weight = min(ACTIVITY_MEAN * rng.lognormvariate(-0.78125, 1.25), 100 * ACTIVITY_MEAN)
         r = rnd()
         # Join date: 6% in the last 30 days (onboarding), the rest over 4 years.
         m.join_day = BASE_DAYS - 1 - (int(rnd() * 30) if r < 0.06 else int(rnd() * 1460))
@@ -277,15 +378,42 @@ def _members(rng: random.Random, n: int):
         m.devices = [(f"{rng.getrandbits(64):016x}-{m.idx % 10000:04d}", plat)]
         if rnd() < 0.2:
             m.devices.append((f"{rng.getrandbits(64):016x}-{m.idx % 10000:04d}", "ios"))
-        # Families: 2-3 members share one email and a tablet.
-        if fam_left == 0 and rnd() < 0.03:
-            fam_left = 2 + (rnd() < 0.35)
+        if not export:
+            # Families: 2-3 members share one email and a tablet.
+            if fam_left == 0 and rnd() < 0.03:
+                fam_left = 2 + (rnd() < 0.35)
+                fam_email = f"the.{la}s{i}@{dom}"
+                fam_device = (f"{rng.getrandbits(64):016x}-fam", "android")
+            if fam_left:
+                fam_left -= 1
+                m.email = fam_email
+                m.devices.append(fam_device)
+            yield m
+            continue
+        # Re-install chain: the installs in time order, now and then on a new platform.
+        m.devices = []
+        for _ in range(INSTALLS[int(rnd() * len(INSTALLS))]):
+            if rnd() < 0.1:
+                plat = "ios" if plat != "ios" else "android"
+            m.devices.append((_device_id(rng, plat), plat))
+        # A new email address from some day on.
+        m.email2 = m.switch_day = None
+        if rnd() < 0.12:
+            m.email2 = f"{fa}{la[:1]}.{i}@{DOMAINS[int(rnd() * len(DOMAINS))]}"
+            m.switch_day = m.join_day + int(rnd() * (m.end_day - m.join_day + 1))
+        m.trainer = int(rnd() * trainers) if trainers and rnd() < 0.12 else None
+        # Families of 2-6 share one email, a tablet and, 40% of them, a home phone.
+        if fam_left == 0 and rnd() < 0.035:
+            fam_left = FAMILY_SIZES[int(rnd() * len(FAMILY_SIZES))]
             fam_email = f"the.{la}s{i}@{dom}"
-            fam_device = (f"{rng.getrandbits(64):016x}-fam", "android")
+            fam_device = (_device_id(rng, "android"), "android")
+            fam_phone = AREA_CODES[int(rnd() * len(AREA_CODES))] + str(2000000 + int(rnd() * 7999999)) \
+                if rnd() < 0.4 else None
+        m.home_phone = m.family_device = None
         if fam_left:
             fam_left -= 1
             m.email = fam_email
-            m.devices.append(fam_device)
+            m.family_device, m.home_phone = fam_device, fam_phone
         yield m
 
 
@@ -298,26 +426,82 @@ class _Writer:
         self.w.writerow(columns)
         self.rows = []
         self.count = 0
+        self.raw_at: list[int] = []   # positions in rows of malformed lines (bytes, written as they are)
+
+    def raw(self, line: bytes):
+        """A malformed line in place of a row: bytes written as they are, not as CSV."""
+        self.raw_at.append(len(self.rows))
+        self.rows.append(line)
 
     def flush(self):
-        self.w.writerows(self.rows)
+        start = 0
+        for at in self.raw_at:
+            self.w.writerows(self.rows[start:at])
+            self.f.flush()             # the text written so far, then the raw bytes after it
+            self.f.buffer.write(self.rows[at])
+            start = at + 1
+        self.w.writerows(self.rows[start:] if start else self.rows)
         self.count += len(self.rows)
         self.rows.clear()          # in place: write_dataset holds references to these lists
+        self.raw_at.clear()
 
     def close(self):
         self.flush()
         self.f.close()
 
 
-def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member: float = 30,
-                  *, bad_row_rate: float = 0.004) -> dict[str, int]:
-    """Write the five raw CSV files into ``out_dir``; return rows written per relation.
+def _csv_line(row: list) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(row)
+    return out.getvalue()
 
-    ``bad_row_rate`` is the share of rows broken on purpose (they must land in
-    the ``*_rejected`` tables); the sample data in ``data/`` uses a higher rate
-    than the default so that every kind of breakage shows up in a few hundred
-    members. Deterministic: the same arguments always give byte-identical files.
+
+def _malformed(row: list, k: int) -> bytes:
+    """A row broken the ways real exports break; cdpc must quarantine it, not fail."""
+    cells = ["" if v is None else str(v) for v in row]
+    if k == 0:                                     # cut short: the export stopped mid-row
+        return (",".join(cells[:max(1, len(cells) // 2)]) + "\n").encode()
+    if k == 1:                                     # a line break inside a value, not quoted
+        half = max(1, len(cells) // 2)
+        return (",".join(cells[:half]) + ",note\n" + "line two," + ",".join(cells[half:]) + "\n").encode()
+    if k == 2:                                     # a comma inside a value, not quoted
+        return (",".join(cells[:1] + ["Smith, Jr."] + cells[2:]) + "\n").encode()
+    if k == 3:                                     # an inch mark, a quote inside an unquoted value
+        return (",".join(cells[:1] + ['5\'10" tall'] + cells[2:]) + "\n").encode()
+    # a Latin-1 byte (a CP-1252 export): not UTF-8
+    return _csv_line(cells[:1] + ["Jos\x00"] + cells[2:]).encode().replace(b"\x00", b"\xe9")
+
+
+SHAPES = ("export", "gentle")
+
+
+def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member: float | None = None,
+                  *, bad_row_rate: float | None = None, shape: str = "export",
+                  malformed_rate: float | None = None) -> dict[str, int]:
+    """Write the five raw CSV files into ``out_dir``; return lines written per relation.
+
+    ``shape`` is ``export`` (shaped like real exports, the module docstring says how) or
+    ``gentle`` (the sample data's). ``bad_row_rate`` is the share of rows that break
+    their contract on purpose (they must land in the ``*_rejected`` tables): 0.02 for
+    the export shape, 0.004 for the gentle one by default; the sample data in ``data/``
+    uses 0.02 so that every kind of breakage shows up in a few hundred members.
+    ``malformed_rate`` is the share of lines that are not well-formed CSV (export
+    shape only, 0.001 by default). ``records_per_member`` is 31.2 for the export shape
+    (about 31 staged records per member once the broken rows are out) and 30 for the
+    gentle one by default. Deterministic: the same arguments always give byte-identical
+    files.
     """
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}: expected one of {', '.join(SHAPES)}")
+    export = shape == "export"
+    if records_per_member is None:
+        records_per_member = 31.2 if export else 30
+    if bad_row_rate is None:
+        bad_row_rate = 0.02 if export else 0.004
+    if malformed_rate is None:
+        malformed_rate = 0.001 if export else 0.0
+    if malformed_rate and not export:
+        raise ValueError("malformed_rate needs the export shape")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -347,7 +531,14 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
     kiosks = [(f"kiosk-{c}-{k}", "web") for c in CLUBS for k in (1, 2)]
     nclubs = len(CLUBS)
     ts = _ts
-    fmt_phone, fmt_email, fmt_mid = _fmt_phone, _fmt_email, _fmt_mid
+    fmt_phone, fmt_email, fmt_mid = (_fmt_phone_export if export else _fmt_phone), _fmt_email, _fmt_mid
+    P_MAL = malformed_rate             # share of lines that are not well-formed CSV
+    w_crm, w_bk, w_pos, w_app, w_con = W.values()
+    # Export shape: shared tablets, with ids of their own stream (they do not depend on the members).
+    fixed = random.Random(seed * 1000003 + 2)
+    desk_tablets = {c: [(_device_id(fixed, "ios"), "ios") for _ in range(2)] for c in CLUBS}
+    trainer_tablets = [(_device_id(fixed, "android"), "android") for _ in range(max(6, members // 700))] \
+        if export else []
 
     def when(m):
         """A day index in the member's activity window (at most the last 400
@@ -362,8 +553,13 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
         n = int(x)
         return n + (rnd() < x - n)
 
-    for m in _members(rng, members):
+    def email_on(m, day):
+        """The member's email address on a day (export shape: some changed it)."""
+        return m.email2 if m.email2 is not None and day >= m.switch_day else m.email
+
+    for m in _members(rng, members, export, len(trainer_tablets)):
         mid, email, phone = m.mid, m.email, m.phone
+        crm_email = (m.email2 or email) if export else email    # the CRM has the current address
 
         # ---- CRM: one contact, sometimes a stale duplicate, sometimes a lead ----
         created = m.join_day * DAY + 28800 + int(rnd() * 36000)
@@ -384,7 +580,7 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
             f"C{n_contact:07d}",
             None if (m.status == "pending" and rnd() < 0.5) else fmt_mid(mid, int(rnd() * 100)),
             m.first, m.last,
-            (TEST_EMAILS[int(rnd() * 5)] if rnd() < 0.02 else fmt_email(email, int(rnd() * 100)))
+            (TEST_EMAILS[int(rnd() * 5)] if rnd() < 0.02 else fmt_email(crm_email, int(rnd() * 100)))
             if rnd() < 0.95 else None,
             (TEST_PHONES[int(rnd() * 5)] if rnd() < 0.01 else
              FRONT_DESK[m.club] if rnd() < 0.02 else
@@ -397,6 +593,14 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
             injury, notes, ts(created), ts(updated),
         ]
         n_contact += 1
+        if export:
+            if m.home_phone is not None and rnd() < 0.5:
+                row[5] = fmt_phone(m.home_phone, int(rnd() * 100))    # the family's landline
+            r = rnd()
+            if r < 0.015:
+                row[4] = STAFF_EMAILS[int(rnd() * len(STAFF_EMAILS))]
+            elif r < 0.025:
+                row[5] = STAFF_PHONES[int(rnd() * len(STAFF_PHONES))]
         if rnd() < P_BAD:
             k = int(rnd() * 6)
             if k == 0:
@@ -419,7 +623,10 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
                 row[12] = "TRUE" if row[12] == "true" else "False"   # booleans in any case
             else:
                 row[16] = row[16] + ".250000"          # fractional seconds: castable
-        crm.append(row)
+        if P_MAL and rnd() < P_MAL:
+            w_crm.raw(_malformed(row, int(rnd() * 5)))
+        else:
+            crm.append(row)
         if rnd() < 0.03:                                # duplicate contact made at the front desk
             dup_upd = max(created, updated - (1 + int(rnd() * 200)) * DAY)
             crm.append([
@@ -447,10 +654,14 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
                                       ("ads_personalization", 0.7, 0.5)):
             if rnd() < p_ans:
                 n_consent += 1
-                con.append([f"CS{n_consent:09d}",
-                            fmt_mid(mid, int(rnd() * 100)) if via != "web" or rnd() < 0.5 else None,
-                            fmt_email(email, int(rnd() * 100)) if via != "front_desk" else None,
-                            None, purpose, "true" if rnd() < p_yes else "false", via, ts(signup)])
+                row = [f"CS{n_consent:09d}",
+                       fmt_mid(mid, int(rnd() * 100)) if via != "web" or rnd() < 0.5 else None,
+                       fmt_email(email, int(rnd() * 100)) if via != "front_desk" else None,
+                       None, purpose, "true" if rnd() < p_yes else "false", via, ts(signup)]
+                if P_MAL and rnd() < P_MAL:
+                    w_con.raw(_malformed(row, int(rnd() * 5)))
+                else:
+                    con.append(row)
         if rnd() < 0.3:                                 # a later change of mind
             t = max(signup + 3600, when(m) * DAY + int(rnd() * DAY))
             k = int(rnd() * 4)
@@ -459,13 +670,14 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
                 con.append([f"CS{n_consent:09d}", None, None, fmt_phone(phone, int(rnd() * 100)),
                             "sms_marketing", "false", "sms_keyword", ts(t)])
             elif k == 1:                                # unsubscribe link: email only
-                con.append([f"CS{n_consent:09d}", None, fmt_email(email, int(rnd() * 100)), None,
+                con.append([f"CS{n_consent:09d}", None, fmt_email(email_on(m, t // DAY) if export else email,
+                                                                  int(rnd() * 100)), None,
                             "email_marketing", "false", "email_link", ts(t)])
             elif k == 2:                                # app privacy toggle
                 con.append([f"CS{n_consent:09d}", fmt_mid(mid, 0), None, None,
                             "ads_personalization", "true" if rnd() < 0.4 else "false", "app", ts(t)])
             else:                                       # website form: partner offers (undeclared purpose)
-                con.append([f"CS{n_consent:09d}", None, fmt_email(email, 0), None,
+                con.append([f"CS{n_consent:09d}", None, fmt_email(email_on(m, t // DAY) if export else email, 0), None,
                             "partner_offers", "true", "web", ts(t)])
         if rnd() < 0.01:                                # same second, two answers: the denial must win
             t = max(signup + 7200, when(m) * DAY + int(rnd() * DAY))
@@ -504,6 +716,8 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
                           "no_show" if r < 0.95 else "late_cancel")
             cls, price = CLASSES[int(rnd() * len(CLASSES))]
             n_booking += 1
+            if export:
+                email = email_on(m, booked // DAY)
             row = [str(n_booking),
                    fmt_mid(mid, int(rnd() * 100)) if rnd() < 0.95 else None,
                    fmt_email(email, int(rnd() * 100)) if rnd() < 0.3 else None,
@@ -537,7 +751,12 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
                     row[7] = "12.345"                    # rounds half away from zero to 12.35
             if row[1] is None and row[2] is None and rnd() < 0.9:
                 row[2] = fmt_email(email, int(rnd() * 100))   # guest booking: email only
-            bk.append(row)
+                if export and rnd() < 0.05:
+                    row[2] = STAFF_EMAILS[int(rnd() * len(STAFF_EMAILS))]
+            if P_MAL and rnd() < P_MAL:
+                w_bk.raw(_malformed(row, int(rnd() * 5)))
+            else:
+                bk.append(row)
 
         # ---- POS transactions ----
         npos = count(mean_pos, m.weight * (1.6 if m.plan[0] == "premium" else 1.0))
@@ -561,6 +780,8 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
                 cat, amount = "guest_pass", "15.00"
             r = rnd()
             club = m.club if rnd() < 0.85 else m.club2
+            if export:
+                email = email_on(m, t // DAY)
             if r < 0.006:
                 ph, em = None, None                      # anonymous walk-in: no identifier
             elif r < 0.03:                               # staff typed the front-desk phone
@@ -573,6 +794,14 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
                 p = m.phone2 if (m.phone2 and rnd() < 0.5) else phone
                 ph = fmt_phone(p, int(rnd() * 100)) if rnd() < 0.75 else None
                 em = fmt_email(email, int(rnd() * 100)) if (ph is None or rnd() < 0.25) else None
+            if export:
+                r = rnd()
+                if r < 0.01:
+                    em = STAFF_EMAILS[int(rnd() * len(STAFF_EMAILS))]
+                elif r < 0.02:
+                    ph = STAFF_PHONES[int(rnd() * len(STAFF_PHONES))]
+                elif r < 0.12 and m.home_phone is not None:
+                    ph = fmt_phone(m.home_phone, int(rnd() * 100))
             r = rnd()
             status = "paid" if r < 0.92 else ("refunded" if r < 0.96 else ("voided" if r < 0.98 else "failed"))
             brand = CARD_BRANDS[int(rnd() * len(CARD_BRANDS))]
@@ -597,18 +826,38 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
                     row[5] = "$" + amount                # not a decimal
             elif rnd() < P_ODD:
                 row[10] = row[10].replace(" ", "T") + ".5"
-            pos.append(row)
+            if P_MAL and rnd() < P_MAL:
+                w_pos.raw(_malformed(row, int(rnd() * 5)))
+            else:
+                pos.append(row)
 
         # ---- app events ----
         napp = count(mean_app, m.weight) if rnd() < 0.8 else 0   # 20% never installed the app
         devs = m.devices
         nd = len(devs)
+        span = min(m.end_day - m.join_day, 400)          # the window when() draws from
+        first_day = m.end_day - span
         for _ in range(napp):
             t = when(m) * DAY + int(rnd() * DAY)
             r = rnd()
             if r < 0.01:
                 dev, plat = kiosks[int(rnd() * len(kiosks))]   # club kiosk check-in
                 ev, ref = "check_in", fmt_mid(mid, 0)
+            elif export:
+                if r < 0.05:                             # staff sign the member in at the front desk
+                    dev, plat = desk_tablets[m.club if rnd() < 0.85 else m.club2][int(rnd() * 2)]
+                    ev, ref = ("check_in" if rnd() < 0.7 else "booking_completed"), fmt_mid(mid, int(rnd() * 100))
+                elif r < 0.15 and m.trainer is not None:  # the personal trainer's tablet
+                    dev, plat = trainer_tablets[m.trainer]
+                    ev, ref = "workout_logged", fmt_mid(mid, int(rnd() * 100))
+                elif r < 0.25 and m.family_device is not None:
+                    dev, plat = m.family_device
+                    ev = EVENT_TYPES[int(rnd() * 100)]
+                    ref = fmt_mid(mid, int(rnd() * 100)) if rnd() < 0.3 else None
+                else:                                    # the install in use at that time
+                    dev, plat = devs[min(nd - 1, (t // DAY - first_day) * nd // (span + 1))]
+                    ev = EVENT_TYPES[int(rnd() * 100)]
+                    ref = fmt_mid(mid, int(rnd() * 100)) if rnd() < 0.6 else None
             else:
                 dev, plat = devs[int(rnd() * nd)]
                 ev = EVENT_TYPES[int(rnd() * 100)]
@@ -626,7 +875,10 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
                     row[5] = "5.12"                      # breaks the semver pattern
                 else:
                     row[1] = None                        # required device_id missing
-            app.append(row)
+            if P_MAL and rnd() < P_MAL:
+                w_app.raw(_malformed(row, int(rnd() * 5)))
+            else:
+                app.append(row)
 
         if len(app) + len(bk) + len(pos) > 20000:
             for w in W.values():
@@ -644,19 +896,44 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
     return counts
 
 
+def dataset_dir(cache: Path, members: int, shape: str = "export", seed: int = 7) -> Path:
+    """Where cached_dataset keeps the data set of these arguments: the folder's name holds a
+    digest of this file, so a changed generator writes anew."""
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    return Path(cache) / f"{shape}-{members}-seed{seed}-{digest}"
+
+
+def cached_dataset(cache: Path, members: int, shape: str = "export", seed: int = 7) -> Path:
+    """The data set of these arguments (default rates) under ``cache``, written once."""
+    target = dataset_dir(cache, members, shape, seed)
+    if not (target / ".complete").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        write_dataset(target, members, seed, shape=shape)
+        (target / ".complete").write_text("ok")
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Write deterministic synthetic fitclub raw data (CSV).")
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--members", type=int, required=True)
+    ap.add_argument("--shape", choices=SHAPES, default="export",
+                    help="export: shaped like real exports (default); gentle: the sample data's shape")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--records-per-member", type=float, default=30)
-    ap.add_argument("--bad-row-rate", type=float, default=0.004,
-                    help="share of rows that break their contract on purpose (default 0.004)")
+    ap.add_argument("--records-per-member", type=float, default=None,
+                    help="source rows per member (default 31.2 export, 30 gentle)")
+    ap.add_argument("--bad-row-rate", type=float, default=None,
+                    help="share of rows that break their contract on purpose (default 0.02 export, 0.004 gentle)")
+    ap.add_argument("--malformed-rate", type=float, default=None,
+                    help="share of lines that are not well-formed CSV (export shape only; default 0.001)")
     a = ap.parse_args(argv)
     if a.members < 1:
         ap.error("--members must be at least 1")
+    if a.malformed_rate and a.shape != "export":
+        ap.error("--malformed-rate needs --shape export")
     t0 = time.perf_counter()
-    counts = write_dataset(a.out_dir, a.members, a.seed, a.records_per_member, bad_row_rate=a.bad_row_rate)
+    counts = write_dataset(a.out_dir, a.members, a.seed, a.records_per_member, bad_row_rate=a.bad_row_rate,
+                           shape=a.shape, malformed_rate=a.malformed_rate)
     dt = time.perf_counter() - t0
     for rel, n in counts.items():
         print(f"{rel}.csv\t{n}")

@@ -9,13 +9,14 @@ DiagnosticError or an unexpected exception into the right code, never a tracebac
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
 import click
 
 from . import schema as schemas
-from .diagnostics import DiagnosticError, did_you_mean
+from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
 from .dialects import engine_names, target_names
 from .gcpause import survivors_frozen
 from .graph import Lineage
@@ -84,6 +85,33 @@ def validate(project_dir: Path) -> int:
 
 
 @cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), metavar="DIR")
+@click.option("--name", metavar="NAME", help="The project's name.  [default: DIR's name, in lower case]")
+def init(directory: Path, name: Optional[str]) -> int:
+    """Create a new project in DIR: definitions, sample data, a test, CI.
+
+    The starter project has one contract, an identity, two attributes, a segment,
+    consent, a destination and a test, sample data in data/, a README with the next
+    commands, commit hooks and a GitHub workflow that runs `cdpc check`; schemas/
+    and generated/ are written too. It validates, compiles, runs on its sample data and
+    passes `cdpc test` and `cdpc check` as created. DIR must be new or empty (else
+    exit 2). See docs/commands/init.md.
+    """
+    from .init import InitError, init_project
+
+    try:
+        created = init_project(directory, name)
+    except InitError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"created project `{created.name}` in {directory}: {len(created.files)} files")
+    click.echo("next:")
+    click.echo(f"  cd {directory}")
+    for command in ("cdpc run --as-of 2026-11-20", "cdpc test", "cdpc check"):
+        click.echo(f"  {command}")
+    return 0
+
+
+@cli.command()
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when schemas/ is not up to date.")
 @project_option
 def schema(check: bool, project_dir: Path) -> int:
@@ -114,18 +142,26 @@ def schema(check: bool, project_dir: Path) -> int:
 @click.option("--downstream", "direction", flag_value="downstream", help="Only what reads NAME, transitively.")
 @click.option("--format", "fmt", type=click.Choice(LINEAGE_FORMATS), default="text", show_default=True,
               help="Output format.")
+@click.option("--classification", is_flag=True,
+              help="Show each node's classification (public, internal, confidential, restricted).")
 @project_option
-def lineage(name: Optional[str], direction: Optional[str], fmt: str, project_dir: Path) -> int:
+def lineage(name: Optional[str], direction: Optional[str], fmt: str, classification: bool, project_dir: Path) -> int:
     """Print the lineage graph, or the part of it around NAME.
 
     NAME is a definition name (`spend_365d`), `kind:name` (`segment:vip_retention`)
     or a contract field (`bookings.email`). Without --upstream or --downstream, both
-    sides are shown. Edges point from what is read to what reads it.
+    sides are shown. Edges point from what is read to what reads it. With
+    --classification each node shows the highest classification among the fields its
+    lineage reaches (a field its own, a contract its highest field's): what the
+    access views hash or hide (docs/privacy.md).
     """
     if direction and not name:
         raise click.UsageError(f"--{direction} needs a NAME")
     project = _require_valid(project_dir)
     graph = project.lineage
+    if classification:
+        from .classification import node_classifications
+        graph = graph.classified(node_classifications(project.definitions, graph))
     if name:
         node = _resolve(graph, name)
         graph = graph.around(node, upstream=direction != "downstream", downstream=direction != "upstream")
@@ -164,6 +200,28 @@ def compile_(targets: tuple[str, ...], project_dir: Path) -> int:
     return 0
 
 
+# The engine options of `cdpc run`, shared by every command that reads or changes what runs left.
+db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+                         help="DuckDB database file (default: in memory).")
+engine_option = click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
+                             help="Where to run.")
+dsn_option = click.option("--dsn", metavar="DSN", help="PostgreSQL connection string (default: the PG* variables).")
+master_option = click.option("--master", metavar="URL", help="Spark master (default: local mode).")
+warehouse_option = click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+                                help="Spark warehouse directory.  [default: ./spark-warehouse]")
+wait_option = click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
+                           help="When another run holds the warehouse, wait this long for it, then exit 2.")
+format_option = click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
+                             show_default=True, help="Output format.")
+
+
+def engine_options(command):
+    """--db, --engine, --dsn, --master, --warehouse and --wait, as `cdpc run` takes them."""
+    for option in reversed((db_option, engine_option, dsn_option, master_option, warehouse_option, wait_option)):
+        command = option(command)
+    return command
+
+
 def _memory_size(_ctx: click.Context, _param: click.Parameter, value: Optional[str]) -> Optional[int]:
     """`--memory-limit`: a size in bytes; a value that is not one is a usage error (exit 2)."""
     from .run.engines import memory_size
@@ -181,17 +239,14 @@ def _memory_size(_ctx: click.Context, _param: click.Parameter, value: Optional[s
               help="Read raw files from --data, or every contract's relation where it is in the database.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Raw files DIR/<schema>.<table>.{csv,parquet}.  [default: <project>/data]")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="DuckDB database file (default: in memory).")
+@db_option
 @click.option("--as-of", "as_of", metavar="TIMESTAMP",
               help="What current_date and now() mean, e.g. 2026-11-20 or '2026-11-20 08:00:00' (UTC). Default: now.")
-@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True, help="Where to run.")
-@click.option("--dsn", metavar="DSN", help="PostgreSQL connection string (default: the PG* variables).")
-@click.option("--master", metavar="URL", help="Spark master (default: local mode).")
-@click.option("--warehouse", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Spark warehouse directory.  [default: ./spark-warehouse]")
-@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True, metavar="SECONDS",
-              help="When another run holds the warehouse, wait this long for it, then exit 2.")
+@engine_option
+@dsn_option
+@master_option
+@warehouse_option
+@wait_option
 @click.option("--memory-limit", "memory_limit", metavar="SIZE", callback=_memory_size,
               help="DuckDB only: the most memory DuckDB takes, e.g. 4GB or 512MiB; beyond it, it spills "
                    "to a folder of the run's own.  [default: a fifth of the machine's memory]")
@@ -210,25 +265,220 @@ def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optio
     at once: a run that fails or is killed leaves the previous outputs as they
     were. cdpc replaces and drops only tables it made (listed in the meta
     schema's `owned`); a relation of anyone else in the way is exit 2. One run
-    at a time per warehouse: see --wait. Exit 1 when a check fails; every
-    table is published first.
+    at a time per warehouse: see --wait. Each sync's changes since the last
+    published audience and its history are published with it; a sync whose
+    segment breaks expected_size, or that would lose more than its max_remove,
+    is held instead (see `cdpc release`). Exit 1 when a check fails or a sync is
+    held; everything else is published first.
     """
     from .run import execute  # the engines load only when a run needs them
 
     if memory_limit is not None and engine != "duckdb":
         raise click.UsageError(f"--memory-limit sets DuckDB's memory limit; the {engine} engine's memory is "
                                "configured where it runs (see docs/engines.md)")
-    project = _require_valid(project_dir)
-    if engine not in project.definitions.project.targets:
-        # validate proved names, functions and limits for the targets only (CDP218, CDP304)
-        raise click.UsageError(f"engine `{engine}` is not in project.targets "
-                               f"({', '.join(project.definitions.project.targets)}): validate has not checked the "
-                               f"project for it; add `{engine}` to `targets` in project.yaml")
+    project = _require_runnable(project_dir, engine)
     moment = parse_as_of(as_of)
     result = execute(project, engine, data_dir or project.root / "data", moment,
                      db=db, dsn=dsn, master=master, warehouse=warehouse, sources=sources, wait=wait,
                      memory_limit=memory_limit)
     return 1 if result.failed else 0
+
+
+@cli.command("export")
+@click.argument("destination")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Folder to write; replaced as a whole (it must be new, empty, or an earlier export).")
+@engine_options
+@project_option
+def export_(destination: str, out_dir: Path, engine: str, db: Optional[Path], dsn: Optional[str],
+            master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+    """Write the latest changes of DESTINATION's syncs as the files its platform uploads.
+
+    Reads, per sync, the changes that the latest published run made (adds, updates,
+    removes) and writes them in the layout of the destination's platform: Meta custom
+    audiences and Google Customer Match get <segment>.add.csv and <segment>.remove.csv
+    under the header names each platform documents, values hashed as sent; generic gets
+    <segment>.csv, the sync's columns after an `op` column. A sync without changes gets no
+    file. manifest.json names the run, and per file the sync, its rows per op and its
+    sha256. Rows are sorted: the same warehouse always gives the same bytes. DIR is written
+    beside itself and moved in at once, so a failed export leaves it as it was. Nothing
+    is sent anywhere. Exit 2 when there is no published run or a sync's tables are missing.
+    """
+    from .run import connect
+    from .run.export import MANIFEST, export_lines, is_export, read_export, write_export
+
+    project = _require_runnable(project_dir, engine)
+    defs = project.definitions
+    if destination not in defs.destinations:
+        hint = did_you_mean(destination, defs.destinations)
+        raise click.BadParameter(f"no destination named `{destination}`" + (f"; {hint}" if hint else
+                                 f" (destinations: {', '.join(defs.destinations) or 'none'})"), param_hint="DESTINATION")
+    if not is_export(out_dir):
+        raise click.BadParameter(f"{out_dir} holds files but no {MANIFEST}: cdpc export replaces the folder as a "
+                                 "whole, so it writes only to a new or empty folder or over an earlier export",
+                                 param_hint="--out")
+    opened = connect(engine, db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait)
+    try:
+        result = read_export(defs, opened, defs.destinations[destination], wait)
+    finally:
+        opened.close()
+    write_export(result, out_dir)
+    for line in export_lines(result, out_dir):
+        click.echo(line)
+    return 0
+
+
+@cli.command()
+@format_option
+@engine_options
+@project_option
+def runs(fmt: str, db: Optional[Path], engine: str, dsn: Optional[str], master: Optional[str],
+         warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+    """List the runs recorded in the meta schema, oldest first.
+
+    One line per run, release and rollback (`cdpc_meta.runs`): its run id, the
+    command, the as-of time, the status (published, partial: some syncs held, or
+    failed), when it started, how many syncs it published, the adds, updates and
+    removes they sent (the rows of their __changes tables), and the syncs it held;
+    then the syncs held now. --format json adds the definitions hash, the finish
+    time and every sync. Takes the engine options of `cdpc run`. See
+    docs/commands/runs.md.
+    """
+    from .run.history import list_runs
+    from .run.stateview import runs_json, runs_text
+
+    project = _require_runnable(project_dir, engine)
+    entries = _with_engine(engine, dict(db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait),
+                           lambda e: list_runs(project, e))
+    click.echo(runs_json(entries) if fmt == "json" else runs_text(entries), nl=False)
+    return 0
+
+
+@cli.command()
+@click.argument("destination")
+@click.argument("segment")
+@engine_options
+@project_option
+def release(destination: str, segment: str, db: Optional[Path], engine: str, dsn: Optional[str],
+            master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+    """Publish the audience a run held for the sync DESTINATION -> SEGMENT.
+
+    A run holds a sync instead of publishing it when its segment breaks
+    expected_size, or when more of its published audience would leave than the
+    sync's max_remove. The held audience is kept in the meta schema; release
+    publishes it as it is: the sync's audience table, the changes that get there
+    (by the sync's mode) and its history, at once, as a run of its own in
+    cdpc_meta.runs. Nothing else changes. Exit 2 when nothing is held (CDP923).
+    See docs/commands/release.md.
+    """
+    from .run.republish import release as publish_held
+    from .run.stateview import republished_text
+
+    project = _require_runnable(project_dir, engine)
+    done = _with_engine(engine, dict(db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait),
+                        lambda e: publish_held(project, e, destination, segment, wait))
+    click.echo(republished_text(done, engine), nl=False)
+    return 0
+
+
+@cli.command()
+@click.argument("destination")
+@click.argument("segment")
+@click.option("--to", "to_run", type=int, required=True, metavar="RUN_ID",
+              help="The run whose audience becomes current again (see `cdpc runs`).")
+@engine_options
+@project_option
+def rollback(destination: str, segment: str, to_run: int, db: Optional[Path], engine: str, dsn: Optional[str],
+             master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+    """Make the audience that run RUN_ID published for DESTINATION -> SEGMENT current again.
+
+    The audience is rebuilt from the sync's history and published with the
+    changes that get there from the current one (by the sync's mode), at once, as
+    a run of its own in cdpc_meta.runs; nothing else changes. Rolling forward is
+    the same command with a later run id. Exit 2 when RUN_ID did not publish this
+    sync (CDP922). See docs/commands/rollback.md.
+    """
+    from .run.republish import rollback as roll_back
+    from .run.stateview import republished_text
+
+    project = _require_runnable(project_dir, engine)
+    done = _with_engine(engine, dict(db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait),
+                        lambda e: roll_back(project, e, destination, segment, to_run, wait))
+    click.echo(republished_text(done, engine), nl=False)
+    return 0
+
+
+@cli.command("diff")
+@click.argument("destination")
+@click.argument("segment")
+@click.option("--from", "from_run", type=int, required=True, metavar="RUN",
+              help="The run whose audience is compared from (see `cdpc runs`).")
+@click.option("--to", "to_run", type=int, required=True, metavar="RUN", help="The run whose audience is compared to.")
+@format_option
+@engine_options
+@project_option
+def diff_(destination: str, segment: str, from_run: int, to_run: int, fmt: str, db: Optional[Path], engine: str,
+          dsn: Optional[str], master: Optional[str], warehouse: Optional[Path], wait: float, project_dir: Path) -> int:
+    """Print who was added to and removed from DESTINATION -> SEGMENT between two runs.
+
+    Compares the audiences that runs --from and --to published (rebuilt from the
+    sync's history): `add` for members of --to's only, `remove` for members of
+    --from's only, `update` for members of both whose sent values differ; one line each with the values as sent (hashed where the
+    destination hashes), then the counts. Changes nothing. See docs/commands/diff.md.
+    """
+    from .run.history import diff_runs
+    from .run.stateview import diff_json, diff_text
+
+    project = _require_runnable(project_dir, engine)
+    found = _with_engine(engine, dict(db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait),
+                         lambda e: diff_runs(project, e, destination, segment, from_run, to_run))
+    click.echo(diff_json(found) if fmt == "json" else diff_text(found), nl=False)
+    return 0
+
+
+@cli.command("test")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@project_option
+def test_(names: tuple[str, ...], project_dir: Path) -> int:
+    """Run the definition tests (`kind: test`), each on a DuckDB database of its own.
+
+    Each test's rows are loaded as the raw data of a run at the test's as-of time;
+    the project's compiled DuckDB SQL runs on them in memory, and the rows of every
+    table the test expects are compared with what the run left. Every failure is
+    printed at the test's file:line:col with the expected and actual rows side by
+    side, then one line per test and the total. NAME runs only that test
+    (repeatable; default: every test). Exit 0 when every test passes, 1 when one
+    fails or a definition does not validate, 2 when NAME is no test. See
+    docs/commands/test.md.
+    """
+    from .run.deftest import run_tests, summary_line
+    from .run.testrows import failure_lines
+
+    project = _require_valid(project_dir)
+    defined = project.definitions.tests
+    unknown = [n for n in names if n not in defined]
+    if unknown:
+        hint = did_you_mean(unknown[0], defined)
+        raise click.BadParameter(f"no test named `{unknown[0]}`" + (f"; {hint}" if hint else ""), param_hint="NAME")
+    if "duckdb" not in project.definitions.project.targets:
+        raise click.UsageError("tests run on DuckDB, and `duckdb` is not in project.targets, so validate has not "
+                               "checked the project for it; add `duckdb` to `targets` in project.yaml")
+    tests = [defined[n] for n in (dict.fromkeys(names) if names else sorted(defined))]
+    if not tests:
+        click.echo("no tests: add a `kind: test` definition (see docs/commands/test.md)")
+        return 0
+    began = time.perf_counter()
+    results = run_tests(project, tests)
+    for test, result in zip(tests, results):
+        for failure in result.failures:
+            for line in failure_lines(test.name, failure):
+                click.echo(line)
+    for test, result in zip(tests, results):
+        click.echo(summary_line(result, test))
+    failed = sum(1 for r in results if not r.passed)
+    click.echo(f"{len(results)} test{'s' if len(results) != 1 else ''}: {len(results) - failed} passed, "
+               f"{failed} failed ({time.perf_counter() - began:.2f} s)")
+    return 1 if failed else 0
 
 
 @cli.command()
@@ -244,15 +494,18 @@ def run(sources: str, data_dir: Optional[Path], db: Optional[Path], as_of: Optio
 @project_option
 def check(base_ref: Optional[str], report_path: Optional[Path], fmt: str, data_dir: Optional[Path],
           as_of: Optional[str], project_dir: Path) -> int:
-    """What CI runs on a pull request: validate, generated/, versions, approvals.
+    """What CI runs on a pull request: validate, generated/, tests, versions, approvals.
 
     Checks that the definitions validate and that generated/ is what `cdpc compile`
-    writes. With --base, also compares with that git ref: contract compatibility and
-    version bumps per kind, and approvals for every changed data hash of a kind in
-    governance.require_approval. Without --base nothing counts as changed; approvals
-    that no longer match their definition are warnings. Every finding is printed at
-    once, sorted. Exit 0 when there is no error, 1 when there is one, 2 when the base
-    cannot be read (e.g. the ref does not exist). See docs/governance.md.
+    writes; runs the definition tests (`cdpc test`) and prints their coverage of
+    segments, attributes and syncs, and which contracts, segments and destinations
+    name an owner. With --base, also compares with that git ref: contract
+    compatibility and version bumps per kind, and approvals for every changed data
+    hash of a kind in governance.require_approval. Without --base nothing counts as
+    changed; approvals that no longer match their definition are warnings. Every
+    finding is printed at once, sorted. Exit 0 when there is no error, 1 when there is
+    one, 2 when the base cannot be read (e.g. the ref does not exist). See
+    docs/governance.md.
     """
     from .check import run_check
     from .check.formats import github_annotations, summary_lines, to_json
@@ -334,6 +587,40 @@ def approve(name: str, by: Optional[str], kind: Optional[str], base_ref: Optiona
     return 0
 
 
+@cli.command()
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="The folder to write the site into; replaced whole (created when missing).")
+@click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
+              help="The DuckDB file of a `cdpc run --db FILE`: adds that run's figures.")
+@project_option
+def docs(out: Path, db: Optional[Path], project_dir: Path) -> int:
+    """Write a static catalog site of the project: open DIR/index.html.
+
+    One page per definition (what it means, owner, version, purposes, expected size,
+    approvals and whether they still hold, tests, lineage picture, SQL per target),
+    the whole project's lineage, the source map, the privacy class of every column,
+    owners and test coverage, and a search box. It works opened from disk: nothing
+    is fetched from the network. The same definitions give byte-identical files.
+    DIR is replaced at once, and only when it is missing, empty or a site that
+    cdpc docs wrote. See docs/commands/docs.md.
+    """
+    from .site import SiteError, build_site, write_site
+
+    project = _require_valid(project_dir)
+    files = build_site(project, db)
+    try:
+        changed = write_site(out, files)
+    except SiteError as exc:
+        raise DiagnosticError([Diagnostic("CDP901", str(exc), Location(),
+                                          "pass --out a new or empty folder: cdpc docs replaces the whole folder")]) from None
+    pages = sum(1 for path in files if path.endswith(".html"))
+    definitions = _count(project)
+    figures = f", with the figures of {db.name}" if db is not None else ""
+    state = "written" if changed else "unchanged"
+    click.echo(f"site {state}: {pages} pages for {definitions} definitions{figures}; open {out / 'index.html'}")
+    return 0
+
+
 def _require_valid(project_dir: Path) -> LoadedProject:
     """Load the project; a command that needs a sound project stops here, listing every error."""
     project = load_project(project_dir)
@@ -341,6 +628,28 @@ def _require_valid(project_dir: Path) -> LoadedProject:
         raise DiagnosticError(project.diagnostics)
     show_diagnostics(project.diagnostics, err=True)  # warnings only
     return project
+
+
+def _require_runnable(project_dir: Path, engine: str) -> LoadedProject:
+    """A valid project that lists `engine` in its targets: validate has proved names, functions
+    and limits for the targets only (CDP218, CDP304)."""
+    project = _require_valid(project_dir)
+    if engine not in project.definitions.project.targets:
+        raise click.UsageError(f"engine `{engine}` is not in project.targets "
+                               f"({', '.join(project.definitions.project.targets)}): validate has not checked the "
+                               f"project for it; add `{engine}` to `targets` in project.yaml")
+    return project
+
+
+def _with_engine(name: str, options: dict, work):
+    """work(engine) on a connected engine, closed afterwards."""
+    from .run import connect
+
+    engine = connect(name, **options)
+    try:
+        return work(engine)
+    finally:
+        engine.close()
 
 
 def _resolve(graph: Lineage, name: str) -> str:
@@ -355,7 +664,8 @@ def _resolve(graph: Lineage, name: str) -> str:
 
 
 def _count(project: LoadedProject) -> int:
-    return sum(1 for _ in project.definitions.all()) if project.definitions else 0
+    defs = project.definitions
+    return sum(1 for _ in defs.all()) + len(defs.tests) if defs else 0
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -7,6 +7,7 @@ compile_cache.py's.
 
 from __future__ import annotations
 
+from .emit.columns import columns_by_definition
 from .emit.manifests import manifest, sync_manifest, to_json
 from .fingerprint import fingerprints_of
 from .project import LoadedProject
@@ -44,5 +45,6 @@ def finish_outputs(project: LoadedProject, targets: list[str], sql: list[SqlFile
         outputs[path] = to_json(sync_manifest(defs, destination, project.lineage.pii_attributes))
         produced.setdefault(("destination", destination.name), []).append(path)
     outputs["manifest.json"] = to_json(manifest(defs, targets, fingerprints_of(project),
-                                                project.lineage.all_upstream, produced))
+                                                project.lineage.all_upstream, produced,
+                                                columns_by_definition(defs, project.lineage)))
     return dict(sorted(outputs.items()))

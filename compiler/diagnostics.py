@@ -55,6 +55,13 @@ CODES: dict[str, str] = {
     "CDP220": "attribute named like an as-of keyword",
     "CDP221": "field or attribute named like a SQL keyword",
     "CDP222": "`where` is not a condition",
+    "CDP223": "retention counts from an event_time that may be NULL",
+    "CDP224": "access definition in a project without an identity",
+    "CDP225": "access shows more sensitive data more clearly than less sensitive data",
+
+
+    "CDP230": "test expects rows of a table the project does not have",
+    "CDP231": "test row names a column its table does not have",
     "CDP301": "SQL snippet does not parse",
     "CDP302": "SQL snippet is not a single expression",
     "CDP303": "name not allowed in this snippet",
@@ -74,6 +81,7 @@ CODES: dict[str, str] = {
     "CDP404": "identifier or PII-derived field not hashed on an ads channel",
     "CDP405": "PHI field identifies records",
     "CDP406": "PII-derived field sent to ads hashed as it is: the platform may not match it",
+    "CDP409": "identifier or field has no column in the platform's upload file",
     "CDP501": "raw data file missing",
     "CDP502": "raw data column missing",
     "CDP503": "raw data file unreadable",
@@ -86,7 +94,12 @@ CODES: dict[str, str] = {
     "CDP510": "raw file header names a column twice",
     "CDP511": "raw relation missing from the warehouse",
     "CDP512": "malformed raw rows quarantined",
+    "CDP513": "an access role can read more than its views",
     "CDP515": "meta schema is an output schema or one cdpc uses for scratch work",
+    "CDP530": "sync held: its change was not published",
+
+
+    "CDP520": "definition test failed",
     "CDP601": "generated/ is stale",
     "CDP602": "breaking contract change without a MAJOR bump",
     "CDP603": "change without the required version bump",
@@ -103,12 +116,22 @@ CODES: dict[str, str] = {
     "CDP614": "approver authored part of the change (four eyes)",
     "CDP615": "approval not committed",
     "CDP616": "governance policy changed without approval",
+    "CDP620": "test coverage below governance.min_test_coverage",
+    "CDP621": "definition names no owner",
     "CDP901": "bad environment",
     "CDP902": "git base cannot be read",
     "CDP903": "raw data directory missing",
     "CDP905": "a relation cdpc does not own is in the way",
     "CDP906": "another run holds the warehouse",
+    "CDP907": "no published run in the warehouse",
+    "CDP908": "a sync's changes or history table is missing or out of date",
     "CDP909": "the engine ran out of memory",
+    "CDP910": "an access definition's role does not exist in the warehouse",
+
+
+    "CDP921": "no such sync",
+    "CDP922": "the run did not publish this sync",
+    "CDP923": "nothing held to release",
 }
 
 

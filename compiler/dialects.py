@@ -62,6 +62,16 @@ class Names:
 
 
 @dataclass(frozen=True)
+class Grants:
+    """How a target lets a database role read a view and nothing else: one statement for the
+    view's schema, one per view. `{schema}`, `{view}` and `{role}` are replaced by the names as
+    the target quotes them, and the statement is parsed and printed by sqlglot in the target's
+    dialect (so a template that the target would not parse fails the compile, not the run)."""
+    schema: str  # the role may use the schema (look its views up)
+    view: str  # the role may select from the view
+
+
+@dataclass(frozen=True)
 class Dialect:
     """One target: everything cdpc knows about it. `DIALECTS` is the target registry: the
     model's `targets`, the CLI's choices and `cdpc run`'s engine lookup all read it."""
@@ -71,6 +81,10 @@ class Dialect:
     engine: Optional[str] = None
     overrides: dict[str, str] = field(default_factory=dict)
     names: Names = Names()
+    # GRANT for an access definition's role (docs/privacy.md); None: the target has no database
+    # roles to grant to (its access views are written without grants)
+    grants: Optional[Grants] = None
+    no_grants: str = "it has no database roles to grant to"  # why, when grants is None
 
     @property
     def executes(self) -> bool:
@@ -82,7 +96,8 @@ class Dialect:
 
 DIALECTS: dict[str, Dialect] = {
     # DuckDB and Spark match names case-insensitively and have no length limit a cdpc name reaches
-    "duckdb": Dialect("duckdb", engine="compiler.run.engines.duckdb"),
+    "duckdb": Dialect("duckdb", engine="compiler.run.engines.duckdb",
+                      no_grants="DuckDB has no roles: whoever opens the database file reads every table"),
     # text order and min/max of text use COLLATE "C" (code-point order)
     "postgres": Dialect("postgres", engine="compiler.run.engines.postgres", overrides={
         "SHA256_HEX": "ENCODE(SHA256(CONVERT_TO({0}, 'UTF8')), 'hex')",
@@ -90,7 +105,8 @@ DIALECTS: dict[str, Dialect] = {
         "TEXT_ARRAY_COMPACT": "ARRAY_REMOVE(ARRAY[{*}]::TEXT[], NULL)",
         "ARRAY_IS_EMPTY": "CARDINALITY({0}) = 0",
         "CODEPOINT": "{0} COLLATE \"C\"",
-    }, names=Names(max_bytes=63, truncates=True)),  # NAMEDATALEN - 1; longer names are cut with a NOTICE
+    }, names=Names(max_bytes=63, truncates=True),  # NAMEDATALEN - 1; longer names are cut with a NOTICE
+        grants=Grants("GRANT USAGE ON SCHEMA {schema} TO {role}", "GRANT SELECT ON TABLE {schema}.{view} TO {role}")),
     # string comparison is binary (UTF-8 byte order equals code-point order)
     "spark": Dialect("spark", engine="compiler.run.engines.spark", overrides={
         "SHA256_HEX": "SHA2({0}, 256)",
@@ -99,7 +115,8 @@ DIALECTS: dict[str, Dialect] = {
         "TEXT_ARRAY_COMPACT": "FILTER(ARRAY({*}), x -> x IS NOT NULL)",
         "ARRAY_IS_EMPTY": "SIZE({0}) = 0",
         "TO_TEXT": "CAST({0} AS STRING)",
-    }),
+    }, grants=Grants("GRANT USE SCHEMA ON SCHEMA {schema} TO {role}",  # Databricks Unity Catalog's privileges
+                     "GRANT SELECT ON TABLE {schema}.{view} TO {role}")),
     # REGEXP_LIKE anchors the whole subject, so a search is REGEXP_INSTR > 0
     "snowflake": Dialect("snowflake", overrides={
         "SHA256_HEX": "SHA2({0}, 256)",
@@ -109,7 +126,8 @@ DIALECTS: dict[str, Dialect] = {
         "ARRAY_IS_EMPTY": "ARRAY_SIZE({0}) = 0",
         "CODEPOINT": "COLLATE({0}, 'utf8')",
         "TO_TEXT": "CAST({0} AS VARCHAR)",
-    }, names=Names(max_bytes=255)),  # unquoted names fold to upper case
+    }, names=Names(max_bytes=255),  # unquoted names fold to upper case
+        grants=Grants("GRANT USAGE ON SCHEMA {schema} TO ROLE {role}", "GRANT SELECT ON VIEW {schema}.{view} TO ROLE {role}")),
     # SHA256 and MD5 return BYTES, hence TO_HEX
     "bigquery": Dialect("bigquery", overrides={
         "SHA256_HEX": "TO_HEX(SHA256({0}))",
@@ -119,7 +137,9 @@ DIALECTS: dict[str, Dialect] = {
         "TEXT_ARRAY_COMPACT": "ARRAY(SELECT x FROM UNNEST([{*}]) AS x WHERE x IS NOT NULL)",
         "ARRAY_IS_EMPTY": "ARRAY_LENGTH({0}) = 0",
         "TO_TEXT": "CAST({0} AS STRING)",
-    }, names=Names(max_bytes=1024, folds_case=False)),  # dataset and table names are case-sensitive
+    }, names=Names(max_bytes=1024, folds_case=False),  # dataset and table names are case-sensitive
+        no_grants="BigQuery grants to IAM principals, not to database roles: grant the role's group "
+                  "roles/bigquery.dataViewer on the views' dataset, and nothing on the others"),
 }
 
 
@@ -163,6 +183,13 @@ DOCUMENTED_FUNCTIONS: dict[str, frozenset[str]] = {
         TIMESTAMP_TRUNC TO_HEX TRIM TRUNC UNNEST UPPER VARIANCE
     """.split()),
 }
+
+
+def grant_sql(dialect: Dialect, template: str, **names: str) -> str:
+    """One of the dialect's `Grants` templates with its names in place, as the target prints it."""
+    quoted = {key: exp.to_identifier(name).sql(dialect=dialect.name) for key, name in names.items()}
+    return _sqlglot_dialect(dialect.name).generate(sqlglot.parse_one(template.format(**quoted), read=dialect.name),
+                                                   pretty=True)
 
 
 def portable(function: str, *args: exp.Expression) -> exp.Expression:

@@ -48,18 +48,21 @@ NOTES: dict[str, str] = {
     "Schemas.staging": "staged and rejected rows of every contract",
     "Schemas.identity": "the identity map and conflicts",
     "Schemas.profiles": "`<entity>_profiles` and `<entity>_consent`",
-    "Schemas.meta": "cdpc's own bookkeeping: `owned`, the tables cdpc made (a run replaces and drops only those)",
+    "Schemas.meta": "cdpc's own bookkeeping: `owned`, the tables cdpc made (a run replaces and drops only those), "
+                    "`runs` and `run_syncs`, the record of runs, and the audiences of held syncs",
     "Schemas.audiences": "one table per segment and per sync",
     "Governance.require_approval": "kinds whose semantic changes need the council's approval",
     "Governance.approvers": "who may approve; an empty list means no approval is required",
     "Governance.min_approvals": "approvals needed per changed definition",
     "Governance.require_signed": "approvals added in a change need an SSH signature that git verifies",
     "Governance.allowed_signers": "git's allowed-signers file, relative to the project (needed with `require_signed`)",
+    "Governance.require_owner": "a contract, segment or destination without `owner` is an error (else a warning)",
+    "Governance.min_test_coverage": "the least share (0 to 1) of segments, attributes and syncs that tests must cover; `cdpc check` fails below it",
     "contract.relation": "the physical source, `schema.table`; raw files are `<relation>.csv` or `.parquet`",
     "contract.primary_key": "the fields that identify a row; needed by every identity source",
     "contract.event_time": "a timestamp field: freshness, `most_recent` and `first_seen` order by it",
     "contract.freshness": "how old the newest `event_time` may be at the as-of time",
-    "contract.retention": "recorded in the manifest and the docs; nothing is deleted by it",
+    "contract.retention": "a raw row whose `event_time` is older than the as-of time minus this is expired: neither staged nor rejected",
     "contract.fields": "field name -> its type and rules",
     "ContractField.type": "`string integer bigint double decimal(p,s) boolean date timestamp`",
     "ContractField.required": "a NULL value rejects the row",
@@ -107,9 +110,9 @@ NOTES: dict[str, str] = {
     "segment.include": "other segments: a member must be in at least one",
     "segment.exclude": "other segments: a member may be in none",
     "segment.purposes": "the purposes its audience may be activated for",
-    "segment.expected_size": "a drift guard checked by `cdpc run`",
-    "ExpectedSize.min": "fewer members fail the run",
-    "ExpectedSize.max": "more members fail the run",
+    "segment.expected_size": "a drift guard checked by `cdpc run`: outside it the run fails and holds the segment's syncs",
+    "ExpectedSize.min": "fewer members fail the run and hold the segment's syncs",
+    "ExpectedSize.max": "more members fail the run and hold the segment's syncs",
     "destination.channel": "what the purposes of its syncs must cover",
     "destination.platform": "decides how identifiers are hashed",
     "destination.identifiers": "identifier types sent, one column each",
@@ -119,7 +122,31 @@ NOTES: dict[str, str] = {
     "Sync.segment": "the segment whose members are sent",
     "Sync.purpose": "only members granted this purpose are sent",
     "Sync.cadence": "travels in the sync manifest for the delivery job",
-    "Sync.mode": "travels in the sync manifest for the delivery job",
+    "Sync.mode": "which changes the run publishes in the sync's `__changes` table: `mirror` adds, removes and updates, "
+                 "`upsert` adds and updates, `append` adds (reference.md §5.2)",
+    "Sync.max_remove": "a run holds the sync (publishes none of it) when more than this share of its published "
+                       "audience would leave it; 0 to 1 (reference.md §5.4)",
+    "access.role": "the database role the views are granted to; it must exist on an engine with roles (PostgreSQL)",
+    "access.see": "how the role sees a column of each classification: `clear`, `hashed` (sha256 hex) or `hidden` (NULL)",
+    "See.public": "how `public` columns are shown",
+    "See.internal": "how `internal` columns are shown (a column that reads no field is internal)",
+    "See.confidential": "how `confidential` columns are shown",
+    "See.restricted": "how `restricted` columns are shown (PHI is always restricted)",
+    "test.version": "accepted and documentation only: nothing reads a test, so no change to one needs a bump",
+    "test.as_of": "what `current_date` and `now()` mean in the test's run: a date or a timestamp (UTC)",
+    "test.given": "contract -> its raw rows, by field name; a contract not named has no rows",
+    "test.expect": "per output table, the rows expected there",
+    "Expect.staged": "contract -> rows expected in `<staging>.<contract>`, typed",
+    "Expect.rejected": "contract -> rows expected in `<staging>.<contract>_rejected`, as text, with `_reject_reasons`",
+    "Expect.map": "rows expected in `<identity>.<identity>_map`: `source`, `record_key`, `profile`",
+    "Expect.conflicts": "rows expected in `<identity>.<identity>_conflicts`: `id_type`, `id_value`, `reason`",
+    "Expect.profiles": "rows expected in `<profiles>.<entity>_profiles`: `profile` and attribute columns",
+    "Expect.consent": "rows expected in `<profiles>.<entity>_consent`: `profile`, `purpose`, `granted`",
+    "Expect.segments": "segment -> its expected members (`profile`)",
+    "Expect.syncs": "destination -> segment -> the sync's expected audience: `profile`, identifiers and fields as sent",
+    "Expectation.rows": "the table holds exactly these rows (a multiset, on the columns they name); a bare list means this",
+    "Expectation.contains": "the table holds at least these rows, each a different row",
+    "Expectation.lacks": "the table holds none of these rows",
     "approvals.approvals": "the council's sign-offs, one per definition version and hash",
     "Approval.segment": "the approved definition (exactly one of the kind keys)",
     "Approval.attribute": "the approved definition (exactly one of the kind keys)",
@@ -127,6 +154,7 @@ NOTES: dict[str, str] = {
     "Approval.identity": "the approved definition (exactly one of the kind keys)",
     "Approval.consent": "the approved definition (exactly one of the kind keys)",
     "Approval.destination": "the approved definition (exactly one of the kind keys)",
+    "Approval.access": "the approved definition (exactly one of the kind keys)",
     "Approval.project": "the approved definition (exactly one of the kind keys)",
     "Approval.version": "the approved version",
     "Approval.hash": "the approved semantic hash, `sha256:…`",
@@ -138,11 +166,13 @@ NOTES: dict[str, str] = {
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "contract": ("bookings",), "identity": ("customer",),
     "attribute": ("spend_365d", "engagement_tier", "primary_email"), "segment": ("winback_7d_inactive",),
-    "consent": ("marketing",), "destination": ("meta_ads",),
+    "consent": ("marketing",), "destination": ("meta_ads",), "access": ("marketing_analyst",), "test": ("winback_seven_day_edge",),
 }
+AS_WRITTEN = {"test"}  # shown as their file is written (rows of timestamps read badly once dumped again)
 REFERENCE_SECTIONS = {"project": "21-project", "contract": "22-contract", "identity": "23-identity",
                       "attribute": "24-attribute", "segment": "25-segment", "consent": "26-consent",
-                      "destination": "27-destination", "approvals": "28-approvals"}
+                      "destination": "27-destination", "approvals": "28-approvals", "access": "211-access",
+                      "test": "212-test"}
 
 
 # --------------------------------------------------------------------------- kind pages
@@ -288,6 +318,8 @@ def _example(kind: str, root: Path) -> str:
     if not ofkind:
         return ""
     wanted = [d for name in EXAMPLES.get(kind, ()) for d in ofkind if d.data.get("name") == name] or ofkind[:1]
+    if kind in AS_WRITTEN:  # its file, comments and layout as a team would copy it
+        return "---\n".join((root / d.file).read_text(encoding="utf-8") for d in wanted)
     shown = []
     for document in wanted:
         data = {k: v for k, v in document.data.items() if k != "description"}  # long prose; the keys are the point
@@ -331,8 +363,10 @@ def tables_page(root: Path = ROOT) -> str:
     shapes = _shapes(project.definitions)
     lines = [GENERATED, "", "# Tables a run leaves", "",
              "`cdpc run` leaves these tables and nothing else (the scratch schema `cdpc_work` and the",
-             "copies of the raw files are dropped). Names come from `project.schemas`;",
-             "[reference.md §4](reference.md#4-tables-a-run-leaves) says what each holds.",
+             "copies of the raw files are dropped), and the views of each access definition",
+             "([privacy.md](privacy.md)). Names come from `project.schemas`;",
+             "[reference.md §4](reference.md#4-tables-a-run-leaves) says what each holds, and",
+             "[reference.md §5](reference.md#5-activation-state) the activation state (changes, history, runs).",
              "", "This page is generated from a DuckDB run of the reference project (`definitions/` and",
              f"`data/`, as of {AS_OF:%Y-%m-%d}): every table it left, in schema and name order, with its",
              "columns in order and their DuckDB types. PostgreSQL and Spark leave the same tables",
@@ -359,6 +393,14 @@ def _shapes(defs) -> dict[tuple[str, str], str]:
         shapes[(s.staging, name)] = f"`<staging>.<contract>`: the staged rows of contract `{name}`"
         shapes[(s.staging, f"{name}_rejected")] = f"`<staging>.<contract>_rejected`: the rejected rows of `{name}`, as text, with reasons"
     if defs.identity is not None:
+        from .emit.access import access_schema
+        from .emit.columns import viewed_tables
+        from .graph import build_lineage
+        viewed_all = viewed_tables(defs, build_lineage(defs)) if defs.accesses else []
+        for access in defs.accesses.values():
+            for viewed in viewed_all:
+                shapes[(access_schema(defs, access), viewed.name)] = (
+                    f"`<profiles>__<access>.<table>`: the view of `{viewed.qualified}` for role `{access.role}`")
         identity, entity = defs.identity.name, defs.project.entity
         shapes[(s.identity, f"{identity}_map")] = "`<identity>.<identity>_map`: every staged record of every identity source, with its profile"
         shapes[(s.identity, f"{identity}_conflicts")] = "`<identity>.<identity>_conflicts`: the rejected identifier values, with the reason"
@@ -368,8 +410,15 @@ def _shapes(defs) -> dict[tuple[str, str], str]:
             shapes[(s.audiences, name)] = f"`<audiences>.<segment>`: the members of segment `{name}`"
         for destination in defs.destinations.values():
             for sync in destination.syncs:
-                shapes[(s.audiences, sync_table(destination.name, sync.segment))] = (
-                    f"`<audiences>.sync__<destination>__<segment>`: the audience of `{sync.segment}` on `{destination.name}`")
+                table, what = sync_table(destination.name, sync.segment), f"`{sync.segment}` on `{destination.name}`"
+                shapes[(s.audiences, table)] = f"`<audiences>.sync__<destination>__<segment>`: the audience of {what}"
+                shapes[(s.audiences, f"{table}__changes")] = (
+                    f"`<audiences>.sync__<destination>__<segment>__changes`: what the latest published run changed in the audience of {what}")
+                shapes[(s.audiences, f"{table}__history")] = (
+                    f"`<audiences>.sync__<destination>__<segment>__history`: every published audience of {what}")
+    shapes[(s.meta, "owned")] = "`<meta>.owned`: the tables cdpc made"
+    shapes[(s.meta, "runs")] = "`<meta>.runs`: one row per run, release and rollback"
+    shapes[(s.meta, "run_syncs")] = "`<meta>.run_syncs`: what each of them did to each sync"
     return shapes
 
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from .graph import Lineage, field_id, node_id
-from .model import Definition, Definitions
+from .model import Definition, Definitions, Sync
 from .model.base import DOC_KEYS
 from .model.contract import parse_field_type
 from .snippets import SnippetError, parse_snippet
@@ -158,6 +158,12 @@ def semantic_content(definition: Definition, dialect: str) -> Any:
         data["type"] = canonical_type(data["type"])
     if definition.kind == "consent":
         _consent_content(data, dialect)
+    if definition.kind == "destination":
+        # `max_remove` came after approvals were given: at its default it is left out, so
+        # that the new key voids no approval (a change of it is a semantic change)
+        for sync in data.get("syncs", []):
+            if sync.get("max_remove") == Sync.model_fields["max_remove"].default:
+                sync.pop("max_remove")
     if definition.kind == "contract":
         for spec in data["fields"].values():
             spec.pop("description", None)

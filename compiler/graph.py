@@ -35,6 +35,9 @@ from .snippets import SnippetError, parse_snippet
 
 LINEAGE, MEMBER, SOURCE, PROFILE = "lineage", "member", "source", "profile"
 
+# Privacy classes, lowest first: a derived column takes the highest of what it reads.
+CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
+
 
 def _kind_rank() -> dict[str, int]:
     """The graph's kinds in registry order, `field` right after the kind whose fields are nodes."""
@@ -74,6 +77,13 @@ def snippet_columns(text: Optional[str], dialect: str) -> tuple[str, ...]:
 @dataclass
 class Lineage:
     graph: nx.DiGraph
+    # node id -> classification, shown by every format when set (`cdpc lineage --classification`;
+    # compiler/classification.py computes it)
+    classes: Optional[dict[str, str]] = None
+
+    def classified(self, classes: dict[str, str]) -> "Lineage":
+        """The same graph, its formats showing each node's classification."""
+        return Lineage(self.graph, classes)
 
     def upstream(self, node: str) -> list[str]:
         return list(self.all_upstream[node])
@@ -96,6 +106,25 @@ class Lineage:
         """(contract, field) pairs whose values flow into `node`, over lineage edges only."""
         return {(self.graph.nodes[n]["contract"], self.graph.nodes[n]["field"])
                 for n in self._lineage_ancestors(node) if self.graph.nodes[n]["kind"] == "field"}
+
+    def classification(self, node: str) -> str:
+        """The privacy class of what `node` computes: a field's own (`phi` is `restricted`, no
+        `classification` is `internal`); a contract's the highest of its fields'; anything else
+        the highest class among the fields its column-level lineage reaches (`public < internal
+        < confidential < restricted`), and `internal` when it reaches none (a count of rows reads
+        no value)."""
+        return highest_classification(self.graph.nodes[n]["classification"] for n in self.classified_by(node))
+
+    def classified_by(self, node: str) -> list[str]:
+        """The fields that decide `node`'s class: itself for a field, a contract's fields, else
+        the fields its lineage reaches; those of the highest class among them (node_sort_key order)."""
+        nodes = self.graph.nodes
+        if nodes[node]["kind"] == "field":
+            return [node]
+        members = [n for n in self.graph.successors(node) if self.graph.edges[node, n]["kind"] == MEMBER]
+        fields = members or [n for n in self._lineage_ancestors(node) if nodes[n]["kind"] == "field"]
+        top = highest_classification(nodes[n]["classification"] for n in fields)
+        return sorted((n for n in fields if nodes[n]["classification"] == top), key=node_sort_key)
 
     def lineage_path(self, upstream: str, downstream: str) -> list[str]:
         """Shortest chain of lineage edges from `upstream` to `downstream` (both included)."""
@@ -129,7 +158,7 @@ class Lineage:
             keep |= self._reach(node, self.graph.predecessors, lambda other, me: (other, me))
         if downstream:
             keep |= self._reach(node, self.graph.successors, lambda other, me: (me, other))
-        return Lineage(self.graph.subgraph(keep).copy())
+        return Lineage(self.graph.subgraph(keep).copy(), self.classes)
 
     def _reach(self, start: str, neighbours, edge_of) -> set[str]:
         seen: set[str] = set()
@@ -160,7 +189,9 @@ class Lineage:
                       key=lambda e: (node_sort_key(e[0]), node_sort_key(e[1])))
 
     def to_json(self) -> str:
-        nodes = [{"id": n, **self.graph.nodes[n]} for n in self.nodes()]
+        # a field's own class is graph data (the site reads it); the formats show classes only when asked
+        nodes = [{"id": n, **{k: v for k, v in self.graph.nodes[n].items() if k != "classification"},
+                  **({"classification": self.classes[n]} if self.classes else {})} for n in self.nodes()]
         edges = [{"from": u, "to": v, "kind": k} for u, v, k in self.edges()]
         return json.dumps({"nodes": nodes, "edges": edges}, indent=2, sort_keys=True) + "\n"
 
@@ -193,7 +224,8 @@ class Lineage:
     def label(self, node: str) -> str:
         data = self.graph.nodes[node]
         flags = [flag for flag in ("phi", "pii") if data.get(flag)]
-        return node + (f" [{', '.join(flags)}]" if flags else "")
+        shown = node + (f" [{', '.join(flags)}]" if flags else "")
+        return shown + (f" ({self.classes[node]})" if self.classes else "")
 
     def _lineage_ancestors(self, node: str) -> set[str]:
         seen: set[str] = set()
@@ -210,6 +242,20 @@ class Lineage:
         """Names of `kind`, upstream first (name order among independent ones)."""
         sub = self.graph.subgraph(n for n in self.graph if self.graph.nodes[n]["kind"] == kind)
         return [self.graph.nodes[n]["name"] for n in nx.lexicographical_topological_sort(sub)]
+
+
+def highest_classification(levels: Iterable[str]) -> str:
+    """The highest of privacy classes (CLASSIFICATIONS order); `internal` for none, the class of a
+    field nobody classified (compiler/classification.py: cdpc never calls `public` what nobody did)."""
+    return max(levels, key=CLASSIFICATIONS.index, default="internal")
+
+
+def identifier_classification(lineage: Lineage, identity, id_type: str) -> str:
+    """An identifier column (a sync's `email`) takes the highest class of the fields the
+    identity maps to that type, in every source."""
+    return highest_classification(lineage.classification(field_id(source, mapping[id_type]))
+                                  for source, mapping in sorted(identity.sources.items())
+                                  if id_type in mapping and field_id(source, mapping[id_type]) in lineage.graph)
 
 
 def _mermaid_ids(nodes: Iterable[str]) -> dict[str, str]:
@@ -253,7 +299,8 @@ class _Builder:
                 if kind.fields_are_nodes:
                     for field, spec in definition.fields.items():
                         self.graph.add_node(field_id(name, field), kind="field", name=f"{name}.{field}",
-                                            contract=name, field=field, type=spec.type, pii=spec.pii, phi=spec.phi)
+                                            contract=name, field=field, type=spec.type, pii=spec.pii, phi=spec.phi,
+                                            classification=spec.effective_classification)
 
     def add_edges(self) -> None:
         for kind in self.kinds:
@@ -334,6 +381,17 @@ def segment_edges(b: _Builder, segment) -> None:
         b.link(node_id("attribute", column), me, LINEAGE)
     for other in [*segment.include, *segment.exclude]:
         b.link(node_id("segment", other), me, LINEAGE)
+
+
+def access_edges(b: _Builder, access) -> None:
+    """An access definition's views show the profiles, consent and audience tables: every value
+    of them flows into it (hashed or hidden, but its SQL reads them all)."""
+    me = node_id("access", access.name)
+    if b.defs.identity is not None:
+        b.link(node_id("identity", b.defs.identity.name), me, LINEAGE)
+    for kind in ("attribute", "consent", "segment", "destination"):
+        for name in b.defs.by_kind(kind):
+            b.link(node_id(kind, name), me, LINEAGE)
 
 
 def destination_edges(b: _Builder, destination) -> None:

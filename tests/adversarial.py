@@ -67,8 +67,9 @@ def _yaml_list(items) -> str:
     return "[" + ", ".join(items) + "]"
 
 
-def destination(name: str, *, add_fields=(), fields=None, identifiers=None, hash=None, add_syncs=()) -> dict[str, str]:
-    d = DESTINATIONS[name]
+def destination(name: str, *, add_fields=(), fields=None, identifiers=None, hash=None, add_syncs=(),
+                platform=None) -> dict[str, str]:
+    d = {**DESTINATIONS[name], **({"platform": platform} if platform else {})}
     fields = list(d["fields"] if fields is None else fields) + list(add_fields)
     identifiers = d["identifiers"] if identifiers is None else identifiers
     syncs = list(d["syncs"]) + list(add_syncs)

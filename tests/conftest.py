@@ -52,8 +52,25 @@ def pg_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pg_dsn(pg_server):
-    """libpq DSN of the private server (superuser `postgres`, database `postgres`, trust auth)."""
+    """libpq DSN of the private server (superuser `postgres`, database `postgres`, trust auth).
+    The roles of the reference project's access definitions exist on it, as on any warehouse
+    that runs the project (a run stops with CDP910 when one is missing; cdpc never creates roles)."""
+    _reference_roles(pg_server["dsn"])
     return pg_server["dsn"]
+
+
+def _reference_roles(dsn: str) -> None:
+    import psycopg
+    import yaml
+
+    definitions = Path(__file__).resolve().parent.parent / "definitions" / "access"
+    roles = sorted({doc["role"] for path in definitions.glob("*.yaml")
+                    for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc})
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        known = {r[0] for r in admin.execute("SELECT rolname FROM pg_roles")}
+        for role in roles:
+            if role not in known:
+                admin.execute(f'CREATE ROLE "{role}" NOLOGIN')
 
 
 @pytest.fixture

@@ -33,6 +33,27 @@ def spec_tables(defs) -> list[tuple[str, str]]:
     return tables
 
 
+def access_views(defs) -> list[tuple[str, str]]:
+    """(schema, view) of every view of the access definitions (docs/reference.md §2.11)."""
+    if defs.identity is None:
+        return []
+    s = defs.project.schemas
+    viewed = [t for schema, t in spec_tables(defs) if schema in (s.profiles, s.audiences)]
+    return [(f"{s.profiles}__{name}", table) for name in sorted(defs.accesses) for table in viewed]
+
+
+def state_tables(defs) -> list[tuple[str, str]]:
+    """(schema, table) of the activation state docs/reference.md §5 says a run leaves besides:
+    each sync's changes and history, and the record of runs in the meta schema."""
+    s = defs.project.schemas
+    tables = [(s.meta, "owned"), (s.meta, "runs"), (s.meta, "run_syncs")]
+    for destination in sorted(defs.destinations.values(), key=lambda d: d.name):
+        for sync in destination.syncs:
+            name = sync_table(destination.name, sync.segment)
+            tables += [(s.audiences, f"{name}__changes"), (s.audiences, f"{name}__history")]
+    return tables
+
+
 @dataclass
 class Table:
     columns: list[tuple[str, str]]  # (name, neutral type)

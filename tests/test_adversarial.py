@@ -186,7 +186,8 @@ CONTROLS = [  # the corpus's building blocks with nothing to hide: they must val
     Case("control_field_on_email", "", {ATTACK: docs(attribute(source="bookings", aggregate="max(instructor)")),
                                         **destination("email_service", add_fields=["leak"])}),
     Case("control_field_on_ads", "", {ATTACK: docs(attribute(source="bookings", aggregate="max(class_name)"), EVERYONE),
-                                      **destination("meta_ads", add_fields=["leak"],
+                                      # generic: Meta's file has no column for a text field (CDP409)
+                                      **destination("meta_ads", add_fields=["leak"], platform="generic",
                                                     add_syncs=[("everyone_active", "ads_personalization")])}),
     Case("control_segment_on_ads", "", {ATTACK: docs(EVERYONE.replace("everyone_active", "knee_club")),
                                         **destination("meta_ads", add_syncs=[("knee_club", "ads_personalization")]),

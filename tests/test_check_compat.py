@@ -86,7 +86,31 @@ def test_contract_level_rules():
     assert rules(base, base) == []
 
 
+@pytest.mark.parametrize("old,new,expected", [
+    (None, "730d", [("retention-shortened", MAJOR)]),  # added: rows older than it expire
+    ("730d", "365d", [("retention-shortened", MAJOR)]),
+    ("730d", "17519h", [("retention-shortened", MAJOR)]),  # one hour shorter, another unit
+    ("365d", "730d", [("retention-lengthened", MINOR)]),
+    ("730d", None, [("retention-lengthened", MINOR)]),  # removed: nothing expires
+    ("1d", "24h", [("retention-lengthened", MINOR)]),  # the same age, written otherwise
+])
+def test_retention_rules(old, new, expected):
+    """Shortening (or adding) a retention removes rows that were staged: MAJOR; the rest MINOR."""
+    base = {**contract(x=field()), "event_time": "x", "retention": old}
+    assert rules(base, {**base, "retention": new}) == expected
+
+
 @pytest.mark.parametrize("kind,old,new,expected", [
+    ("access", {"role": "a"}, {"role": "b"}, [("role-changed", MAJOR)]),
+    ("access", {"see": {"public": "clear", "internal": "clear", "confidential": "hashed", "restricted": "hidden"}},
+     {"see": {"public": "clear", "internal": "clear", "confidential": "hidden", "restricted": "hidden"}},
+     [("access-narrowed", MAJOR)]),
+    ("access", {"see": {"public": "clear", "internal": "clear", "confidential": "hashed", "restricted": "hidden"}},
+     {"see": {"public": "clear", "internal": "clear", "confidential": "clear", "restricted": "hidden"}},
+     [("access-widened", MINOR)]),
+    ("access", {"see": {"public": "clear", "internal": "hashed", "confidential": "hashed", "restricted": "hidden"}},
+     {"see": {"public": "hashed", "internal": "clear", "confidential": "hashed", "restricted": "hidden"}},
+     [("access-narrowed", MAJOR), ("access-widened", MINOR)]),
     ("segment", {"where": "a = 1"}, {"where": "a = 2"}, [("where-changed", MAJOR)]),
     ("segment", {"where": "a = 1"}, {"where": None}, [("where-removed", MINOR)]),
     ("segment", {"exclude": []}, {"exclude": ["x"]}, [("exclude-added", MAJOR)]),

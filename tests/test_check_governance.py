@@ -245,7 +245,7 @@ def test_an_approver_who_edited_something_upstream_does_not_count(council):
 def test_an_edit_elsewhere_does_not_bar_an_approver(council):
     council.change_tier()
     council.repo.write("definitions/segments/lapsed.yaml",
-                       "kind: segment\nname: lapsed\nversion: 1.0.0\nwhere: order_count = 0\n")
+                       "kind: segment\nname: lapsed\nversion: 1.0.0\nwhere: order_count = 0\nowner: crm@shop.example\n")
     council.repo.compile()
     council.commit("a new audience", RAJ)  # raj wrote lapsed: it is not upstream of the others
     council.approve(RAJ, *SEGMENTS)

@@ -47,7 +47,7 @@ def test_report_sections_for_an_attribute_change(repo):
     result, report = report_of(repo, "--data", str(repo.root / "data"), "--as-of", "2026-02-01", base="HEAD~2")
     assert result.exit_code == 1  # regulars is not approved
     assert f"report written to {repo.top / 'report.md'}" in result.output
-    assert sections(report) == ["# cdpc check: shop", "## Findings", "## Definitions", "### What changed",
+    assert sections(report) == ["# cdpc check: shop", "## Findings", "## Tests and owners", "## Definitions", "### What changed",
                                 "## Downstream impact", "## Generated SQL", "## Audience impact", "## Approvals"]
     assert "❌ **check failed: 1 error, 0 warnings**" in report
     assert "| ❌ | `definitions/segments/regulars.yaml:2:7` | CDP604 |" in report
@@ -107,7 +107,7 @@ def test_report_without_base(repo):
     assert result.exit_code == 0
     report = path.read_text()
     assert "No `--base` was given" in report
-    assert sections(report) == ["# cdpc check: shop", "## Findings"]
+    assert sections(report) == ["# cdpc check: shop", "## Findings", "## Tests and owners"]
 
 
 def test_report_when_the_head_does_not_validate(repo):

@@ -133,6 +133,25 @@ def test_pattern_change_is_breaking(repo):
     assert repo.findings(result.output) == [f"{where}: CDP602", *BOTH_SEGMENTS_NEED_APPROVAL]
 
 
+def test_retention_is_a_semantic_change_shortening_it_is_breaking(repo):
+    """Adding or shortening a retention expires rows that were staged: MAJOR (CDP602), and a new
+    data hash downstream (approvals void); lengthening it is MINOR."""
+    repo.edit(ORDERS, "event_time: ordered_at\n", "event_time: ordered_at\nretention: 730d\n")
+    result = head(repo)
+    where = col(repo, ORDERS, "retention:", "730d")
+    assert repo.findings(result.output) == [f"{where}: CDP602", *BOTH_SEGMENTS_NEED_APPROVAL]
+    assert "(retention-shortened): retention 730d added: rows older than it are no longer staged" in result.output
+
+    repo.edit(ORDERS, "version: 1.0.0", "version: 2.0.0")
+    repo.compile()
+    repo.commit("retention, with its bump")
+    repo.edit(ORDERS, "retention: 730d", "retention: 1095d")
+    result = head(repo)
+    where = col(repo, ORDERS, "retention:", "1095d")
+    assert repo.findings(result.output) == [f"{where}: CDP603", *BOTH_SEGMENTS_NEED_APPROVAL]
+    assert "(retention-lengthened): retention 730d -> 1095d keeps every row that was kept" in result.output
+
+
 def test_relation_change_is_breaking(repo):
     repo.edit(ORDERS, "relation: raw.orders", "relation: raw.web_orders")
     result = head(repo)
@@ -157,7 +176,8 @@ def test_several_breaking_changes_are_all_reported(repo):
 
 def test_description_only_edit_needs_no_bump_and_no_approval(repo):
     repo.edit(ORDERS, "description: Orders from the web shop.", "description: Orders from the web shop, all channels.")
-    repo.edit(BIG, "description: Customers who spent 100 or more.", "description: Our best customers.\nowner: crm@shop.example")
+    repo.edit(BIG, "description: Customers who spent 100 or more.", "description: Our best customers.")
+    repo.edit(BIG, "owner: data@shop.example", "owner: crm@shop.example")
     repo.edit(ORDERS, "  email: {type: string, pii: true}", "  email: {type: string, pii: true, description: The buyer.}")
     result = head(repo, "--report", str(repo.top / "report.md"))
     assert result.exit_code == 0, result.output
@@ -249,7 +269,7 @@ def test_upstream_attribute_change_voids_segment_approvals(repo):
 
 
 def test_new_governed_definition_needs_approval(repo):
-    repo.write("definitions/segments/lapsed.yaml", "kind: segment\nname: lapsed\nversion: 1.0.0\nwhere: order_count = 0\n")
+    repo.write("definitions/segments/lapsed.yaml", "kind: segment\nname: lapsed\nversion: 1.0.0\nwhere: order_count = 0\nowner: crm@shop.example\n")
     result = head(repo)
     assert repo.findings(result.output) == ["definitions/segments/lapsed.yaml:2:7: CDP604"]
     assert repo.cdpc("approve", "lapsed", "--by", "raj@shop.example").exit_code == 0

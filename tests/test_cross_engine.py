@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
+from compiler.emit.access import access_schema
 from compiler.project import require_valid
 from compiler.run.engines.duckdb import DuckDBEngine
 from compiler.run.runner import run_project
@@ -71,10 +72,21 @@ def engines(duckdb_and_postgres, spark_engine):
 
 
 def run_on(engine, project, data_dir: Path, as_of: dt.datetime = AS_OF, sources: str = "files", before=None):
+    forget_earlier_runs(engine, project.definitions)
     if before is not None:
         before(engine)
     result = run_project(project, engine, data_dir, as_of, sources_mode=sources)
     return result, snapshot(engine, project.definitions)
+
+
+def forget_earlier_runs(engine, defs) -> None:
+    """Every comparison starts from a warehouse without cdpc's outputs, as DuckDB's in-memory
+    one does: whether a run holds a sync depends on the audience published before
+    (reference.md §5.4), and PostgreSQL's database and Spark's warehouse outlive a run."""
+    s = defs.project.schemas
+    views = {access_schema(defs, access) for access in defs.accesses.values()}  # the access views
+    for schema in sorted({s.staging, s.identity, s.profiles, s.audiences, s.meta} | views):
+        engine.drop_schema(schema)
 
 
 def run_everywhere(engines: dict, project, data_dir: Path, names=ENGINES, as_of: dt.datetime = AS_OF,

@@ -1,8 +1,8 @@
 """Documentation stays true: every ```console block in README.md and docs/ is run and compared.
 
 A block holds `$ cdpc ...` lines, each followed by the output it prints. Commands run in
-order in a fresh copy of the reference project (without generated/). Timings are the
-only text masked before comparing.
+order in a fresh copy of the reference project (without generated/). Timings and run ids
+are the only text masked before comparing (a run's seconds per stage, a test's duration).
 
 A block may be preceded by comment lines that change the copy first, so that an example
 of an error is a real error too (the text around the block says the same in words):
@@ -21,6 +21,8 @@ import pytest
 from helpers import ROOT, cdpc, copy_reference
 
 _SECONDS = re.compile(r"^(\s*\S+\s+)\d+\.\d\d$")  # a row of the summary's stage/seconds table
+_RUN_ID = re.compile(r"\b\d{13,}\b")  # a run id: the run's start in milliseconds (reference.md §5.1)
+_DURATION = re.compile(r"\((\d+ ms|\d+\.\d\d s)\)$")  # how long a test, or all of them, took (`cdpc test`)
 
 
 _EDIT = re.compile(r"<!-- edit (\S+): (.+?) -> (.+?) -->\n")
@@ -38,7 +40,8 @@ def console_blocks() -> list[tuple[str, str, list[tuple[str, str, str]]]]:
 
 
 def _mask(text: str) -> str:
-    return "\n".join(_SECONDS.sub(r"\1<seconds>", line.rstrip()) for line in text.strip().splitlines())
+    return "\n".join(_RUN_ID.sub("<run id>", _DURATION.sub("(<duration>)", _SECONDS.sub(r"\1<seconds>", line.rstrip())))
+                     for line in text.strip().splitlines())
 
 
 @pytest.mark.parametrize("name,block,edits", console_blocks(), ids=[b[0] for b in console_blocks()])

@@ -57,7 +57,8 @@ def changed(before: dict, after: dict) -> set[str]:
 def test_description_owner_tags_change_only_the_metadata_hash(project):
     before = prints_of(project)
     edit(project, "definitions/segments/big_spenders.yaml", "description: Customers who spent 100 or more.",
-         "description: Our best.\nowner: crm@shop.example\ntags: [vip]")
+         "description: Our best.\ntags: [vip]")
+    edit(project, "definitions/segments/big_spenders.yaml", "owner: data@shop.example", "owner: crm@shop.example")
     edit(project, "definitions/contracts/orders.yaml", "  email: {type: string, pii: true}",
          "  email: {type: string, pii: true, description: Buyer email.}")
     edit(project, "definitions/project.yaml", "min_approvals: 1", "min_approvals: 2")  # policy: in neither hash
@@ -83,7 +84,7 @@ def test_reformatting_reordering_and_moving_keep_both_hashes(project):
         "where: \"TIER   =  'gold'\"\n"  # keyword case and spacing: same canonical SQL? (column names keep case)
         .replace("TIER", "tier") +
         "version: '1.0.0'\nname: big_spenders\ndescription: >\n  Customers who spent\n  100 or more.\nkind: segment\n"
-        "include: []\nexclude: []\n")
+        "include: []\nexclude: []\nowner: data@shop.example\n")
     edit(project, "definitions/attributes/spend.yaml", "aggregate: sum(amount)", "aggregate: SUM( amount )")
     edit(project, "definitions/attributes/spend.yaml", "where: status = 'paid'", "where: \"status='paid'\"")
     edit(project, "definitions/contracts/orders.yaml", "  amount: {type: integer, min: 0}",

@@ -135,3 +135,53 @@ def test_reference_project_lineage():
     assert project.lineage.fields_reaching("attribute:has_medical_flag") == {
         ("crm_contacts", "has_injury_flag"), ("crm_contacts", "medical_notes")}
     assert "segment:reactivation_sms" in project.lineage.downstream("attribute:days_since_last_visit")
+
+
+def test_classification_is_the_highest_class_its_lineage_reaches(tmp_path):
+    from compiler.graph import highest_classification, identifier_classification
+
+    orders = """
+        kind: contract
+        name: orders
+        version: 1.0.0
+        relation: raw.orders
+        primary_key: [order_id]
+        event_time: ordered_at
+        fields:
+          order_id: {type: string, required: true}
+          email: {type: string, pii: true, classification: confidential}
+          amount: {type: "decimal(10,2)", min: 0, classification: public}
+          status: {type: string, accepted_values: [paid, refunded], classification: public}
+          ordered_at: {type: timestamp, classification: public}
+          notes: {type: string, phi: true}
+        """
+    extra = {
+        "definitions/contracts/orders.yaml": orders,
+        "definitions/attributes/orders_count.yaml": "kind: attribute\nname: orders_count\nversion: 1.0.0\n"
+                                                    "type: bigint\nsource: orders\naggregate: count(*)\ndefault: 0\n",
+        "definitions/attributes/noted.yaml": "kind: attribute\nname: noted\nversion: 1.0.0\ntype: boolean\n"
+                                             "source: orders\naggregate: bool_or(notes is not null)\ndefault: false\n",
+        "definitions/attributes/mixed.yaml": "kind: attribute\nname: mixed\nversion: 1.0.0\ntype: boolean\n"
+                                             "expression: spend > 100 and noted\n",
+    }
+    project = load_project(make_project(tmp_path, extra))
+    assert project.ok, [d.render() for d in project.diagnostics]
+    lineage = project.lineage
+    assert lineage.classification("field:orders.email") == "confidential"
+    assert lineage.classification("field:orders.notes") == "restricted"  # phi is always restricted
+    assert lineage.classification("field:consents.purpose") == "internal"  # no class written: internal
+    assert lineage.classification("attribute:spend") == "public"  # amount and status are public
+    assert lineage.classification("attribute:big_spender") == "public"
+    assert lineage.classification("attribute:orders_count") == "internal"  # count(*) reads no value: internal, as nobody called it public
+    assert lineage.classified_by("attribute:orders_count") == []
+    assert lineage.classification("attribute:best_email") == "confidential"
+    assert lineage.classified_by("attribute:best_email") == ["field:orders.email"]  # highest wins over internal
+    assert lineage.classification("attribute:mixed") == "restricted"  # through `noted`, from the PHI notes
+    assert lineage.classified_by("attribute:mixed") == ["field:orders.notes"]
+    assert lineage.classification("contract:orders") == "restricted"  # a contract: its fields
+    assert identifier_classification(lineage, project.definitions.identity, "email") == "confidential"
+    assert highest_classification([]) == "internal"
+    assert highest_classification(["internal", "restricted", "public"]) == "restricted"
+    node = json.loads(lineage.to_json())["nodes"]
+    assert all("classification" not in n for n in node)  # shown only with --classification
+    assert lineage.graph.nodes["field:orders.notes"]["classification"] == "restricted"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 import tempfile
@@ -309,3 +310,107 @@ def test_reference_examples_have_expected_shape():
     r = resolve(*[EXAMPLES["id_skips_rejected"][i] for i in (0, 3)])
     assert r.conflicts == {("email", "fam@x.com")}
     assert r.profile_of[("src0", "1")] == h("device", "d1")
+
+
+# --------------------------------------------------------------------------- a long chain, numbered at random
+
+CHAIN = 20_000  # links of one type in a row
+
+
+def _chain_records(seed: int):
+    """Member i's two records hold devices d_i and d_(i+1): after the membership pass every
+    profile shares a device with the next one, a chain of CHAIN links. Keys and values are
+    random, so no numbering of records or values follows the chain."""
+    rng = random.Random(seed)
+    members = [f"m{rng.getrandbits(48):012x}" for _ in range(CHAIN + 1)]
+    devices = [f"d{rng.getrandbits(48):012x}" for _ in range(CHAIN + 2)]
+    keys = rng.sample(range(10 * CHAIN), 2 * (CHAIN + 1))
+    records = []
+    for i, member in enumerate(members):
+        records.append(("src0", f"k{keys[2 * i]}", {"member_no": member, "device": devices[i]}))
+        records.append(("src0", f"k{keys[2 * i + 1]}", {"member_no": member, "device": devices[i + 1]}))
+    rng.shuffle(records)
+    return members, devices, records
+
+
+def _run_chain(device_limit):
+    members, devices, records = _chain_records(15)
+    identifiers = ids(("member_no", "lower_trim", None), ("device", "none", device_limit))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_identity_project(root, identifiers, {"src0": {"member_no": "f_m", "device": "f_d"}}, {}, records)
+        engine, result = run(root)
+        profiles = engine.rows("SELECT profile_id, COUNT(*) FROM cdp_identity.customer_map GROUP BY profile_id")
+        conflicts = engine.rows("SELECT id_type, COUNT(*) FROM cdp_identity.customer_conflicts GROUP BY id_type")
+        engine.close()
+    return members, devices, result.iterations, profiles, conflicts
+
+
+def test_long_chain_resolves_in_logarithmic_rounds():
+    """A chain of 20k links becomes one profile in O(log n) rounds of the component loop
+    (label propagation alone would take as many rounds as the chain is long)."""
+    members, _, iterations, profiles, conflicts = _run_chain(device_limit=None)
+    assert profiles == [(h("member_no", min(members)), 2 * len(members))]
+    assert conflicts == []
+    assert iterations["components_member_no"] == 1  # pairs: one round joins them, and nothing is left to do
+    assert iterations["components_device"] <= 2 * math.ceil(math.log2(CHAIN)) + 2, iterations
+
+
+def test_long_chain_over_a_limit_is_not_merged():
+    """The same chain with at most 5 devices per profile: the component would break the
+    limit, so it is not merged and every device in it is rejected (2b)."""
+    members, devices, iterations, profiles, conflicts = _run_chain(device_limit=5)
+    assert sorted(profiles) == sorted((h("member_no", m), 2) for m in members)
+    assert conflicts == [("device", len(devices))]
+    assert iterations["components_device"] <= 2 * math.ceil(math.log2(CHAIN)) + 2, iterations
+
+
+# --------------------------------------------------------------------------- a record key on several rows
+
+# docs/reference.md §2.3: a record is its source and key, so rows that share a key are one
+# record holding the values of all its rows (the run also reports CDP504). The reference
+# above takes one value per type and record, so these are written out by hand.
+DUPLICATE_KEYS = {
+    # record 1 holds a@x and b@x; a@x would join it to member m2 (limit 1): rejected in 2a
+    "two_emails": (
+        [("src0", "1", {"member_no": "m1", "email": "a@x.com"}), ("src0", "1", {"member_no": "m1", "email": "b@x.com"}),
+         ("src0", "2", {"member_no": "m2", "email": "a@x.com"})],
+        {("src0", "1"): h("member_no", "m1"), ("src0", "2"): h("member_no", "m2")},
+        {("email", "a@x.com")}),
+    # the same row twice, and a record with the same values: one profile, one map row per record
+    "repeated_row": (
+        [("src0", "1", {"member_no": "m1", "email": "a@x.com"}), ("src0", "1", {"member_no": "m1", "email": "a@x.com"}),
+         ("src0", "2", {"member_no": "m1", "email": "a@x.com"})],
+        {("src0", "1"): h("member_no", "m1"), ("src0", "2"): h("member_no", "m1")},
+        set()),
+    # record 1 holds m1 on one row and a@x on another; record 2 holds m1: they merge
+    "values_on_two_rows": (
+        [("src0", "1", {"member_no": "m1", "email": None}), ("src0", "1", {"member_no": None, "email": "a@x.com"}),
+         ("src0", "2", {"member_no": "m1", "email": None})],
+        {("src0", "1"): h("member_no", "m1"), ("src0", "2"): h("member_no", "m1")},
+        set()),
+    # record 1 holds m1 and m2 on its own; m1 links it to record 3, and that union would hold
+    # two members: m1 is rejected, record 3 is left with nothing and named after itself
+    "two_members": (
+        [("src0", "1", {"member_no": "m1", "email": "e@x.com"}), ("src0", "1", {"member_no": "m2", "email": "e@x.com"}),
+         ("src0", "3", {"member_no": "m1", "email": None})],
+        {("src0", "1"): h("member_no", "m2"), ("src0", "3"): md5_hex("record:src0:3")},
+        {("member_no", "m1")}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DUPLICATE_KEYS))
+def test_rows_sharing_a_key_are_one_record(name):
+    records, profile_of, conflicts = DUPLICATE_KEYS[name]
+    identifiers = ids(("member_no", "lower_trim", 1), ("email", "email", 3))
+    sources = {"src0": {"member_no": "f_m", "email": "f_e"}}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_identity_project(root, identifiers, sources, {}, records)
+        engine, result = run(root)
+        rows = engine.rows("SELECT source, record_key, profile_id FROM cdp_identity.customer_map")
+        found = {tuple(r) for r in engine.rows("SELECT id_type, id_value FROM cdp_identity.customer_conflicts")}
+        engine.close()
+    assert sorted(rows) == sorted((s, k, p) for (s, k), p in profile_of.items())  # one row per record
+    assert found == conflicts
+    assert "CDP504" in {f.code for f in result.findings}

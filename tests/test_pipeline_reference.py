@@ -39,8 +39,9 @@ CONTRACTS_YAML = [
          "vip": {"type": "boolean"},
          "updated_at": {"type": "timestamp", "required": True},
      }},
+    # retention: as of 2026-11-20 12:00:00, a booking before 2026-01-01 00:00:00 has expired
     {"kind": "contract", "name": "orders", "version": "1.0.0", "relation": "raw.orders", "primary_key": ["order_id", "line"],
-     "event_time": "booked_at",
+     "event_time": "booked_at", "retention": "7764h",
      "fields": {
          "order_id": {"type": "string", "required": True},
          "line": {"type": "integer", "required": True},
@@ -156,7 +157,8 @@ def _c(d):
     for name, spec in d["fields"].items():
         fields.append(Field(name, spec["type"], spec.get("required", False), spec.get("accepted_values"),
                             spec.get("min"), spec.get("max"), spec.get("pattern")))
-    return Contract(d["name"], fields, d["primary_key"], d.get("event_time"))
+    retention = dt.timedelta(hours=int(d["retention"][:-1])) if d.get("retention") else None  # written in hours here
+    return Contract(d["name"], fields, d["primary_key"], d.get("event_time"), retention)
 
 
 def _sum(rows, f):
@@ -261,7 +263,8 @@ EMAILS = ["a@x.com", " A@X.com", "b@x.com", "c@x.com", "fam@x.com", "FAM@x.com "
           None, None]
 PHONES = ["4155550134", "(415) 555-0134", "4155550199", "+44 20 7946 0958", "555-0100", "(555) 555-0100", "12", None, None]
 TIMESTAMPS = ["2026-01-01 10:00:00", "2026-11-19 23:00:00", "2026-01-24 00:00:00", "2026-01-23 23:59:59.999999", "2026-01-01T10:00:00", "2026-01-01 10:00:00.000001", "2026-03-05 23:59:59.5",
-              "2026-03-05 23:59:59.123456", "2025-12-31 00:00:00", "2026-02-30 10:00:00", "2026-01-01", "yesterday",
+              "2026-03-05 23:59:59.123456", "2025-12-31 00:00:00", "2025-12-31 23:59:59.999999", "2026-01-01 00:00:00",
+              "2026-02-30 10:00:00", "2026-01-01", "yesterday",
               " 2026-01-01 10:00:00", "2026-01-01 24:00:00", "epoch", None]
 DATES = ["2026-01-01", "2024-02-29", "2025-02-29", "2026-1-1", "2026-01-01 00:00:00", "infinity", " 2026-01-01", None]
 BOOLS = ["true", "false", "TRUE", "False", "tRuE", "t", "1", "yes", " true", "", None]
@@ -371,7 +374,7 @@ def cdpc_tables(engine) -> dict:
 
 
 def compare(raw: dict, seed: int = 0, only: tuple = ()) -> None:
-    expected = run_reference(reference_project(), raw)
+    expected = run_reference(reference_project(), raw, AS_OF)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_project(root, raw, seed)
@@ -491,6 +494,19 @@ EXAMPLES = {
         "consents": [consent("c1", "a@x.com", "x", "true", "2026-01-01 10:00:00"),
                      consent("c2", "a@x.com", "b", "true", "2026-01-01 10:00:00")],
     },
+    # retention (orders: 7764h, so before 2026-01-01 00:00:00 is expired): one microsecond
+    # before the limit is expired, the limit itself is kept; an expired row that breaks a rule is
+    # expired, not rejected; a NULL or uncastable booked_at has no age: rejected by its own rules
+    "retention_expires": {
+        "people": [person("p1", email="a@x.com")],
+        "orders": [order("o1", email="a@x.com", amount="5", booked_at="2025-12-31 23:59:59.999999"),
+                   order("o2", email="a@x.com", amount="7", booked_at="2026-01-01 00:00:00"),
+                   order("o3", email="a@x.com", amount="-1", status="Paid", booked_at="2025-06-01 10:00:00"),
+                   order("o4", email="a@x.com", amount="9", booked_at="2025-12-31T10:00:00"),
+                   order("o5", email="a@x.com", amount="3", booked_at=None),
+                   order("o6", email="a@x.com", amount="3", booked_at="yesterday")],
+        "consents": [],
+    },
 }
 
 KNOWN_BUGS: dict[str, str] = {}
@@ -521,3 +537,10 @@ def test_reference_self_checks():
     lonely = prof[md5_hex("email:lonely@x.com")]
     assert lonely[1:5] == (0, None, 0, Decimal("0.00"))
     assert prof[md5_hex("email:n@x.com")][4] is None   # sum of NULLs is NULL, not the default
+
+
+def test_reference_self_checks_retention():
+    out = run_reference(reference_project(), EXAMPLES["retention_expires"], AS_OF)
+    assert [r[0] for r in out["staged:orders"]] == ["o2"]  # the limit itself is kept
+    assert sorted(row["order_id"] for row, _ in out["rejected:orders"]) == ["o5", "o6"]  # no age: their own rules
+    assert run_reference(reference_project(), EXAMPLES["retention_expires"])["staged:orders"] != out["staged:orders"]

@@ -62,14 +62,14 @@ RULES = (unknown_attributes,)
 
 WATCHLIST = Kind("watchlist", Watchlist, "watchlists", lineage=f"{__name__}:watchlist_edges",
                  emit=f"{__name__}:watchlist_unit", needs_identity=True, after_profiles=True, validate=__name__)
-# ---- a toy emit-only target: Trino (a sqlglot dialect cdpc does not target), names of at most 20 bytes
+# ---- a toy emit-only target: Trino (a sqlglot dialect cdpc does not target), names of at most 24 bytes (a sync's `__changes` table fits)
 TRINO = Dialect("trino", overrides={"SHA256_HEX": "LOWER(TO_HEX(SHA256(TO_UTF8({0}))))",
                                     "REGEX_SEARCH": "REGEXP_LIKE({0}, {1})",
                                     "REGEX_REPLACE_ALL": "REGEXP_REPLACE({0}, {1}, {2})",
                                     "TEXT_ARRAY_COMPACT": "FILTER(ARRAY[{*}], x -> x IS NOT NULL)",
                                     "ARRAY_IS_EMPTY": "CARDINALITY({0}) = 0",
                                     "TO_TEXT": "CAST({0} AS VARCHAR)"},
-                names=Names(max_bytes=20))
+                names=Names(max_bytes=24))
 
 PROJECT = """
     kind: project
@@ -108,11 +108,11 @@ def test_a_toy_kind_and_target_flow_through_validate(toys, tmp_path):
     assert find(unknown, "CDP203", "watch.yaml:4:21").message == "unknown attribute `big_spendr`"
     long_name = check(tmp_path, {"definitions/project.yaml": PROJECT, "definitions/segments/vip.yaml": """
         kind: segment
-        name: very_important_people
+        name: very_important_people_here
         version: 1.0.0
         where: big_spender
         """, "definitions/destinations/esp.yaml": None})
-    assert "trino refuses names longer than 20 bytes" in find(long_name, "CDP218", "segments/vip.yaml:2:7").message
+    assert "trino refuses names longer than 24 bytes" in find(long_name, "CDP218", "segments/vip.yaml:2:7").message
 
 
 def test_a_toy_kind_and_target_flow_through_compile(toys, tmp_path):
@@ -162,7 +162,7 @@ def test_an_emit_only_target_has_no_engine(toys):
 
 def test_the_lists_of_kinds_derive_from_the_registry():
     assert tuple(KINDS) == tuple(REGISTRY)
-    assert definition_kinds() == ("project", "contract", "identity", "attribute", "consent", "segment", "destination")
+    assert definition_kinds() == ("project", "contract", "identity", "attribute", "consent", "segment", "destination", "access")
     assert set(approvable_kinds()) == set(APPROVABLE)
     # by kind, never one field per kind: `failed` is the names, by kind, of documents that failed to model
     assert {f.name for f in Definitions.__dataclass_fields__.values()} == {"project", "approvals", "collections", "failed"}

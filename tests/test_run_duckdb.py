@@ -23,7 +23,8 @@ SECTION_4 = {
                     "pos_transactions_rejected"},
     "cdp_identity": {"customer_map", "customer_conflicts"},
     "cdp": {"customer_profiles", "customer_consent"},
-    "cdpc_meta": {"owned"},  # what cdpc made, so that it replaces and drops nothing else
+    # what cdpc made, so that it replaces and drops nothing else; the runs (reference.md §5)
+    "cdpc_meta": {"owned", "runs", "run_syncs"},
 }
 
 
@@ -37,11 +38,15 @@ def tables(db: Path) -> dict[str, set[str]]:
 
 def snapshot_tables(db: Path) -> dict[str, list]:
     """Every output table's rows, sorted, so two runs can be compared row for row (not the
-    meta schema: its run_id is each run's own)."""
+    meta schema: its run_id is each run's own; in the changes and history of syncs a run id
+    is replaced by its run's place in cdpc_meta.runs)."""
     with duckdb.connect(str(db), read_only=True) as con:
+        order = {r[0]: f"run {i}" for i, r in enumerate(con.execute("SELECT run_id FROM cdpc_meta.runs ORDER BY 1").fetchall(), 1)}
         names = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
                             "WHERE table_schema <> 'cdpc_meta'").fetchall()
-        return {f"{s}.{t}": sorted(con.execute(f'SELECT * FROM "{s}"."{t}"').fetchall(), key=repr) for s, t in names}
+        return {f"{s}.{t}": sorted((tuple(order.get(v, v) if isinstance(v, int) else v for v in row)
+                                    for row in con.execute(f'SELECT * FROM "{s}"."{t}"').fetchall()), key=repr)
+                for s, t in names}
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +70,13 @@ def test_run_leaves_exactly_the_section_4_tables(reference_run):
     assert result.exit_code == 0, result.output
     found = tables(db)
     project = require_valid(ROOT).definitions
-    expected = {**SECTION_4, "cdp_audiences": set(project.segments) | {
-        f"sync__{d.name}__{s.segment}" for d in project.destinations.values() for s in d.syncs}}
+    audiences = set(project.segments) | {
+        f"sync__{d.name}__{s.segment}{suffix}" for d in project.destinations.values() for s in d.syncs
+        for suffix in ("", "__changes", "__history")}  # a sync's activation state: reference.md §5
+    expected = {**SECTION_4, "cdp_audiences": audiences}
+    viewed = set(project.segments) | {f"sync__{d.name}__{s.segment}" for d in project.destinations.values() for s in d.syncs}
+    for name in project.accesses:  # a view of every profiles, consent and audience table (docs/privacy.md)
+        expected[f"cdp__{name}"] = {"customer_profiles", "customer_consent", *viewed}
     assert found == expected
 
 

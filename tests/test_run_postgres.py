@@ -24,7 +24,7 @@ from compiler.run.runner import run_project
 
 from engine_projects import COLLATION_PROJECT, SMALL_PROJECT
 from helpers import AS_OF, cdpc, copy_reference, write_files
-from tables import column_types, differences, snapshot, spec_tables
+from tables import access_views, column_types, differences, snapshot, spec_tables, state_tables
 
 AS_OF_DT = dt.datetime.fromisoformat(AS_OF)
 
@@ -52,7 +52,8 @@ def test_cli_run_with_dsn_leaves_every_section_4_table(pg_database, tmp_path):
     result = cdpc("run", "--project", str(project), "--engine", "postgres", "--dsn", pg_database, "--as-of", AS_OF)
     assert result.exit_code == 0, result.output
     assert "cdpc run on postgres" in result.output and "winback_7d_inactive" in result.output
-    expected = {f"{s}.{t}" for s, t in spec_tables(require_valid(project).definitions)} | {"cdpc_meta.owned"}
+    defs = require_valid(project).definitions
+    expected = {f"{s}.{t}" for s, t in [*spec_tables(defs), *state_tables(defs), *access_views(defs)]}
     assert _tables(pg_database) == expected, "the raw copies and the private schemas are dropped"
 
 

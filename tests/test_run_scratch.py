@@ -55,15 +55,22 @@ def _tables(db: Path) -> set[tuple[str, str]]:
                                               "WHERE database_name = current_database()").fetchall()}
 
 
+# the meta schema's own bookkeeping: what cdpc owns and the record of runs (docs/reference.md §5.1)
+BOOKKEEPING = {("cdpc_meta", "owned"), ("cdpc_meta", "runs"), ("cdpc_meta", "run_syncs")}
+
+
 def _owned(db: Path) -> set[tuple[str, str]]:
     with duckdb.connect(str(db), read_only=True) as con:
         return {tuple(r) for r in con.execute("SELECT schema_name, table_name FROM cdpc_meta.owned").fetchall()}
 
 
 def _outputs(engine: DuckDBEngine) -> dict:
-    """Every published table, its rows sorted (read through the run's own connection)."""
+    """Every published table, its rows sorted (read through the run's own connection); the run's
+    id, which the changes and history carry, reads as `<run>` (two runs never share one)."""
     owned = engine.rows("SELECT schema_name, table_name FROM cdpc_meta.owned")
-    return {f"{s}.{t}": sorted(engine.rows(f'SELECT * FROM "{s}"."{t}"'), key=repr) for s, t in owned}
+    run = engine.rows("SELECT max(run_id) FROM cdpc_meta.runs")[0][0]
+    mask = lambda row: tuple("<run>" if v == run else v for v in row)  # noqa: E731
+    return {f"{s}.{t}": sorted((mask(r) for r in engine.rows(f'SELECT * FROM "{s}"."{t}"')), key=repr) for s, t in owned}
 
 
 def _on_disk(db: Path) -> bytes:
@@ -101,7 +108,7 @@ def test_a_run_writes_only_its_outputs_and_the_meta_schema_to_the_file(tmp_path,
     done = _run(project, db, tmp, data=canary_data.data)
     assert done.returncode == 0, done.stderr_text
     assert not [s for s in _schemas(db) if s.startswith("cdpc_run_")]
-    assert _tables(db) - _owned(db) == {("cdpc_meta", "owned")}
+    assert _tables(db) - _owned(db) == BOOKKEEPING
     # the run read PHI: the published staging tables hold it, and nothing else of the file
     with duckdb.connect(str(db), read_only=True) as con:
         outside = [(s, t) for s, t in _tables(db) - _owned(db)
@@ -120,7 +127,7 @@ def test_a_run_killed_while_building_leaves_no_raw_copy_and_no_phi_on_disk(tmp_p
         killed = _run(project, db, tmp, data=canary_data.data, env={"CDPC_TEST_KILL_AFTER": str(point)})
         assert killed.returncode == -9, (point, killed.stderr_text)
         assert not [s for s in _schemas(db) if s.startswith("cdpc_run_")], point
-        assert _tables(db) == {("cdpc_meta", "owned")}, point
+        assert _tables(db) <= BOOKKEEPING, point
         assert CANARY.findall(_on_disk(db)) == [], f"raw values on disk after a kill at statement {point}"
         left = _spills(tmp)  # the killed run's spill folder outlives it
         assert len(left) == 1 and left[0].startswith(f"{SPILL_PREFIX}{killed.pid}-"), left

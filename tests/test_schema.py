@@ -72,7 +72,7 @@ def test_base_test_project_validates_and_typos_do_not(tmp_path):
 def test_schema_command_writes_then_reports_up_to_date(tmp_path):
     runner = CliRunner()
     first = runner.invoke(cli, ["schema", "--project", str(tmp_path)])
-    assert first.exit_code == 0 and first.stdout.endswith("9 schema files written\n")
+    assert first.exit_code == 0 and first.stdout.endswith(f"{len(KINDS) + 1} schema files written\n")
     assert sorted(p.name for p in (tmp_path / "schemas").iterdir()) == sorted(schema.rendered())
     again = runner.invoke(cli, ["schema", "--project", str(tmp_path)])
     assert (again.exit_code, again.stdout) == (0, "schemas/ is up to date\n")

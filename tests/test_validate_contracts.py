@@ -41,6 +41,23 @@ def test_freshness_needs_event_time(tmp_path):
          "CDP210", "contracts/extra.yaml:6:1", "`freshness` is measured from `event_time`")
 
 
+def test_retention_needs_event_time(tmp_path):
+    d = only(check(tmp_path, extra(head="primary_key: [id]\nretention: 730d\n")),
+             "CDP210", "contracts/extra.yaml:6:1", "`retention` expires rows by their `event_time`")
+    assert "event_time:" in d.hint
+
+
+def test_retention_on_an_event_time_that_may_be_null_is_a_warning(tmp_path):
+    """A row whose event_time is NULL has no age: it never expires (docs/reference.md §2.2)."""
+    d = only(check(tmp_path, extra(head="event_time: at\nretention: 730d\n")),
+             "CDP223", "contracts/extra.yaml:6:1", "which is not required: a row whose `at` is NULL never expires")
+    assert not d.is_error and "required: true" in d.hint
+    required = extra(head="event_time: at\nretention: 730d\n")
+    required["definitions/contracts/extra.yaml"] = required["definitions/contracts/extra.yaml"].replace(
+        "at: {type: timestamp}", "at: {type: timestamp, required: true}")
+    assert check(tmp_path / "required", required) == []
+
+
 def test_warn_after_longer_than_error_after_is_a_warning(tmp_path):
     d = only(check(tmp_path, extra(head="event_time: at\nfreshness: {warn_after: 2d, error_after: 1d}\n")),
              "CDP103", "contracts/extra.yaml:6:25", "warn_after 2d is longer than error_after 1d")

@@ -217,3 +217,79 @@ def test_a_purpose_granted_from_phi_cannot_be_synced(tmp_path):
     d = only(check(tmp_path, {"definitions/contracts/consents.yaml": contract}), "CDP403", "destinations/esp.yaml:8:29",
              "purpose `email_marketing` is granted from PHI field `consents.granted`")
     assert "suppress_when" in d.hint
+
+
+# --------------------------------------------------------------------------- upload files (CDP409)
+
+META = "hash: sha256\nplatform: meta_custom_audiences\n"
+GOOGLE = "hash: sha256\nplatform: google_customer_match\n"
+
+
+def test_meta_takes_email_phone_picks_of_them_and_one_number(tmp_path):
+    files = destination(channel="ads", fields="[spend, best_email]", syncs=ADS_SYNC, extra=META)
+    assert check(tmp_path, files) == []
+
+
+def test_meta_has_no_column_for_a_boolean_or_a_second_number(tmp_path):
+    files = {**attribute("spend_again", "expression: spend * 2\n", "decimal(12,2)"),
+             **destination(channel="ads", fields="[spend, big_spender, spend_again]", syncs=ADS_SYNC, extra=META)}
+    diagnostics = check(tmp_path, files)
+    assert [d.code for d in diagnostics] == ["CDP409", "CDP409"]
+    d = find(diagnostics, "CDP409", "destinations/esp.yaml:6:17")
+    assert d.message == "field `big_spender` has no column in Meta's customer list"
+    assert "one number (the `value` column" in d.hint
+    find(diagnostics, "CDP409", "destinations/esp.yaml:6:30")
+
+
+def test_google_takes_identifiers_and_picks_of_them_only(tmp_path):
+    files = destination(channel="ads", fields="[best_email, spend]", syncs=ADS_SYNC, extra=GOOGLE)
+    d = only(check(tmp_path, files), "CDP409", "destinations/esp.yaml:6:22",
+             "field `spend` has no column in Google's Customer Match file")
+    assert "generic" in d.hint
+
+
+def test_an_identifier_that_is_no_email_or_phone_has_no_column(tmp_path):
+    identity = ("kind: identity\nname: customer\nversion: 1.0.0\nidentifiers:\n  - {type: email, normalize: email}\n"
+                "  - {type: order_ref, normalize: upper_trim}\nsources:\n  orders: {email: email, order_ref: order_id}\n"
+                "  consents: {email: email}\n")
+    files = {"definitions/identity/customer.yaml": identity,
+             **destination(channel="ads", identifiers="[email, order_ref]", fields="[]", syncs=ADS_SYNC, extra=META)}
+    only(check(tmp_path, files), "CDP409", "destinations/esp.yaml:5:22",
+         "identifier `order_ref` has no column in Meta's customer list: it takes identifiers normalized as email or phone")
+
+
+def test_meta_takes_three_email_columns_at_most(tmp_path):
+    picks = {}
+    for name in ("email_a", "email_b", "email_c"):
+        picks.update(attribute(name, "pick: {field: email, from: [orders]}\n", "string"))
+    files = {**picks, **destination(channel="ads", fields="[email_a, email_b, email_c]", syncs=ADS_SYNC, extra=META)}
+    only(check(tmp_path, files), "CDP409", "destinations/esp.yaml:5:14",
+         "Meta's customer list takes at most 3 `email` columns, `esp` sends 4")
+    files = {**picks, **destination(channel="ads", fields="[email_a, email_b, email_c]", syncs=ADS_SYNC, extra=GOOGLE)}
+    assert check(tmp_path, files) == [], "Google takes several"
+
+
+def test_a_generic_destination_takes_every_column(tmp_path):
+    files = destination(channel="ads", fields="[spend, big_spender]", syncs=ADS_SYNC, extra="hash: sha256\n")
+    assert check(tmp_path, files) == []
+
+
+def test_a_sent_column_may_not_be_named_like_a_column_of_the_changes_or_history(tmp_path):
+    files = {**attribute("op", "source: orders\naggregate: count(*)\n", "integer"), **destination(fields="[spend, op]")}
+    only(check(tmp_path, files), "CDP214", "destinations/esp.yaml:6:17",
+         "column `op` of the sync tables of `esp` is one that their changes or history table adds")
+
+
+def test_max_remove_is_a_fraction(tmp_path):
+    only(check(tmp_path, destination(syncs="  - {segment: vip, purpose: email_marketing, max_remove: 1.5}\n")),
+         "CDP103", "destinations/esp.yaml:8:58", "less than or equal to 1")
+    assert check(tmp_path / "ok", destination(syncs="  - {segment: vip, purpose: email_marketing, max_remove: 0}\n")) == []
+
+
+def test_the_changes_and_history_of_a_sync_must_fit_postgres_names(tmp_path):
+    long = "s" * 50  # sync__esp__<50>: 61 bytes; with __history, 70 > 63
+    files = {f"definitions/segments/{long}.yaml": f"kind: segment\nname: {long}\nversion: 1.0.0\nwhere: spend > 1\n"
+                                                   "purposes: [email_marketing]\n",
+             **destination(syncs=f"  - {{segment: {long}, purpose: email_marketing}}\n")}
+    found = [d for d in check(tmp_path, files) if d.code == "CDP218"]
+    assert len(found) == 1 and "the changes of sync `esp`" in found[0].message and "70 bytes long" in found[0].message

@@ -24,7 +24,7 @@ from helpers import ROOT, write_files
 
 WAREHOUSES = ("snowflake", "bigquery")
 GENERATED = [(d, p) for d in WAREHOUSES for p in sorted((ROOT / "generated" / d).glob("*.sql"))]
-STATEMENTS = (exp.Create, exp.Drop, exp.Insert, exp.Select, exp.Union)
+STATEMENTS = (exp.Create, exp.Drop, exp.Insert, exp.Select, exp.Union, exp.Grant)  # grants: access definitions
 _CALL = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 

@@ -33,6 +33,8 @@ from .gitbase import GitBase, read_base, read_file, resolve
 from .policy import Policy, differences, head_policy, policy_of
 from .provenance import Provenance, entries_of
 from .impact import AudienceImpact, Reach, audience_impact, downstream
+from .quality import Owners, TestRun, coverage_findings, owner_findings, owners, run_definition_tests, segment_note
+from ..coverage import Coverage
 from .sqldiff import TargetDiff, diff_sql
 from .versions import version_findings
 
@@ -52,6 +54,10 @@ class CheckResult:
     sql: Optional[list[TargetDiff]] = None
     reach: list[Reach] = field(default_factory=list)
     audience: Optional[AudienceImpact] = None
+    tests: Optional[TestRun] = None  # the definition tests (docs/reference.md §6)
+    coverage: Optional[Coverage] = None
+    owners: Optional[Owners] = None
+    notes: list[str] = field(default_factory=list)  # advice that is no finding (e.g. too many segments)
 
     @property
     def errors(self) -> int:
@@ -97,8 +103,9 @@ def run_check(root: Path, base_ref: Optional[str] = None, *, report: bool = Fals
             found, result.approvals = approval_findings(defs, prints, changed, result.policy, provenance,
                                                         head.lineage, voided)
             result.diagnostics += found + _policy_change(result, provenance)
+        _quality(result)  # the tests run while the child renders
         committed = read_generated(root)
-        prepare_finish(head)  # while the child renders
+        prepare_finish(head)
     except BaseException:
         compiled.cancel()
         raise
@@ -108,6 +115,17 @@ def run_check(root: Path, base_ref: Optional[str] = None, *, report: bool = Fals
         _report_extras(result, outputs, data_dir, as_of)
     result.diagnostics = sort_diagnostics(result.diagnostics)
     return result
+
+
+def _quality(result: CheckResult) -> None:
+    """Tests, test coverage, owners and the segments note (compiler/check/quality.py)."""
+    defs = result.head.definitions
+    result.tests, failures = run_definition_tests(result.head)
+    result.coverage, below = coverage_findings(defs, result.policy)
+    result.owners = owners(defs)
+    result.diagnostics += failures + below + owner_findings(defs, result.policy.require_owner)
+    note = segment_note(defs)
+    result.notes = [note] if note else []
 
 
 def _compare_with_base(result: CheckResult, base: GitBase) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ..model.base import duration_seconds
 from .rules import (MAJOR, MINOR, Finding, Rule, added, always, apply, compare, is_widening, names, removed,
                     shown)
 
@@ -57,6 +58,26 @@ def _accepted_widened(old: Any, new: Any) -> Optional[str]:
     return f"accepted_values also accept {names(more)}" if more else None
 
 
+def _retention_shortened(old: Any, new: Any) -> Optional[str]:
+    if new is None:
+        return None
+    if old is None:
+        return f"retention {new} added: rows older than it are no longer staged"
+    if duration_seconds(new) < duration_seconds(old):
+        return f"retention {old} -> {new} is shorter: rows between the two ages are no longer staged"
+    return None
+
+
+def _retention_lengthened(old: Any, new: Any) -> Optional[str]:
+    if old is None:
+        return None
+    if new is None:
+        return f"retention {old} removed: no row expires any more"
+    if duration_seconds(new) >= duration_seconds(old):
+        return f"retention {old} -> {new} keeps every row that was kept"
+    return None
+
+
 def _flag_on(key: str):
     return lambda old, new: f"{key}: true added" if new and not old else None
 
@@ -74,7 +95,10 @@ CONTRACT_RULES: tuple[Rule, ...] = (
          always("event_time {old} -> {new}")),
     Rule("freshness-changed", ("freshness",), MINOR, "`freshness` changed (a run check, not a row rule)",
          always("freshness {old} -> {new}")),
-    Rule("retention-changed", ("retention",), MINOR, "`retention` changed", always("retention {old} -> {new}")),
+    Rule("retention-shortened", ("retention",), MAJOR, "`retention` added or shortened: rows that were staged expire",
+         _retention_shortened),
+    Rule("retention-lengthened", ("retention",), MINOR, "`retention` removed, lengthened or written otherwise "
+         "(`24h` for `1d`): no staged row expires", _retention_lengthened),
 )
 CONTRACT_FALLBACK = Rule("contract-other", ("*",), MINOR, "any other semantic change of the contract",
                          always("changed"))

@@ -21,9 +21,37 @@ def summary_lines(result: CheckResult) -> list[str]:
             counts = _counts(result)
             lines.append(f"base {result.base.ref} ({result.base.short}): " + (", ".join(
                 f"{n} {what}" for what, n in counts.items()) if counts else "no definition changed"))
+    lines += quality_lines(result)
     errors, warnings = result.errors, result.warnings
     verdict = "check failed" if errors else "check passed"
     lines.append(f"{verdict}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
+    return lines
+
+
+def quality_lines(result: CheckResult) -> list[str]:
+    """Tests, test coverage (with what no test covers), owner coverage and notes."""
+    lines = []
+    tests = result.tests
+    if tests is not None:
+        if tests.skipped:
+            lines.append(f"tests: not run: {tests.skipped}")
+        elif tests.total:
+            lines.append(f"tests: {tests.passed} passed, {len(tests.failed)} failed ({tests.seconds:.2f} s)"
+                         + (": " + ", ".join(tests.failed) if tests.failed else ""))
+        else:
+            lines.append("tests: none (add `kind: test` definitions: docs/commands/test.md)")
+    if result.coverage is not None and result.coverage.total:
+        covered = result.coverage
+        lines.append(f"test coverage: {covered.percent} of segments, attributes and syncs "
+                     f"({len(covered.covered)} of {covered.total})")
+        if covered.uncovered:
+            lines.append("  not covered: " + ", ".join(f"{kind} {name}" for kind, name in covered.uncovered))
+    if result.owners is not None and result.owners.total:
+        owned = result.owners
+        lines.append(f"owners: {owned.named} of {owned.total} contracts, segments and destinations name an owner "
+                     f"({owned.named * 100 // owned.total}%)"
+                     + ("; missing: " + ", ".join(f"{kind} {name}" for kind, name in owned.missing) if owned.missing else ""))
+    lines += [f"note: {note}" for note in result.notes]
     return lines
 
 
@@ -60,6 +88,16 @@ def to_json(result: CheckResult) -> str:
         "policy": None if result.policy is None else {
             "from": result.policy.origin, "hash": result.policy.hash, **result.policy.content(),
             "changed": None if result.policy_change is None else result.policy_change.changes},
+        "tests": None if result.tests is None else {
+            "passed": result.tests.passed, "failed": result.tests.failed, "skipped": result.tests.skipped or None},
+        "coverage": None if result.coverage is None else {
+            "ratio": round(result.coverage.ratio, 4),
+            "covered": [f"{kind} {name}" for kind, name in result.coverage.covered],
+            "uncovered": [f"{kind} {name}" for kind, name in result.coverage.uncovered]},
+        "owners": None if result.owners is None else {
+            "named": result.owners.named, "total": result.owners.total,
+            "missing": [f"{kind} {name}" for kind, name in result.owners.missing]},
+        "notes": result.notes,
         "approvals": [{
             "kind": s.kind, "name": s.name, "version": s.version, "data_hash": s.data_hash,
             "approved_by": s.approved_by, "needed": s.needed, "ok": s.ok, "voided_by": s.voided_by,

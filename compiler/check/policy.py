@@ -19,7 +19,8 @@ from ..diagnostics import Location
 from ..fingerprint import digest
 from ..model import Project
 
-POLICY_KEYS = ("approvers", "require_approval", "min_approvals", "require_signed", "allowed_signers")
+POLICY_KEYS = ("approvers", "require_approval", "min_approvals", "require_signed", "allowed_signers",
+               "require_owner", "min_test_coverage")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Policy:
     require_signed: bool
     allowed_signers: Optional[str]  # path relative to the project
     signers: Optional[str]  # the allowed-signers file's text; None when it is absent (or not named)
+    require_owner: bool = False  # a contract, segment or destination without an owner is an error
+    min_test_coverage: Optional[float] = None  # the least share of segments, attributes and syncs tests cover
 
     @property
     def governed(self) -> list[str]:
@@ -46,10 +49,16 @@ class Policy:
     def content(self) -> dict:
         """What a policy approval covers: order and case of the lists do not matter, nor
         comments and blank lines in the signers file."""
-        return {"approvers": sorted({a.casefold() for a in self.approvers}),
-                "require_approval": sorted(set(self.require_approval)),
-                "min_approvals": self.min_approvals, "require_signed": self.require_signed,
-                "allowed_signers": self.allowed_signers, "signers": _signer_lines(self.signers)}
+        content = {"approvers": sorted({a.casefold() for a in self.approvers}),
+                   "require_approval": sorted(set(self.require_approval)),
+                   "min_approvals": self.min_approvals, "require_signed": self.require_signed,
+                   "allowed_signers": self.allowed_signers, "signers": _signer_lines(self.signers)}
+        # the later keys count only when set, so that a policy without them keeps its hash (and its approvals)
+        if self.require_owner:
+            content["require_owner"] = True
+        if self.min_test_coverage is not None:
+            content["min_test_coverage"] = self.min_test_coverage
+        return content
 
     @property
     def hash(self) -> str:
@@ -59,7 +68,7 @@ class Policy:
 def policy_of(project: Project, origin: str, signers: Optional[str]) -> Policy:
     g = project.governance
     return Policy(origin, project.name, tuple(g.approvers), tuple(g.require_approval), g.min_approvals,
-                  g.require_signed, g.allowed_signers, signers)
+                  g.require_signed, g.allowed_signers, signers, g.require_owner, g.min_test_coverage)
 
 
 def head_policy(root: Path, project: Project) -> Policy:
@@ -87,9 +96,9 @@ def differences(old: Policy, new: Policy) -> list[str]:
             out.append(f"{key} loses {', '.join(gone)}")
         if came:
             out.append(f"{key} gains {', '.join(came)}")
-    for key in ("min_approvals", "require_signed", "allowed_signers"):
-        if before[key] != after[key]:
-            out.append(f"{key} {before[key]} -> {after[key]}")
+    for key in ("min_approvals", "require_signed", "allowed_signers", "require_owner", "min_test_coverage"):
+        if before.get(key) != after.get(key):
+            out.append(f"{key} {before.get(key)} -> {after.get(key)}")
     if before["signers"] != after["signers"] and before["allowed_signers"] == after["allowed_signers"]:
         out.append(f"the keys in {new.allowed_signers or 'the allowed-signers file'} changed")
     return out

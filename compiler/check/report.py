@@ -1,6 +1,7 @@
 """The reviewer's report: Markdown for a pull-request comment or a job summary.
 
-Sections, in order: result, findings, definitions (added, removed, changed: logic,
+Sections, in order: result, findings, tests and owners (the definition tests, test
+coverage, owner coverage, notes), definitions (added, removed, changed: logic,
 upstream only, documentation only), what changed and whether it is breaking,
 downstream impact, generated SQL per target (counts, then the unified diff in a
 collapsed <details>), audience impact (with --data), approvals. Everything is sorted,
@@ -23,7 +24,7 @@ WHAT = {"added": "added", "removed": "removed", "logic": "changed", "upstream": 
 def render_report(result: CheckResult) -> str:
     parts = [_header(result), _findings(result)]
     if result.validated:
-        parts += [_definitions(result), _reach(result), _audience(result), _approvals(result)]
+        parts += [_quality(result), _definitions(result), _reach(result), _audience(result), _approvals(result)]
     text = "\n".join(p for p in parts if p)
     sql = _sql(result, MAX_REPORT_CHARS - len(text))
     if sql:
@@ -40,7 +41,7 @@ def _header(result: CheckResult) -> str:
     lines.append(f"{icon} **{summary_lines(result)[-1]}**")
     lines.append("")
     if result.base is None:
-        lines.append("No `--base` was given: nothing is compared, so only validation, `generated/` and stale "
+        lines.append("No `--base` was given: nothing is compared, so only validation, `generated/`, the tests and stale "
                      "approvals are checked.")
     else:
         lines.append(f"Base: `{result.base.ref}` (`{result.base.short}`); head: the working tree.")
@@ -56,6 +57,35 @@ def _findings(result: CheckResult) -> str:
     lines = ["## Findings", "", "| | Where | Code | Message |", "|---|---|---|---|"]
     for d in result.diagnostics:
         lines.append(f"| {'❌' if d.is_error else '⚠️'} | `{d.location}` | {d.code} | {_cell(d.message)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _quality(result: CheckResult) -> str:
+    lines = ["## Tests and owners", ""]
+    tests = result.tests
+    if tests is not None and tests.skipped:
+        lines.append(f"Tests: not run: {_md(tests.skipped)}.")
+    elif tests is not None and tests.total:
+        icon = "❌" if tests.failed else "✅"
+        lines.append(f"{icon} Tests: {tests.passed} passed, {len(tests.failed)} failed"
+                     + (": " + ", ".join(f"`{n}`" for n in tests.failed) if tests.failed else "") + ".")
+    else:
+        lines.append("Tests: none yet (`kind: test`).")
+    covered = result.coverage
+    if covered is not None and covered.total:
+        lines += ["", f"Test coverage: **{covered.percent}** of segments, attributes and syncs "
+                  f"({len(covered.covered)} of {covered.total})."]
+        if covered.uncovered:
+            lines += ["", "<details><summary>Not covered by any test</summary>", "", "| Kind | Name |", "|---|---|"]
+            lines += [f"| {kind} | `{name}` |" for kind, name in covered.uncovered]
+            lines += ["", "</details>"]
+    owned = result.owners
+    if owned is not None and owned.total:
+        lines += ["", f"Owners: {owned.named} of {owned.total} contracts, segments and destinations name an owner"
+                  + (": missing for " + ", ".join(f"{kind} `{name}`" for kind, name in owned.missing) if owned.missing
+                     else "") + "."]
+    for note in result.notes:
+        lines += ["", f"Note: {_md(note)}."]
     return "\n".join(lines) + "\n"
 
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..diagnostics import Diagnostic
+from ..model.access import VISIBILITIES
+
+
+from ..model import Sync
 from ..model.base import semver_tuple
 from .compat import classify_contract
 from .rules import MAJOR, MINOR, NONE, PATCH, RANK, Finding, Rule, added, always, apply, is_widening, names, removed
@@ -126,7 +130,8 @@ def _sync_key(sync: dict) -> str:
     return f"{sync.get('segment')}/{sync.get('purpose')}"
 
 
-def _syncs(kind: str):
+def _syncs(kind: str, default: Any = None):
+    """`default`: the value of a key that the semantic content leaves out at its default."""
     def fires(old: Any, new: Any) -> Optional[str]:
         a = {_sync_key(s): s for s in old or []}
         b = {_sync_key(s): s for s in new or []}
@@ -138,8 +143,9 @@ def _syncs(kind: str):
             same = set(a) == set(b) and all(a[k] == b[k] for k in a)
             return "syncs reordered" if same and list(a) != list(b) else None
         else:
-            keys = sorted(k for k in set(a) & set(b) if a[k].get(kind) != b[k].get(kind))
-            return "; ".join(f"sync `{k}` {kind} {a[k].get(kind)} -> {b[k].get(kind)}" for k in keys) or None
+            keys = sorted(k for k in set(a) & set(b) if a[k].get(kind, default) != b[k].get(kind, default))
+            return "; ".join(f"sync `{k}` {kind} {a[k].get(kind, default)} -> {b[k].get(kind, default)}"
+                             for k in keys) or None
         return f"syncs {kind}: {names(keys)}" if keys else None
     return fires
 
@@ -157,7 +163,30 @@ DESTINATION_RULES: tuple[Rule, ...] = (
     Rule("sync-added", ("syncs",), MINOR, "a sync added", _syncs("added")),
     Rule("sync-mode-changed", ("syncs",), MAJOR, "a sync's `mode` changed (e.g. mirror stops removing)", _syncs("mode")),
     Rule("sync-cadence-changed", ("syncs",), MINOR, "a sync's `cadence` changed", _syncs("cadence")),
+    Rule("sync-max-remove-changed", ("syncs",), MINOR,
+         "a sync's `max_remove` changed (how much of its audience may leave before a run holds it)",
+         _syncs("max_remove", Sync.model_fields["max_remove"].default)),
     Rule("syncs-reordered", ("syncs",), MINOR, "syncs reordered", _syncs("reordered")),
+)
+
+def _seen(kind: str):
+    """`see` levels whose columns the role now sees less (`clear` > `hashed` > `hidden`) or more of."""
+    def fires(old: Any, new: Any) -> Optional[str]:
+        old, new = old or {}, new or {}
+        changed = [f"`{level}` {old.get(level)} -> {new.get(level)}" for level in sorted(set(old) | set(new))
+                   if old.get(level) in VISIBILITIES and new.get(level) in VISIBILITIES
+                   and (VISIBILITIES.index(new[level]) > VISIBILITIES.index(old[level])) == (kind == "less")
+                   and new[level] != old[level]]
+        return "see: " + ", ".join(changed) if changed else None
+    return fires
+
+
+ACCESS_RULES: tuple[Rule, ...] = (
+    Rule("role-changed", ("role",), MAJOR, "`role` changed: the old role loses every view", always("role {old} -> {new}")),
+    Rule("access-narrowed", ("see",), MAJOR, "a classification is shown less (`clear` -> `hashed` -> `hidden`): "
+         "the role loses values it read", _seen("less")),
+    Rule("access-widened", ("see",), MINOR, "a classification is shown more: the role reads values it did not "
+         "(require approval of `access` to have the council sign it off)", _seen("more")),
 )
 
 VERSION_RULES: dict[str, tuple[Rule, ...]] = {
@@ -166,6 +195,7 @@ VERSION_RULES: dict[str, tuple[Rule, ...]] = {
     "identity": IDENTITY_RULES,
     "consent": CONSENT_RULES,
     "destination": DESTINATION_RULES,
+    "access": ACCESS_RULES,
 }
 FALLBACK = Rule("other-change", ("*",), MAJOR, "any other change of the definition's own keys (cdpc cannot tell: MAJOR)",
                 always("changed"))

@@ -1,15 +1,26 @@
 """Identity: normalize identifiers, then resolve records into profiles, set-based, in the engine.
 
-The resolution of docs/reference.md §2.3, one pass per identifier type in priority order:
-  held     the (profile, type, value) triples not rejected so far, kept collapsed per
-           profile: after each pass merged profiles share one row per value
+The resolution of docs/reference.md §2.3 runs on a compact graph with integer keys:
+  rows     every staged row of a source: its record (source and record key) and its
+           normalized identifiers, one column per type
+  nodes    records with the same identifiers are one node: such records end in one profile
+           (they link through their first value, and no limit can stop a merge that adds no
+           value), or, when every value they hold is rejected, each on its own. A record
+           whose rows disagree (a duplicated key) holds the values of all its rows and is
+           a node of its own.
+  values   every identifier value once, numbered by (type priority, value in code-point
+           order): the smallest number a profile holds names it
+Then one pass per identifier type in priority order, on integers:
+  held     the (profile, value) pairs not rejected so far, kept collapsed per profile:
+           after each pass merged profiles share one row per value
   link     values of this type held by two or more profiles
   2a       a linking value is rejected when the union of its profiles would hold more
            than max_per_profile values of some type
   2b       connected components through the surviving values (label propagation: a
            loop the runner repeats until no label changes); a component that would break
            a limit is not merged and every value of this type inside it is rejected
-Profiles are labelled by their smallest record number; profile_id is chosen at the end.
+Profiles are labelled by their smallest node number; profile_id is chosen at the end, once
+per profile, and every record takes its node's.
 """
 
 from __future__ import annotations
@@ -25,6 +36,9 @@ from .plan import Loop, Unit
 from .sql import (WORK, alias, and_, asc, coalesce, codepoint, col, concat, create_table_as, insert_into, lit, row_number, table, text, union_all, work)
 
 _NULL_TEXT = exp.Cast(this=exp.Null(), to=exp.DataType.build("TEXT"))
+_NULL_INT = exp.Cast(this=exp.Null(), to=exp.DataType.build("INT"))
+_NULL_BIGINT = exp.Cast(this=exp.Null(), to=exp.DataType.build("BIGINT"))
+_NONE = ""  # a node key's part for "no value": no identifier normalizes to the empty text
 
 
 def record_key(contract: Contract, qualifier: str | None = None) -> exp.Expression:
@@ -38,22 +52,17 @@ def record_key(contract: Contract, qualifier: str | None = None) -> exp.Expressi
 
 def identity_unit(defs: Definitions, lineage: Lineage, identity: Identity) -> Unit:
     steps: list = []
-    steps += _records(defs, identity)
-    # rows that share a record key are one record (docs/reference.md §2.3: a record is its source and key), so
-    # rid is a dense rank and a record may hold the values of all its rows
-    steps += create_table_as(WORK, "id_values", union_all(
-        exp.select(col("rid"), alias(lit(t), "id_type"), alias(col(_column(t)), "id_value"), copy=False).distinct(copy=False)
-        .from_(work("id_records"), copy=False).where(exp.Not(this=exp.Is(this=col(_column(t)), expression=exp.Null())), copy=False)
-        for t in identity.types))
-    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), alias(col("rid"), "pid"), copy=False).distinct(copy=False)
-                             .from_(work("id_records"), copy=False))
-    steps += create_table_as(WORK, "id_held", exp.select(alias(col("rid"), "pid"), col("id_type"), col("id_value"), copy=False)
-                             .from_(work("id_values"), copy=False))
+    steps += _rows(defs, identity)
+    steps += _nodes(identity)
+    steps += create_table_as(WORK, "id_profile", exp.select(col("nid"), alias(col("nid"), "pid"), copy=False)
+                             .from_(work("id_nodes"), copy=False))
+    steps += create_table_as(WORK, "id_held", exp.select(alias(col("nid"), "pid"), col("t"), col("vid"), copy=False)
+                             .from_(work("id_node_values"), copy=False))
     steps += create_table_as(WORK, "id_rejected", exp.select(
-        alias(_NULL_TEXT.copy(), "id_type"), alias(_NULL_TEXT.copy(), "id_value"),
-        alias(_NULL_TEXT.copy(), "reason"), copy=False).where(exp.false(), copy=False))
-    for id_type in identity.types:
-        steps += _pass(identity, id_type)
+        alias(_NULL_INT.copy(), "t"), alias(_NULL_BIGINT.copy(), "vid"), alias(_NULL_TEXT.copy(), "reason"), copy=False)
+        .where(exp.false(), copy=False))
+    for rank, id_type in enumerate(identity.types, 1):
+        steps += _pass(identity, rank, id_type)
     steps += _finish(defs, identity)
     return Unit("identity", "identity", identity.name, steps)
 
@@ -62,24 +71,87 @@ def _column(id_type: str) -> str:
     return f"id__{id_type}"
 
 
-# ---- records and normalized identifiers ------------------------------------------------
+def _key(id_type: str) -> str:
+    return f"k__{id_type}"
 
-def _records(defs: Definitions, identity: Identity) -> list[exp.Expression]:
+
+# ---- rows, nodes and values --------------------------------------------------------------
+
+def _rows(defs: Definitions, identity: Identity) -> list[exp.Expression]:
+    """id_rows: one row per staged row, its record, `dup` (1: its record key has other rows
+    in the source) and its normalized identifiers (NULL: none)."""
     staging = defs.project.schemas.staging
     per_source = []
     for source, mapping in identity.sources.items():
         contract = defs.contracts[source]
-        values = [alias(_prepare(identity, t, col(mapping[t])) if t in mapping else _NULL_TEXT.copy(), _column(t))
+        values = [alias(_prepare(identity, t, col(mapping[t], "s")) if t in mapping else _NULL_TEXT.copy(), _column(t))
                   for t in identity.types]
-        per_source.append(exp.select(alias(lit(source), "source"), alias(record_key(contract), "record_key"), *values, copy=False)
-                          .from_(table(staging, source), copy=False))
+        shared = (exp.select(alias(record_key(contract), "k"), copy=False).from_(table(staging, source), copy=False)
+                  .group_by(record_key(contract), copy=False)
+                  .having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1)), copy=False))
+        dup = exp.Case(ifs=[exp.If(this=_is_null(col("k", "d")), true=lit(0))], default=lit(1))
+        per_source.append(exp.select(alias(lit(source), "source"), alias(record_key(contract, "s"), "record_key"),
+                                     alias(dup, "dup"), *values, copy=False)
+                          .from_(table(staging, source, "s"), copy=False)
+                          .join(shared.subquery("d", copy=False), join_type="left",
+                                on=exp.EQ(this=col("k", "d"), expression=record_key(contract, "s")), copy=False))
     finished = [alias(_finish_value(identity, t, col(_column(t))), _column(t)) for t in identity.types]
-    # an ordered window (Spark needs one) that also makes rid reproducible
-    rid = exp.Window(this=exp.Anonymous(this="DENSE_RANK"), order=exp.Order(expressions=[
-        asc(codepoint(col("source"))), asc(codepoint(col("record_key")))]))
-    query = (exp.select(alias(rid, "rid"), col("source"), col("record_key"), *finished, copy=False)
+    query = (exp.select(col("source"), col("record_key"), col("dup"), *finished, copy=False)
              .from_(union_all(per_source).subquery("prepared", copy=False), copy=False))
-    return create_table_as(WORK, "id_records", query)
+    return create_table_as(WORK, "id_rows", query)
+
+
+def _nodes(identity: Identity) -> list[exp.Expression]:
+    """id_nodes (nid, k_source, k_key, k__<type>..., records), id_values (vid, t, id_type,
+    id_value) and id_node_values (nid, t, vid, records). A node's key is its values ('' for none) or,
+    for a record with other rows, its source and record key. `t` is the type's priority, 1
+    the highest."""
+    columns = [col(_column(t)) for t in identity.types]
+    by_values = (exp.select(*(c.copy() for c in columns), alias(exp.Count(this=exp.Star()), "n"), copy=False)
+                 .from_(work("id_rows"), copy=False).where(exp.EQ(this=col("dup"), expression=lit(0)), copy=False)
+                 .group_by(*(c.copy() for c in columns), copy=False))
+    plain = exp.select(alias(lit(_NONE), "k_source"), alias(lit(_NONE), "k_key"),
+                       *(alias(coalesce(col(_column(t), "g"), lit(_NONE)), _key(t)) for t in identity.types),
+                       alias(col("n", "g"), "records"), copy=False).from_(by_values.subquery("g", copy=False), copy=False)
+    by_record = (exp.select(alias(col("source"), "k_source"), alias(col("record_key"), "k_key"),
+                            *(alias(lit(_NONE), _key(t)) for t in identity.types), alias(lit(1), "records"), copy=False)
+                 .from_(work("id_rows"), copy=False).where(exp.EQ(this=col("dup"), expression=lit(1)), copy=False)
+                 .group_by(col("source"), col("record_key"), copy=False))
+    names = ["k_source", "k_key", *(_key(t) for t in identity.types)]
+    nid = row_number([], [asc(codepoint(col(name))) for name in names])
+    steps = create_table_as(WORK, "id_nodes", exp.select(alias(nid, "nid"), *(col(n) for n in names), col("records"), copy=False)
+                            .from_(union_all([plain, by_record]).subquery("g", copy=False), copy=False))
+    from_nodes = [exp.select(alias(lit(rank), "t"), alias(col(_key(t)), "id_value"), copy=False)
+                  .from_(work("id_nodes"), copy=False).where(exp.NEQ(this=col(_key(t)), expression=lit(_NONE)), copy=False)
+                  for rank, t in enumerate(identity.types, 1)]
+    from_dups = [exp.select(alias(lit(rank), "t"), alias(col(_column(t)), "id_value"), copy=False)
+                 .from_(work("id_rows"), copy=False)
+                 .where(and_(exp.EQ(this=col("dup"), expression=lit(1)), exp.Not(this=_is_null(col(_column(t))))), copy=False)
+                 for rank, t in enumerate(identity.types, 1)]
+    distinct = exp.select(col("t"), col("id_value"), copy=False).distinct(copy=False) \
+        .from_(union_all(from_nodes + from_dups).subquery("u", copy=False), copy=False)
+    vid = row_number([], [asc(col("t")), asc(codepoint(col("id_value")))])
+    steps += create_table_as(WORK, "id_values", exp.select(alias(vid, "vid"), col("t"), alias(_by_rank(identity, col("t")), "id_type"),
+                                                           col("id_value"), copy=False)
+                             .from_(distinct.subquery("d", copy=False), copy=False))
+    def value_of(rank: int, value: exp.Expression) -> tuple[exp.Table, exp.Expression]:
+        return work("id_values", "v"), and_(exp.EQ(this=col("t", "v"), expression=lit(rank)),
+                                            exp.EQ(this=col("id_value", "v"), expression=value))
+    per_node = []
+    for rank, t in enumerate(identity.types, 1):
+        values, on = value_of(rank, col(_key(t), "n"))
+        per_node.append(exp.select(col("nid", "n"), col("t", "v"), col("vid", "v"), col("records", "n"), copy=False)
+                        .from_(work("id_nodes", "n"), copy=False).join(values, on=on, copy=False))
+    for rank, t in enumerate(identity.types, 1):
+        values, on = value_of(rank, col(_column(t), "r"))
+        per_node.append(exp.select(col("nid", "n"), col("t", "v"), col("vid", "v"), col("records", "n"), copy=False).distinct(copy=False)
+                        .from_(work("id_rows", "r"), copy=False)
+                        .join(work("id_nodes", "n"), on=and_(exp.EQ(this=col("k_source", "n"), expression=col("source", "r")),
+                                                             exp.EQ(this=col("k_key", "n"), expression=col("record_key", "r"))), copy=False)
+                        .join(values, on=on, copy=False)
+                        .where(exp.EQ(this=col("dup", "r"), expression=lit(1)), copy=False))
+    steps += create_table_as(WORK, "id_node_values", union_all(per_node))
+    return steps
 
 
 def _prepare(identity: Identity, id_type: str, value: exp.Expression) -> exp.Expression:
@@ -146,64 +218,61 @@ def is_blocked(identity: Identity, id_type: str, value: exp.Expression) -> exp.E
 
 # ---- one resolution pass ---------------------------------------------------------------
 
-def _limit(identity: Identity, column: exp.Expression) -> exp.Expression:
-    limited = [i for i in identity.identifiers if i.max_per_profile is not None]
-    if not limited:
-        return exp.Cast(this=exp.Null(), to=exp.DataType.build("INT"))
-    return exp.Case(this=column, ifs=[exp.If(this=lit(i.type), true=lit(i.max_per_profile)) for i in limited])
-
-
-def _rank(identity: Identity, column: exp.Expression) -> exp.Expression:
-    return exp.Case(this=column, ifs=[exp.If(this=lit(t), true=lit(n)) for n, t in enumerate(identity.types, 1)])
-
-
-def _reason(identity: Identity, column: exp.Expression, template: str) -> exp.Expression:
-    limited = [i for i in identity.identifiers if i.max_per_profile is not None]
-    if not limited:
+def _by_rank(identity: Identity, column: exp.Expression, template: str = "{t}", limited: bool = False) -> exp.Expression:
+    """CASE over a type's priority: its name (or `template` filled in), for every type or
+    only the limited ones."""
+    chosen = [(rank, i) for rank, i in enumerate(identity.identifiers, 1) if not limited or i.max_per_profile is not None]
+    if not chosen:
         return _NULL_TEXT.copy()
-    return exp.Case(this=column, ifs=[exp.If(this=lit(i.type), true=lit(template.format(t=i.type, n=i.max_per_profile)))
-                                      for i in limited])
+    return exp.Case(this=column, ifs=[exp.If(this=lit(rank), true=lit(template.format(t=i.type, n=i.max_per_profile)))
+                                      for rank, i in chosen])
+
+
+def _limit(identity: Identity, column: exp.Expression) -> exp.Expression:
+    limited = [(rank, i) for rank, i in enumerate(identity.identifiers, 1) if i.max_per_profile is not None]
+    if not limited:
+        return _NULL_INT.copy()
+    return exp.Case(this=column, ifs=[exp.If(this=lit(rank), true=lit(i.max_per_profile)) for rank, i in limited])
 
 
 def _is_null(expression: exp.Expression) -> exp.Expression:
     return exp.Is(this=expression, expression=exp.Null())
 
 
-def _pass(identity: Identity, id_type: str) -> list:
-    t = lit(id_type)
+def _pass(identity: Identity, rank: int, id_type: str) -> list:
+    t = lit(rank)
     steps: list = []
-    linking = (exp.select(col("id_value"), copy=False).from_(work("id_held"), copy=False).where(exp.EQ(this=col("id_type"), expression=t.copy()), copy=False)
-               .group_by(col("id_value"), copy=False).having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1)), copy=False))
-    steps += create_table_as(WORK, "id_link", exp.select(alias(col("id_value", "h"), "v"), col("pid", "h"), copy=False)
+    linking = (exp.select(col("vid"), copy=False).from_(work("id_held"), copy=False).where(exp.EQ(this=col("t"), expression=t.copy()), copy=False)
+               .group_by(col("vid"), copy=False).having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1)), copy=False))
+    steps += create_table_as(WORK, "id_link", exp.select(alias(col("vid", "h"), "v"), col("pid", "h"), copy=False)
                              .from_(work("id_held", "h"), copy=False)
-                             .where(and_(exp.EQ(this=col("id_type", "h"), expression=t.copy()),
-                                         exp.In(this=col("id_value", "h"), query=linking.subquery(copy=False))), copy=False))
+                             .where(and_(exp.EQ(this=col("t", "h"), expression=t.copy()),
+                                         exp.In(this=col("vid", "h"), query=linking.subquery(copy=False))), copy=False))
     steps += create_table_as(WORK, "id_reject_a", _over_limit(
         identity, group=col("v", "l"), source=exp.select(copy=False).from_(work("id_link", "l"), copy=False)
         .join(work("id_held", "h"), on=exp.EQ(this=col("pid", "h"), expression=col("pid", "l")), copy=False),
         template="linking value would give a profile more than {n} {t} values (max_per_profile)"))
     steps += create_table_as(WORK, "id_edges", exp.select(col("v", "l"), col("pid", "l"), copy=False).from_(work("id_link", "l"), copy=False)
-                             .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("id_value", "r"), expression=col("v", "l")), copy=False)
-                             .where(_is_null(col("id_value", "r")), copy=False))
+                             .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("vid", "r"), expression=col("v", "l")), copy=False)
+                             .where(_is_null(col("vid", "r")), copy=False))
     steps += create_table_as(WORK, "id_label", exp.select(col("pid"), alias(col("pid"), "l"), copy=False).distinct(copy=False).from_(work("id_edges"), copy=False))
     steps.append(_propagate(id_type))
+    # value numbers are unique across types: a type-T value rejected in 2a is found by its number alone
     steps += create_table_as(WORK, "id_bad", _over_limit(
         identity, group=col("l", "c"), source=exp.select(copy=False).from_(work("id_label", "c"), copy=False)
         .join(work("id_held", "h"), on=exp.EQ(this=col("pid", "h"), expression=col("pid", "c")), copy=False)
-        .join(work("id_reject_a", "r"), join_type="left", on=and_(
-            exp.EQ(this=col("id_type", "h"), expression=t.copy()),
-            exp.EQ(this=col("id_value", "r"), expression=col("id_value", "h"))), copy=False)
-        .where(_is_null(col("id_value", "r")), copy=False),
+        .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("vid", "r"), expression=col("vid", "h")), copy=False)
+        .where(_is_null(col("vid", "r")), copy=False),
         template="merged profile would hold more than {n} {t} values (max_per_profile)"))
-    steps.append(insert_into(WORK, "id_rejected", exp.select(alias(t.copy(), "id_type"), col("id_value"), col("reason"), copy=False)
+    steps.append(insert_into(WORK, "id_rejected", exp.select(alias(t.copy(), "t"), col("vid"), col("reason"), copy=False)
                              .from_(work("id_reject_a"), copy=False)))
-    steps.append(insert_into(WORK, "id_rejected", exp.select(alias(t.copy(), "id_type"), col("id_value", "h"), col("reason", "b"), copy=False).distinct(copy=False)
+    steps.append(insert_into(WORK, "id_rejected", exp.select(alias(t.copy(), "t"), col("vid", "h"), col("reason", "b"), copy=False).distinct(copy=False)
                              .from_(work("id_label", "c"), copy=False)
                              .join(work("id_bad", "b"), on=exp.EQ(this=col("l", "b"), expression=col("l", "c")), copy=False)
                              .join(work("id_held", "h"), on=and_(exp.EQ(this=col("pid", "h"), expression=col("pid", "c")),
-                                                                 exp.EQ(this=col("id_type", "h"), expression=t.copy())), copy=False)
-                             .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("id_value", "r"), expression=col("id_value", "h")), copy=False)
-                             .where(_is_null(col("id_value", "r")), copy=False)))
+                                                                 exp.EQ(this=col("t", "h"), expression=t.copy())), copy=False)
+                             .join(work("id_reject_a", "r"), join_type="left", on=exp.EQ(this=col("vid", "r"), expression=col("vid", "h")), copy=False)
+                             .where(_is_null(col("vid", "r")), copy=False)))
     steps += _merge(t)
     return steps
 
@@ -214,54 +283,72 @@ def _merge(t: exp.Expression) -> list:
                                   .join(work("id_bad", "b"), join_type="left", on=exp.EQ(this=col("l", "b"), expression=col("l", "c")), copy=False)
                                   .where(_is_null(col("l", "b")), copy=False))
     new_pid = lambda alias: coalesce(col("l", "m"), col("pid", alias))  # noqa: E731
-    steps += create_table_as(WORK, "id_profile_next", exp.select(col("rid", "p"), alias(new_pid("p"), "pid"), copy=False)
+    steps += create_table_as(WORK, "id_profile_next", exp.select(col("nid", "p"), alias(new_pid("p"), "pid"), copy=False)
                              .from_(work("id_profile", "p"), copy=False)
                              .join(work("id_merge", "m"), join_type="left", on=exp.EQ(this=col("pid", "m"), expression=col("pid", "p")), copy=False))
-    steps += create_table_as(WORK, "id_profile", exp.select(col("rid"), col("pid"), copy=False).from_(work("id_profile_next"), copy=False))
-    rejected_now = and_(exp.EQ(this=col("id_type", "x"), expression=col("id_type", "h")),
-                        exp.EQ(this=col("id_value", "x"), expression=col("id_value", "h")),
-                        exp.EQ(this=col("id_type", "h"), expression=t.copy()))
-    steps += create_table_as(WORK, "id_held_next", exp.select(alias(new_pid("h"), "pid"), col("id_type", "h"), col("id_value", "h"), copy=False)
+    steps += create_table_as(WORK, "id_profile", exp.select(col("nid"), col("pid"), copy=False).from_(work("id_profile_next"), copy=False))
+    rejected_now = and_(exp.EQ(this=col("vid", "x"), expression=col("vid", "h")), exp.EQ(this=col("t", "x"), expression=t.copy()))
+    steps += create_table_as(WORK, "id_held_next", exp.select(alias(new_pid("h"), "pid"), col("t", "h"), col("vid", "h"), copy=False)
                              .distinct(copy=False).from_(work("id_held", "h"), copy=False)
                              .join(work("id_merge", "m"), join_type="left", on=exp.EQ(this=col("pid", "m"), expression=col("pid", "h")), copy=False)
                              .join(work("id_rejected", "x"), join_type="left", on=rejected_now, copy=False)
-                             .where(_is_null(col("id_type", "x")), copy=False))
-    steps += create_table_as(WORK, "id_held", exp.select(col("pid"), col("id_type"), col("id_value"), copy=False).from_(work("id_held_next"), copy=False))
+                             .where(_is_null(col("vid", "x")), copy=False))
+    steps += create_table_as(WORK, "id_held", exp.select(col("pid"), col("t"), col("vid"), copy=False).from_(work("id_held_next"), copy=False))
     return steps
 
 
 def _over_limit(identity: Identity, group: exp.Column, source: exp.Select, template: str) -> exp.Select:
     """Groups whose held values exceed a type's limit, with the first such type's reason."""
-    id_type = col("id_type", "h")
+    rank = col("t", "h")
     over = (source.select(alias(group.copy(), "grp"),
-                          alias(row_number([group.copy()], [asc(_rank(identity, id_type))]), "rn"),
-                          alias(_reason(identity, id_type, template), "reason"), copy=False)
-            .group_by(group.copy(), id_type.copy(), copy=False)
-            .having(exp.GT(this=exp.Count(this=exp.Distinct(expressions=[col("id_value", "h")])),
-                           expression=_limit(identity, id_type.copy())), copy=False))
-    name = "id_value" if group.name == "v" else "l"
+                          alias(row_number([group.copy()], [asc(rank.copy())]), "rn"),
+                          alias(_by_rank(identity, rank.copy(), template, limited=True), "reason"), copy=False)
+            .group_by(group.copy(), rank.copy(), copy=False)
+            .having(exp.GT(this=exp.Count(this=exp.Distinct(expressions=[col("vid", "h")])),
+                           expression=_limit(identity, rank.copy())), copy=False))
+    name = "vid" if group.name == "v" else "l"
     return (exp.select(alias(col("grp"), name), col("reason"), copy=False).from_(over.subquery("o", copy=False), copy=False)
             .where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
 
 
 def _propagate(id_type: str) -> Loop:
-    """Min-label propagation over (value, profile) edges, with one pointer jump per round."""
-    value_label = (exp.select(col("v", "e"), alias(exp.Min(this=col("l", "p")), "l"), copy=False)
-                   .from_(work("id_edges", "e"), copy=False)
-                   .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "e")), copy=False)
-                   .group_by(col("v", "e"), copy=False))
-    hop = (exp.select(col("pid", "e"), alias(exp.Min(this=col("l", "vl")), "l"), copy=False)
-           .from_(work("id_edges", "e"), copy=False)
-           .join(value_label.subquery("vl", copy=False), on=exp.EQ(this=col("v", "vl"), expression=col("v", "e")), copy=False)
-           .group_by(col("pid", "e"), copy=False))
-    jumped = (exp.select(col("pid", "h"), alias(exp.Least(this=col("l", "h"), expressions=[col("l", "j")]), "l"), copy=False)
-              .from_(hop.subquery("h", copy=False), copy=False)
-              .join(work("id_label_prev", "j"), on=exp.EQ(this=col("pid", "j"), expression=col("l", "h")), copy=False))
-    changed = (exp.select(exp.Count(this=exp.Star()), copy=False).from_(work("id_label", "c"), copy=False)
-               .join(work("id_label_prev", "p"), on=exp.EQ(this=col("pid", "p"), expression=col("pid", "c")), copy=False)
-               .where(exp.NEQ(this=col("l", "c"), expression=col("l", "p")), copy=False))
+    """Connected components over the (value, profile) edges of the pass, after FastSV (Zhang,
+    Azad and Hu, 2020): every label points at a profile of the component (at first its own),
+    and each round, with g the label's label (the grandparent) and m(p) the smallest g among
+    the profiles that share a value with p (p included), p's new label is the smallest of m(p)
+    and the m of every profile whose label is p. A label never grows; once no round could
+    change one, each component's profiles carry its smallest profile. Hooking whole trees (not only each
+    profile to its neighbours) keeps the rounds near log2 of the longest chain, where
+    min-label propagation takes as many rounds as the chain is long."""
+    grand = (exp.select(col("pid", "p"), alias(col("l", "g"), "g"), copy=False).from_(work("id_label_prev", "p"), copy=False)
+             .join(work("id_label_prev", "g"), on=exp.EQ(this=col("pid", "g"), expression=col("l", "p")), copy=False))
+    value_min = (exp.select(col("v", "e"), alias(exp.Min(this=col("g", "gp")), "m"), copy=False)
+                 .from_(work("id_edges", "e"), copy=False)
+                 .join(grand.subquery("gp", copy=False), on=exp.EQ(this=col("pid", "gp"), expression=col("pid", "e")), copy=False)
+                 .group_by(col("v", "e"), copy=False))
+    neighbours = (exp.select(col("pid", "e"), alias(exp.Min(this=col("m", "vm")), "m"), copy=False)
+                  .from_(work("id_edges", "e"), copy=False)
+                  .join(value_min.subquery("vm", copy=False), on=exp.EQ(this=col("v", "vm"), expression=col("v", "e")), copy=False)
+                  .group_by(col("pid", "e"), copy=False))
+    steps = create_table_as(WORK, "id_label_min", neighbours)
+    hooked = (exp.select(alias(col("l", "p"), "pid"), alias(exp.Min(this=col("m", "n")), "m"), copy=False)
+              .from_(work("id_label_prev", "p"), copy=False)
+              .join(work("id_label_min", "n"), on=exp.EQ(this=col("pid", "n"), expression=col("pid", "p")), copy=False)
+              .group_by(col("l", "p"), copy=False))
+    least = exp.Case(ifs=[exp.If(this=exp.LT(this=col("m", "k"), expression=col("m", "n")), true=col("m", "k"))], default=col("m", "n"))
+    labelled = (exp.select(col("pid", "n"), alias(least, "l"), copy=False).from_(work("id_label_min", "n"), copy=False)
+                .join(hooked.subquery("k", copy=False), join_type="left", on=exp.EQ(this=col("pid", "k"), expression=col("pid", "n")), copy=False))
+    # done when every value's profiles carry one label that labels itself: then each component
+    # has one label (a profile of it) and a further round would change nothing. Labels only
+    # point down (a label is never larger than its profile), so that is min(g) = max(l) per value
+    unfinished = (exp.select(col("v", "e"), copy=False).from_(work("id_edges", "e"), copy=False)
+                  .join(work("id_label", "c"), on=exp.EQ(this=col("pid", "c"), expression=col("pid", "e")), copy=False)
+                  .join(work("id_label", "g"), on=exp.EQ(this=col("pid", "g"), expression=col("l", "c")), copy=False)
+                  .group_by(col("v", "e"), copy=False)
+                  .having(exp.LT(this=exp.Min(this=col("l", "g")), expression=exp.Max(this=col("l", "c"))), copy=False))
+    changed = exp.select(exp.Count(this=exp.Star()), copy=False).from_(unfinished.subquery("u", copy=False), copy=False)
     body = [*create_table_as(WORK, "id_label_prev", exp.select(col("pid"), col("l"), copy=False).from_(work("id_label"), copy=False)),
-            *create_table_as(WORK, "id_label", jumped)]
+            *steps, *create_table_as(WORK, "id_label", labelled)]
     return Loop(f"components_{id_type}", body, changed)
 
 
@@ -271,24 +358,49 @@ def _finish(defs: Definitions, identity: Identity) -> list[exp.Expression]:
     schema = defs.project.schemas.identity
     staging = defs.project.schemas.staging
     steps: list = []
-    keyed = (exp.select(col("pid"), col("id_type"), col("id_value"),
-                        alias(row_number([col("pid")], [asc(_rank(identity, col("id_type"))), asc(codepoint(col("id_value")))]), "rn"), copy=False)
-             .from_(work("id_held"), copy=False))
-    steps += create_table_as(WORK, "id_profile_key", exp.select(col("pid"), col("id_type"), col("id_value"), copy=False)
-                             .from_(keyed.subquery("k", copy=False), copy=False).where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
-    profile_id = exp.func("COALESCE",
-                          portable("MD5_HEX", concat(col("id_type", "k"), lit(":"), col("id_value", "k"))),
-                          portable("MD5_HEX", concat(lit("record:"), col("source", "r"), lit(":"), col("record_key", "r"))))
-    steps += create_table_as(WORK, "id_record_profile", exp.select(col("rid", "r"), col("source", "r"), col("record_key", "r"),
-                                                                   alias(profile_id, "profile_id"), copy=False).distinct(copy=False)
-                             .from_(work("id_records", "r"), copy=False)
-                             .join(work("id_profile", "p"), on=exp.EQ(this=col("rid", "p"), expression=col("rid", "r")), copy=False)
+    # the smallest value number a profile holds: its highest-priority value, the smallest among ties
+    best = (exp.select(col("pid"), alias(exp.Min(this=col("vid")), "vid"), copy=False).from_(work("id_held"), copy=False)
+            .group_by(col("pid"), copy=False))
+    steps += create_table_as(WORK, "id_profile_key", exp.select(
+        col("pid", "b"), alias(portable("MD5_HEX", concat(col("id_type", "v"), lit(":"), col("id_value", "v"))), "profile_id"), copy=False)
+        .from_(best.subquery("b", copy=False), copy=False)
+        .join(work("id_values", "v"), on=exp.EQ(this=col("vid", "v"), expression=col("vid", "b")), copy=False))
+    steps += create_table_as(WORK, "id_node_profile", exp.select(col("nid", "p"), col("profile_id", "k"), copy=False)
+                             .from_(work("id_profile", "p"), copy=False)
                              .join(work("id_profile_key", "k"), join_type="left", on=exp.EQ(this=col("pid", "k"), expression=col("pid", "p")), copy=False))
-    steps += create_table_as(schema, f"{identity.name}_map", exp.select(col("source"), col("record_key"), col("profile_id"), copy=False)
-                             .from_(work("id_record_profile"), copy=False))
-    steps += create_table_as(schema, f"{identity.name}_conflicts", exp.select(col("id_type"), col("id_value"), col("reason"), copy=False)
-                             .from_(work("id_rejected"), copy=False))
-    steps += create_table_as(WORK, "profile_ids", exp.select(col("profile_id"), copy=False).distinct(copy=False).from_(work("id_record_profile"), copy=False))
+    # a record whose profile holds no value is a profile of its own, named after the record
+    profile_id = coalesce(col("profile_id", "np"),
+                          portable("MD5_HEX", concat(lit("record:"), col("source", "r"), lit(":"), col("record_key", "r"))))
+
+    def records(dup: int, on: exp.Expression) -> exp.Select:
+        query = (exp.select(col("source", "r"), col("record_key", "r"), alias(profile_id.copy(), "profile_id"), copy=False)
+                 .from_(work("id_rows", "r"), copy=False)
+                 .join(work("id_nodes", "n"), on=on, copy=False)
+                 .join(work("id_node_profile", "np"), on=exp.EQ(this=col("nid", "np"), expression=col("nid", "n")), copy=False)
+                 .where(exp.EQ(this=col("dup", "r"), expression=lit(dup)), copy=False))
+        return query.distinct(copy=False) if dup else query  # the rows of a record with others are one
+    by_values = and_(exp.EQ(this=col("k_source", "n"), expression=lit(_NONE)), exp.EQ(this=col("k_key", "n"), expression=lit(_NONE)),
+                     *(exp.EQ(this=col(_key(t), "n"), expression=coalesce(col(_column(t), "r"), lit(_NONE))) for t in identity.types))
+    by_record = and_(exp.EQ(this=col("k_source", "n"), expression=col("source", "r")),
+                     exp.EQ(this=col("k_key", "n"), expression=col("record_key", "r")))
+    steps += create_table_as(schema, f"{identity.name}_map", union_all([records(0, by_values), records(1, by_record)]))
+    steps += create_table_as(schema, f"{identity.name}_conflicts", exp.select(col("id_type", "v"), col("id_value", "v"), col("reason", "x"), copy=False)
+                             .from_(work("id_rejected", "x"), copy=False)
+                             .join(work("id_values", "v"), on=exp.EQ(this=col("vid", "v"), expression=col("vid", "x")), copy=False))
+    steps += create_table_as(WORK, "profile_ids", exp.select(col("profile_id"), copy=False).distinct(copy=False)
+                             .from_(table(schema, f"{identity.name}_map"), copy=False))
+    # per profile, each value it holds and the number of its records that hold it (syncs send the most frequent)
+    counted = (exp.select(col("pid", "p"), col("vid", "nv"), alias(exp.Sum(this=col("records", "nv")), "records"), copy=False)
+               .from_(work("id_node_values", "nv"), copy=False)
+               .join(work("id_profile", "p"), on=exp.EQ(this=col("nid", "p"), expression=col("nid", "nv")), copy=False)
+               .join(work("id_rejected", "x"), join_type="left", on=exp.EQ(this=col("vid", "x"), expression=col("vid", "nv")), copy=False)
+               .where(_is_null(col("vid", "x")), copy=False)
+               .group_by(col("pid", "p"), col("vid", "nv"), copy=False))
+    steps += create_table_as(WORK, "id_profile_values", exp.select(
+        col("profile_id", "k"), col("id_type", "v"), col("id_value", "v"), col("records", "c"), copy=False)
+        .from_(counted.subquery("c", copy=False), copy=False)
+        .join(work("id_profile_key", "k"), on=exp.EQ(this=col("pid", "k"), expression=col("pid", "c")), copy=False)
+        .join(work("id_values", "v"), on=exp.EQ(this=col("vid", "v"), expression=col("vid", "c")), copy=False))
     for source in identity.sources:
         contract = defs.contracts[source]
         steps += create_table_as(WORK, source_table(source), exp.select(col("profile_id", "m"), exp.Column(this=exp.Star(), table=exp.to_identifier("t")), copy=False)

@@ -19,8 +19,9 @@ from .syncs import drops_phone_plus, sent_field, sync_table
 
 
 def manifest(defs: Definitions, targets: list[str], prints: Mapping, upstream_of: Mapping[str, list[str]],
-             produced: Mapping[tuple[str, str], list[str]]) -> dict:
-    """`prints`: node id -> Fingerprint; `produced`: (kind, name) -> paths under generated/."""
+             produced: Mapping[tuple[str, str], list[str]], columns: Mapping[str, dict] = {}) -> dict:
+    """`prints`: node id -> Fingerprint; `produced`: (kind, name) -> paths under generated/;
+    `columns`: node id -> {schema.table -> {column -> classification}} (emit/columns.py)."""
     entries = []
     for definition in defs.all():
         node = node_id(definition.kind, definition.name)
@@ -34,6 +35,7 @@ def manifest(defs: Definitions, targets: list[str], prints: Mapping, upstream_of
             "metadata_hash": prints[node].metadata_hash,
             "upstream": upstream,
             "files": sorted(produced.get((definition.kind, definition.name), [])),
+            "columns": columns.get(node, {}),
         })
     return {"cdpc_version": __version__, "project": defs.project.name, "targets": targets, "definitions": entries}
 

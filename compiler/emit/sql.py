@@ -125,6 +125,19 @@ def create_table_as(schema: str, name: str, query: exp.Expression) -> list[exp.E
     return [drop_table(schema, name), create]
 
 
+def replace_table(target: exp.Table, query: exp.Expression) -> list[exp.Expression]:
+    """create_table_as for a table given whole: a run's private table keeps its catalog (DuckDB's
+    in-memory scratch, compiler/run/private.py)."""
+    return [exp.Drop(tables=[target.copy()], kind="TABLE", exists=True),
+            exp.Create(this=target.copy(), kind="TABLE", expression=query)]
+
+
+def schema_of(target: exp.Table) -> exp.Create:
+    """CREATE SCHEMA IF NOT EXISTS for the schema (and catalog) that holds `target`."""
+    return exp.Create(this=exp.Table(db=target.args["db"].copy(), catalog=target.args.get("catalog")),
+                      kind="SCHEMA", exists=True)
+
+
 def insert_into(schema: str, name: str, query: exp.Expression) -> exp.Insert:
     return exp.insert(query, table(schema, name), copy=False)
 

@@ -1,8 +1,11 @@
 """Staging: cast each raw text column as the contract says; quarantine rows that break a rule.
 
 The raw relation holds every declared field as text. A scratch table keeps the text, the
-typed value (`__t_<field>`: NULL when the text is not castable) and the rejection reasons;
-the staged table takes the rows without reasons, `<contract>_rejected` the others, as text.
+typed value (`__t_<field>`: NULL when the text is not castable), the rejection reasons and
+whether the row has expired (`__expired`: its `event_time` is older than the as-of time
+minus the contract's `retention`); the staged table takes the rows without reasons,
+`<contract>_rejected` the others, as text. An expired row goes to neither: it is kept
+nowhere that cdpc writes, whatever rule it breaks (docs/reference.md §2.2, docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ def typed_name(field: str) -> str:
     return f"__t_{field}"
 
 
+EXPIRED = "__expired"  # the checked table's column: the row is older than the contract's retention
+
+
 def checked_table(contract: str) -> str:
     """The scratch table of a contract's rows with their typed values and rejection reasons."""
     return f"{contract}__checked"
@@ -49,19 +55,36 @@ def staging_unit(defs: Definitions, lineage: Lineage, contract: Contract) -> Uni
         exp.select(*(col(n) for n, _ in fields),
                    *(col(typed_name(n)) for n, _ in fields),
                    alias(portable("TEXT_ARRAY_COMPACT", *reason_texts) if reason_texts else
-                              portable("TEXT_ARRAY_COMPACT", exp.Null()), "_reject_reasons"), copy=False)
+                              portable("TEXT_ARRAY_COMPACT", exp.Null()), "_reject_reasons"),
+                   alias(_expired(contract), EXPIRED), copy=False)
         .from_(typed_query.subquery("typed", copy=False), copy=False)
     )
+    # expired: NULL for the malformed rows that a run adds to the checked table (not expired)
+    kept = exp.Not(this=is_true(col(EXPIRED)))
     # cast again: PostgreSQL drops a decimal's (p,s) from a CASE without ELSE (__t_*)
     staged = (exp.select(*(alias(col(typed_name(n)) if f.base_type == "string" else cast(col(typed_name(n)), f.type), n)
                            for n, f in fields), copy=False)
-              .from_(work(checked), copy=False).where(_no_reason(), copy=False))
+              .from_(work(checked), copy=False).where(and_(_no_reason(), kept), copy=False))
     rejected = (exp.select(*(col(n) for n, _ in fields), col("_reject_reasons"), copy=False)
-                .from_(work(checked), copy=False).where(exp.Not(this=_no_reason()), copy=False))
+                .from_(work(checked), copy=False).where(and_(exp.Not(this=_no_reason()), kept.copy()), copy=False))
     steps = [*create_table_as(WORK, checked, checked_query),
              *create_table_as(schema, contract.name, staged),
              *create_table_as(schema, f"{contract.name}_rejected", rejected)]
     return Unit("staging", "contract", contract.name, steps, _table_checks(schema, contract))
+
+
+def _expired(contract: Contract) -> exp.Expression:
+    """True when the row's event_time is older than the as-of time minus `retention`; false
+    without a retention, and for a NULL or uncastable event_time (such a row has no age: it
+    is staged, or rejected by its own rules)."""
+    if contract.retention is None or contract.event_time not in contract.fields:
+        return exp.false()
+    event_time = col(typed_name(contract.event_time))
+    if contract.fields[contract.event_time].base_type == "date":  # a date is its midnight
+        event_time = cast(event_time, "timestamp")
+    limit = exp.Sub(this=as_of_timestamp(),
+                    expression=exp.Interval(this=lit(str(duration_seconds(contract.retention))), unit=exp.var("SECOND")))
+    return is_true(exp.LT(this=event_time, expression=limit))
 
 
 def _no_reason() -> exp.Expression:

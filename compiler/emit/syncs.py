@@ -82,18 +82,12 @@ def sync_unit(defs: Definitions, lineage: Lineage, destination: Destination) -> 
 
 
 def _chosen_identifier(defs: Definitions, id_type: str) -> exp.Select:
-    conflicts = table(defs.project.schemas.identity, f"{defs.identity.name}_conflicts", "x")
-    counted = (exp.select(col("profile_id", "rp"), col("id_value", "v"),
-                          alias(row_number([col("profile_id", "rp")],
-                                                [desc(exp.Count(this=exp.Star())), asc(codepoint(col("id_value", "v")))]), "rn"), copy=False)
-               .from_(work("id_values", "v"), copy=False)
-               .join(work("id_record_profile", "rp"), on=exp.EQ(this=col("rid", "rp"), expression=col("rid", "v")), copy=False)
-               .join(conflicts, join_type="left", on=and_(
-                   exp.EQ(this=col("id_type", "x"), expression=col("id_type", "v")),
-                   exp.EQ(this=col("id_value", "x"), expression=col("id_value", "v"))), copy=False)
-               .where(and_(exp.EQ(this=col("id_type", "v"), expression=lit(id_type)),
-                           exp.Is(this=col("id_type", "x"), expression=exp.Null())), copy=False)
-               .group_by(col("profile_id", "rp"), col("id_value", "v"), copy=False))
+    """Per profile, its value of `id_type` held by most of its records (ties: the smallest).
+    The identity counts them (id_profile_values: held values only, so no conflict is among them)."""
+    counted = (exp.select(col("profile_id"), col("id_value"),
+                          alias(row_number([col("profile_id")], [desc(col("records")), asc(codepoint(col("id_value")))]), "rn"), copy=False)
+               .from_(work("id_profile_values"), copy=False)
+               .where(exp.EQ(this=col("id_type"), expression=lit(id_type)), copy=False))
     return (exp.select(col("profile_id"), col("id_value"), copy=False).from_(counted.subquery("c", copy=False), copy=False)
             .where(exp.EQ(this=col("rn"), expression=lit(1)), copy=False))
 

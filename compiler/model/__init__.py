@@ -19,6 +19,8 @@ from .identity import Identity
 from .kinds import REGISTRY, Kind, approvable_kinds, definition_kinds, kinds
 from .project import Project
 from .segment import Segment
+from .test import Test
+from .access import Access  # last: pydantic's JSON Schema of a date union follows the order models are built
 
 
 class _Models(Mapping):
@@ -89,7 +91,7 @@ class Definitions:
 KIND_ORDER = definition_kinds()
 
 __all__ = [
-    "Approval", "Approvals", "Attribute", "Consent", "Contract", "ContractField", "Definition",
+    "Access", "Approval", "Approvals", "Attribute", "Consent", "Contract", "ContractField", "Definition",
     "Definitions", "Destination", "Identity", "KINDS", "KIND_ORDER", "Kind", "Pick", "Project", "REGISTRY", "Segment",
-    "Sync", "Versioned", "approvable_kinds", "definition_kinds", "kinds", "parse_field_type",
+    "Sync", "Test", "Versioned", "approvable_kinds", "definition_kinds", "kinds", "parse_field_type",
 ]

@@ -17,6 +17,7 @@ class Approval(Strict):
     identity: Optional[str] = None
     consent: Optional[str] = None
     destination: Optional[str] = None
+    access: Optional[str] = None
     project: Optional[str] = None  # a change of the governance policy (project has no version)
     version: Optional[str] = None
     hash: str

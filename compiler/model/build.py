@@ -25,6 +25,9 @@ _CUSTOM = {
     "cdpc_attribute_extra": ("CDP103", "`source`, `where` and `default` belong to `aggregate` attributes only", "remove them or use `aggregate`"),
     "cdpc_signers_required": ("CDP102", "`require_signed: true` needs `allowed_signers`: the file of the keys that may sign approvals", "add `allowed_signers: governance/allowed_signers` (git's allowed-signers format, path relative to the project)"),
     "cdpc_approval_version": ("CDP102", "an approval of a versioned definition needs its `version`", "run `cdpc approve` instead of writing entries by hand"),
+    "cdpc_expectation_empty": ("CDP102", "an expectation needs `rows`, `contains` or `lacks`", "`rows: [...]` for exactly these rows, `contains: [...]` for at least these, `lacks: [...]` for none of these"),
+    "cdpc_expectation_mixed": ("CDP103", "`rows` says the table holds exactly these rows: it does not go with `contains` or `lacks`", "keep `rows`, or write `contains` and `lacks`"),
+    "cdpc_expect_empty": ("CDP102", "`expect` names no table", "expect rows of at least one table: staged, rejected, map, conflicts, profiles, consent, segments or syncs"),
     "cdpc_approval_target": ("CDP103", "an approval names exactly one definition, e.g. `segment: <name>`", "write one entry per approved definition"),
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal, Optional, Union
+from typing import Literal, Optional, Union, get_args
 
 from pydantic import Field as PydField, field_validator
 
@@ -25,6 +25,7 @@ TYPE_ALIASES = {
 }
 Scalar = Union[bool, int, float, str, dt.datetime, dt.date]
 Classification = Literal["public", "internal", "confidential", "restricted"]
+CLASSIFICATIONS = get_args(Classification)  # lowest to highest: a column takes the highest it reaches
 
 
 def parse_field_type(text: str) -> tuple[str, int, int] | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from .base import Strict, Versioned
 from .consent import Channel
 
@@ -15,6 +17,9 @@ class Sync(Strict):
     purpose: str
     cadence: Literal["realtime", "hourly", "daily", "weekly"] = "daily"
     mode: Literal["mirror", "upsert", "append"] = "mirror"
+    # a run holds the sync (publishes nothing of it) when more than this share of its
+    # published audience would leave it (docs/reference.md §5.3)
+    max_remove: float = Field(default=0.5, ge=0, le=1)
 
 
 class Destination(Versioned):

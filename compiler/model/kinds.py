@@ -27,6 +27,8 @@ from .destination import Destination
 from .identity import Identity
 from .project import Project
 from .segment import Segment
+from .test import Test
+from .access import Access  # last: pydantic's JSON Schema of a date union follows the order models are built
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,17 @@ class Kind:
     needs_identity: bool = False  # its units are per profile: emitted only when the project has an identity
     after_profiles: bool = False  # its units read the profiles table: emitted after it
     validate: Optional[str] = None  # the module whose RULES check it (besides the cross-cutting ones)
+    # Its units create views on the published outputs, not tables: a run publishes them after the
+    # tables, and a removed definition's are dropped as views (compiler/run/access.py).
+    views: bool = False
+    # It says what the pipeline computes: listed in manifests, fingerprinted, compared by `cdpc check`.
+    # A test only reads the others: it changes no table and no hash.
+    compiled: bool = True
 
     @property
     def definition(self) -> bool:
-        """A named definition: listed in manifests, fingerprinted, a lineage and report entry."""
+        """A named definition, a collection of `Definitions` by name; when `compiled`, also
+        listed in manifests, fingerprinted, a lineage and report entry."""
         return issubclass(self.model, Definition)
 
     @property
@@ -81,7 +90,10 @@ REGISTRY: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("destination", Destination, "destinations", lineage="compiler.graph:destination_edges",
          emit="compiler.emit.syncs:sync_unit", needs_identity=True, after_profiles=True,
          validate="compiler.validate.destinations"),
+    Kind("access", Access, "accesses", lineage="compiler.graph:access_edges", emit="compiler.emit.access:access_unit",
+         needs_identity=True, after_profiles=True, views=True, validate="compiler.validate.access"),
     Kind("approvals", Approvals, "approvals", single=True, validate="compiler.validate.governance"),
+    Kind("test", Test, "tests", validate="compiler.validate.tests", compiled=False),
 )}
 
 
@@ -91,8 +103,9 @@ def kinds() -> list[Kind]:
 
 
 def definition_kinds() -> tuple[str, ...]:
-    """The kinds of named definitions, upstream first: the order of manifests and reports."""
-    return tuple(k.name for k in REGISTRY.values() if k.definition)
+    """The kinds of named definitions that the pipeline computes, upstream first: the order
+    of manifests and reports (tests are not among them: `Definitions.tests`)."""
+    return tuple(k.name for k in REGISTRY.values() if k.definition and k.compiled)
 
 
 def approvable_kinds() -> tuple[str, ...]:

@@ -34,6 +34,8 @@ class Governance(Strict):
     min_approvals: int = Field(default=1, ge=1)
     require_signed: bool = False  # approvals added in a change need an SSH signature git verifies
     allowed_signers: Optional[str] = None  # git's allowed-signers format, path relative to the project
+    require_owner: bool = False  # a segment, destination or contract without `owner` is an error, not a warning
+    min_test_coverage: Optional[float] = Field(default=None, ge=0, le=1)  # share of segments, attributes, syncs
 
     @model_validator(mode="after")
     def _signers(self) -> "Governance":

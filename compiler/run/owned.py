@@ -15,6 +15,7 @@ from sqlglot import exp
 from ..diagnostics import Diagnostic, DiagnosticError, Location
 from ..emit.plan import Unit
 from ..emit.sql import WORK
+from ..model import REGISTRY
 from .engines import Engine, EngineError
 
 OWNED = "owned"
@@ -30,14 +31,20 @@ class OwnedTable:
     def qualified(self) -> str:
         return f"{self.schema}.{self.table}"
 
+    @property
+    def view(self) -> bool:
+        """A view on the outputs (an access definition's), published after the tables."""
+        kind = REGISTRY.get(self.definition.partition(":")[0])
+        return bool(kind and kind.views)
+
 
 def outputs_of(units: list[Unit]) -> list[OwnedTable]:
-    """Every table a run publishes, with the definition that makes it: the tables a unit's
-    statements create outside the scratch schema (read from the plan, not kept beside it)."""
+    """Every table and view a run publishes, with the definition that makes it: the tables and
+    views a unit's statements create outside the scratch schema (read from the plan, not kept beside it)."""
     found = []
     for unit in units:
         for step in unit.steps:
-            if isinstance(step, exp.Create) and (step.args.get("kind") or "").upper() == "TABLE":
+            if isinstance(step, exp.Create) and (step.args.get("kind") or "").upper() in ("TABLE", "VIEW"):
                 target = step.this if isinstance(step.this, exp.Table) else step.this.this
                 if target.db != WORK:
                     found.append(OwnedTable(target.db, target.name, f"{unit.kind}:{unit.name}"))

@@ -25,11 +25,14 @@ from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit, render_unit
 from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
 from ..gcpause import gc_paused
 from ..project import LoadedProject
+from .access import LAYER as ACCESS, overreach
+from .activation import Activation, activate, definitions_hash, held_findings, plan_publication, state_outputs
 from .engines import Engine, EngineError, scalar
 from .examples import duplicated_values
 from .private import RunSchemas, moved, relocated
 from .publish import drop_private, prepare, publish
 from .raw import RunSources, drop_sources, find_sources, load_sources, read_private
+from .runlog import RunRecord, now, record_failure
 from .stats import RunStats, collect_stats
 from .testhook import arm_kill_hook
 
@@ -43,6 +46,7 @@ class RunResult:
     iterations: dict[str, int] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)  # tables of removed definitions, schema.table
     run_id: int = 0
+    activation: Optional[Activation] = None  # each sync's changes, and the syncs held
 
     @property
     def failed(self) -> bool:
@@ -57,24 +61,34 @@ def run_project(project: LoadedProject, engine: Engine, data_dir: Path, as_of: d
     """Hold the warehouse (`wait` seconds at most), build everything in private schemas,
     publish at the end; on any failure the previous outputs stay as they were."""
     defs = project.definitions
-    started = time.perf_counter()  # "load" includes reading the raw files, which find_sources does
+    started, started_at = time.perf_counter(), now()  # "load" includes reading the raw files, which find_sources does
     sources = find_sources(engine, defs, sources_mode, data_dir)
     arm_kill_hook(engine)
     progress = progress or (lambda _: None)
     progress("waiting for the warehouse" if wait else "checking the warehouse")
-    prepared = prepare(engine, defs, plan_of(project), wait)
+    prepared = prepare(engine, defs, plan_of(project), wait, extra=state_outputs(project))
     try:
         result = _build(project, engine, prepared.schemas, sources, as_of, progress, started)
+        total = result.seconds.pop("total")
+        began = time.perf_counter()
+        result.activation = activate(engine, project, prepared, result.stats, progress)
+        result.findings += held_findings(defs, result.activation)
+        plan_publication(engine, project, prepared, result.activation, as_of, started_at)
+        result.seconds["changes"] = time.perf_counter() - began
         progress("publishing")
         began = time.perf_counter()
-        publish(engine, prepared)
-        total = result.seconds.pop("total")
+        publish(engine, prepared, _access_units(project, engine))
         result.seconds["publish"] = time.perf_counter() - began
-        result.seconds["total"] = total + result.seconds["publish"]
+        result.seconds["total"] = total + result.seconds["changes"] + result.seconds["publish"]
+    except Exception:  # a run that publishes nothing is recorded as failed, on its own
+        record_failure(engine, prepared.meta, RunRecord(prepared.schemas.run_id, as_of, "failed",
+                                                        definitions_hash(project), started_at, now()))
+        raise
     finally:
         drop_private(engine, prepared.schemas)
         drop_sources(engine, sources)  # the private copies go, whether the run failed or not
     result.dropped, result.run_id = [t.qualified for t in prepared.removed], prepared.schemas.run_id
+    result.findings += overreach(engine, defs, prepared.outputs, prepared.meta)
     return result
 
 
@@ -82,8 +96,8 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
            as_of: dt.datetime, progress: Progress, started: float) -> RunResult:
     """Every unit, in the run's private schemas; the summary's counts are read from there."""
     defs = project.definitions
-    with gc_paused():
-        plan = relocated(plan_of(project), schemas)
+    with gc_paused():  # the access views read the published tables: made when publishing (run/access.py)
+        plan = relocated([u for u in plan_of(project) if u.layer != ACCESS], schemas)
         units = read_private(plan, [render_unit(u, DIALECTS[engine.dialect]) for u in plan], engine.dialect,
                              sources, schemas.work)
     seconds: dict[str, float] = {}
@@ -110,6 +124,11 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
     _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
     seconds["total"] = time.perf_counter() - started
     return RunResult(as_of, stats, seconds, findings, iterations)
+
+
+def _access_units(project: LoadedProject, engine: Engine) -> list[RenderedUnit]:
+    """The access definitions' units for the engine, reading the published (not private) schemas."""
+    return [render_unit(u, DIALECTS[engine.dialect]) for u in plan_of(project) if u.layer == ACCESS]
 
 
 def _execute_unit(engine: Engine, unit: RenderedUnit, iterations: dict[str, int]) -> None:
@@ -166,10 +185,28 @@ def _check_hint(code: str) -> str:
 def _as_of_statements(dialect: str, as_of: dt.datetime, schemas: RunSchemas) -> list[str]:
     """The run's one-row context table, in the run's scratch schema; snippets read
     `current_date` etc. from it."""
+    return [moved(s, schemas).sql(dialect=dialect) for s in _context_table(as_of, WORK)]
+
+
+def _context_table(as_of: dt.datetime, schema: str) -> list[exp.Expression]:
     stamp = exp.Cast(this=exp.Literal.string(as_of.strftime("%Y-%m-%d %H:%M:%S")), to=exp.DataType.build("TIMESTAMP"))
-    statements = create_table_as(WORK, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))
-    return [moved(s, schemas).sql(dialect=dialect) for s in statements]
+    return create_table_as(schema, RUN_CONTEXT, exp.select(exp.alias_(stamp, "as_of")))
 
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# ---- for `cdpc test` (compiler/run/deftest.py): the same executor, on a throwaway database ----
+
+
+def execute_units(engine: Engine, units: list[RenderedUnit], iterations: Optional[dict[str, int]] = None) -> None:
+    """Execute rendered units in order, each loop repeated until it converges; their checks
+    are not run (a test compares tables instead)."""
+    for unit in units:
+        _execute_unit(engine, unit, {} if iterations is None else iterations)
+
+
+def as_of_statements(dialect: str, as_of: dt.datetime, work: str) -> list[str]:
+    """The statements that write the run's as-of time where `current_date` reads it."""
+    return [s.sql(dialect=dialect) for s in _context_table(as_of, work)]

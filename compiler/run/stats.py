@@ -7,6 +7,8 @@ from typing import Callable
 
 from sqlglot import exp
 
+from ..emit.sql import WORK
+from ..emit.staging import EXPIRED, checked_table
 from ..emit.syncs import sync_table
 from ..model import Definitions
 from .engines import Engine, scalar
@@ -16,6 +18,7 @@ from .engines import Engine, scalar
 class RunStats:
     staged: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
+    expired: dict[str, int] = field(default_factory=dict)  # raw rows older than the contract's retention
     records: int = 0
     profiles: int = 0
     multi_record_profiles: int = 0
@@ -30,13 +33,16 @@ def _published(schema: str, name: str) -> exp.Table:
 
 
 def collect_stats(engine: Engine, defs: Definitions, where: Callable[[str, str], exp.Table] = _published) -> RunStats:
-    """`where(schema, table)`: where an output table is now (in a run's private schema)."""
+    """`where(schema, table)`: where an output table is now (in a run's private schema), and
+    where the scratch schema's tables are (the checked tables, which still hold the expired
+    rows: read before the scratch is dropped)."""
     s = defs.project.schemas
     count = lambda schema, name, cond=None: _count(engine, where(schema, name), cond)  # noqa: E731
     stats = RunStats()
     for name in defs.contracts:
         stats.staged[name] = count(s.staging, name)
         stats.rejected[name] = count(s.staging, f"{name}_rejected")
+        stats.expired[name] = expired_rows(engine, defs.contracts[name], where(WORK, checked_table(name)))
     identity = defs.identity
     if identity is None:
         return stats
@@ -54,6 +60,14 @@ def collect_stats(engine: Engine, defs: Definitions, where: Callable[[str, str],
                 none = exp.and_(*(exp.column(t).is_(exp.null()) for t in destination.identifiers))
                 stats.syncs_without_identifier[table] = count(s.audiences, table, none)
     return stats
+
+
+def expired_rows(engine: Engine, contract, table: exp.Table) -> int:
+    """Raw rows of a contract that its retention expired (0 without a retention): counted in the
+    checked scratch table `table`, the only place they are seen (neither staged nor rejected)."""
+    if contract.retention is None:
+        return 0
+    return _count(engine, table, exp.column(EXPIRED))
 
 
 def _count(engine: Engine, table: exp.Table, where: exp.Expression | None = None) -> int:

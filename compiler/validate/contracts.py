@@ -30,6 +30,10 @@ def event_time(ctx: Context) -> Iterator[Diagnostic]:
             if contract.freshness is not None:
                 yield error("CDP210", "`freshness` is measured from `event_time`, which this contract does not set",
                             contract.key_loc("freshness"), "add `event_time: <a date or timestamp field>`")
+            if contract.retention is not None:
+                yield error("CDP210", "`retention` expires rows by their `event_time`, which this contract does not set",
+                            contract.key_loc("retention"), "add `event_time: <a date or timestamp field>`, the "
+                            "time from which each row's age is counted")
             continue
         if name not in contract.fields:
             yield from ctx.contract_field(contract, name, contract.loc("event_time"), "event_time")
@@ -37,6 +41,12 @@ def event_time(ctx: Context) -> Iterator[Diagnostic]:
             yield error("CDP215", f"event_time `{name}` is {contract.fields[name].type}, not a date or timestamp",
                         contract.loc("event_time"), did_you_mean(name, _time_fields(contract)) or
                         "point event_time at a date or timestamp field")
+        elif contract.retention is not None and not contract.fields[name].required:
+            # docs/reference.md §2.2: a row without an event_time has no age, so retention never expires it
+            yield warning("CDP223", f"`retention` counts from event_time `{name}`, which is not required: a row "
+                          f"whose `{name}` is NULL never expires", contract.key_loc("retention"),
+                          f"set `required: true` on field `{name}` (a row without it is then rejected), "
+                          "or accept that such rows are kept")
 
 
 def freshness_order(ctx: Context) -> Iterator[Diagnostic]:

@@ -6,6 +6,10 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..diagnostics import Diagnostic, did_you_mean
+from ..emit.uploads import upload_layout
+
+
+from ..emit.changes import CHANGE_COLUMNS, HISTORY_COLUMNS
 from ..model import Destination, Sync
 from .context import Context, duplicates, error
 
@@ -31,6 +35,11 @@ def _collisions(destination: Destination) -> Iterator[Diagnostic]:
     columns += [(name, ("identifiers", i)) for i, name in enumerate(destination.identifiers)]
     columns += [(name, ("fields", i)) for i, name in enumerate(destination.fields)]
     first: dict[str, tuple] = {}
+    for name, path in columns[1:]:
+        if name in CHANGE_COLUMNS + HISTORY_COLUMNS:
+            yield error("CDP214", f"column `{name}` of the sync tables of `{destination.name}` is one that their "
+                        "changes or history table adds (reference.md §5)", destination.loc(*path),
+                        "rename the attribute (an identifier type: in the identity)")
     for name, path in columns:
         if name in first:
             yield error("CDP214", f"column `{name}` would appear twice in the sync tables of `{destination.name}`",
@@ -74,4 +83,13 @@ def _sync(ctx: Context, destination: Destination, index: int, sync: Sync) -> Ite
                     f"add `{sync.purpose}` to the segment's `purposes` if the council agrees")
 
 
-RULES = (sent_columns, syncs)
+def upload_columns(ctx: Context) -> Iterator[Diagnostic]:
+    """Meta and Google take a file of named columns: everything sent needs one (emit/uploads.py)."""
+    if ctx.identity_failed:
+        return
+    for destination in ctx.defs.destinations.values():
+        for path, message, hint in upload_layout(ctx.defs, destination).problems:
+            yield error("CDP409", message, destination.loc(*path), hint)
+
+
+RULES = (sent_columns, syncs, upload_columns)

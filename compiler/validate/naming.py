@@ -15,6 +15,8 @@ from typing import Iterator, Optional
 from ..dialects import DIALECTS, Dialect
 from ..diagnostics import Diagnostic, Location
 from ..emit.attributes import attr_table, source_table
+from ..emit.access import access_schema
+from ..emit.changes import changes_table, diff_table, held_table, history_table
 from ..emit.consent import consent_table
 from ..emit.sql import PRIVATE_PREFIX, WORK
 from ..emit.staging import checked_table
@@ -91,10 +93,10 @@ def _keyword_name(what: str, name: str, location) -> Diagnostic:
 
 def output_schemas(ctx: Context) -> Iterator[Diagnostic]:
     """CDP219: a run drops `cdpc_work` and the raw relations it loaded; an output schema there would share their fate."""
-    project, targets, scratch = ctx.defs.project, _targets(ctx), _scratch_schemas(ctx)
+    project, targets, scratch = ctx.defs.project, targets_of(ctx), scratch_schemas(ctx)
     for role in OUTPUT_ROLES:
         schema = getattr(project.schemas, role)
-        taken = next((v for name, v in scratch.items() if any(_same(schema, name, t) for t in targets)), None)
+        taken = next((v for name, v in scratch.items() if any(same_name(schema, name, t) for t in targets)), None)
         if taken is None and schema.lower().startswith(PRIVATE_PREFIX):
             taken = (f"named like the schemas private to a run (`{PRIVATE_PREFIX}…`), which every run removes", None)
         if taken is None:
@@ -109,11 +111,11 @@ def output_schemas(ctx: Context) -> Iterator[Diagnostic]:
 def meta_schema(ctx: Context) -> Iterator[Diagnostic]:
     """CDP515: the meta schema records what cdpc owns; shared with outputs or scratch, its
     `owned` table would meet output tables, or be dropped with the scratch."""
-    project, targets = ctx.defs.project, _targets(ctx)
+    project, targets = ctx.defs.project, targets_of(ctx)
     meta = project.schemas.meta
     taken = {getattr(project.schemas, role): (f"the output schema schemas.{role}", role) for role in OUTPUT_ROLES}
-    taken.update({name: (what, None) for name, (what, _) in _scratch_schemas(ctx).items()})
-    what, role = next((v for name, v in taken.items() if any(_same(meta, name, t) for t in targets)), (None, None))
+    taken.update({name: (what, None) for name, (what, _) in scratch_schemas(ctx).items()})
+    what, role = next((v for name, v in taken.items() if any(same_name(meta, name, t) for t in targets)), (None, None))
     if what is None and meta.lower().startswith(PRIVATE_PREFIX):
         what = f"named like the schemas private to a run (`{PRIVATE_PREFIX}…`), which every run removes"
     if what is None:
@@ -126,7 +128,7 @@ def meta_schema(ctx: Context) -> Iterator[Diagnostic]:
                 + ("" if written or role is None else f", or schemas.{role} another name"))
 
 
-def _scratch_schemas(ctx: Context) -> dict[str, tuple[str, Optional[Contract]]]:
+def scratch_schemas(ctx: Context) -> dict[str, tuple[str, Optional[Contract]]]:
     """Schema -> (what it is, the contract to blame when the output schema was not written)."""
     schemas: dict[str, tuple[str, Optional[Contract]]] = {
         WORK: (f"cdpc's scratch schema `{WORK}`, dropped at the end of every run", None)}
@@ -136,7 +138,7 @@ def _scratch_schemas(ctx: Context) -> dict[str, tuple[str, Optional[Contract]]]:
     return schemas
 
 
-def _same(a: str, b: str, target: Dialect) -> bool:
+def same_name(a: str, b: str, target: Dialect) -> bool:
     return target.names.physical(a) == target.names.physical(b)
 
 
@@ -147,6 +149,7 @@ class Table:
     what: str  # "staging table of contract `bookings`"
     location: Location
     scratch: bool = False  # in cdpc_work: only a clash matters, its name is nobody's to look up
+    derived: bool = False  # made beside another table of the same definition (a sync's changes and history)
 
     @property
     def qualified(self) -> str:
@@ -162,20 +165,26 @@ CLASH_HINT = "rename one of the two, or give them different schemas in project.y
 
 def tables(ctx: Context) -> Iterator[Diagnostic]:
     """CDP218: no two tables meet on any target, and no output name is one a target would cut or refuse."""
-    targets = _targets(ctx)
+    targets = targets_of(ctx)
     claimed: dict[tuple[str, str, str], Table] = {}
+    blamed: set[Location] = set()  # one error per mistake: a long sync name is not blamed again for its history
     for table in _tables(ctx):
+        if table.derived and table.location in blamed:
+            continue
         clash = _clash(table, targets, claimed)
         if clash is not None:
+            blamed.add(table.location)
             yield clash
             continue
         if not table.scratch:
-            yield from _too_long(table, targets)
+            for found in _too_long(table, targets):
+                blamed.add(table.location)
+                yield found
         for target in targets:
             claimed[table.on(target)] = table
 
 
-def _targets(ctx: Context) -> list[Dialect]:
+def targets_of(ctx: Context) -> list[Dialect]:
     return [DIALECTS[name] for name in dict.fromkeys(ctx.defs.project.targets)]
 
 
@@ -242,9 +251,33 @@ def _output_tables(ctx: Context) -> Iterator[Table]:
     for destination in defs.destinations.values():
         for index, sync in enumerate(destination.syncs):
             if sync.segment not in {s.segment for s in destination.syncs[:index]}:  # repeats: CDP217
-                yield Table(schemas.audiences, sync_table(destination.name, sync.segment),
-                            f"the table of sync `{destination.name}` -> `{sync.segment}`",
-                            destination.loc("syncs", index, "segment"))
+                where, which = destination.loc("syncs", index, "segment"), f"sync `{destination.name}` -> `{sync.segment}`"
+                yield Table(schemas.audiences, sync_table(destination.name, sync.segment), f"the table of {which}", where)
+                # its activation state (reference.md §5)
+                yield Table(schemas.audiences, changes_table(destination.name, sync.segment), f"the changes of {which}",
+                            where, derived=True)
+                yield Table(schemas.audiences, history_table(destination.name, sync.segment), f"the history of {which}",
+                            where, derived=True)
+                yield Table(schemas.meta, held_table(destination.name, sync.segment), f"the held audience of {which}",
+                            where, derived=True)
+    yield from _access_views(ctx)
+
+
+def _access_views(ctx: Context) -> Iterator[Table]:
+    """An access definition's views: one per profiles, consent, segment and sync table, named like it."""
+    defs = ctx.defs
+    if defs.identity is None:
+        return  # no views (CDP224)
+    entity = defs.project.entity
+    viewed = [f"{entity}_profiles", f"{entity}_consent", *defs.segments]
+    viewed += list(dict.fromkeys(sync_table(d.name, s.segment) for d in defs.destinations.values() for s in d.syncs))
+    targets = targets_of(ctx)
+    for access in defs.accesses.values():
+        schema = access_schema(defs, access)
+        if any(t.names.too_long(schema) for t in targets):
+            continue  # one error for the schema, not one per view (validate/access.py)
+        for name in viewed:
+            yield Table(schema, name, f"the view of `{name}` for access `{access.name}`", access.loc("name"))
 
 
 def _scratch_tables(ctx: Context) -> Iterator[Table]:
@@ -268,6 +301,12 @@ def _scratch_tables(ctx: Context) -> Iterator[Table]:
             yield Table(WORK, ident_table(destination.name, id_type),
                         f"the scratch table of destination `{destination.name}`'s `{id_type}`",
                         destination.loc("name"), scratch=True)
+        for index, sync in enumerate(destination.syncs):  # beside the audiences, in the run's private schema
+            if sync.segment in {s.segment for s in destination.syncs[:index]}:  # repeats: CDP217
+                continue
+            yield Table(defs.project.schemas.audiences, diff_table(destination.name, sync.segment),
+                        f"the scratch table of the changes of sync `{destination.name}` -> `{sync.segment}`",
+                        destination.loc("syncs", index, "segment"), scratch=True, derived=True)
 
 
 RULES = (keyword_names, profile_id_attribute, field_names, tables, output_schemas, meta_schema, as_of_names)

@@ -82,7 +82,17 @@ SELECT
     ]) AS x
     WHERE
       NOT x IS NULL
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_recorded_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '315360000' SECOND
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     consent_id,
@@ -158,7 +168,9 @@ SELECT
   CAST(__t_recorded_at AS DATETIME) AS recorded_at
 FROM cdpc_work.consent_events__checked
 WHERE
-  ARRAY_LENGTH(_reject_reasons) = 0;
+  ARRAY_LENGTH(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.consent_events_rejected;
 
@@ -175,7 +187,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.consent_events__checked
 WHERE
-  NOT ARRAY_LENGTH(_reject_reasons) = 0;
+  NOT ARRAY_LENGTH(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: consent_events: duplicate primary_key (consent_id) values
 SELECT

@@ -103,7 +103,17 @@ SELECT
       END
     ],
     LAMBDA x : NOT x IS NULL
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_booked_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '63072000' SECOND
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     booking_id,
@@ -241,7 +251,9 @@ SELECT
   __t_notes AS notes
 FROM cdpc_work.bookings__checked
 WHERE
-  LENGTH(_reject_reasons) = 0;
+  LENGTH(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.bookings_rejected;
 
@@ -261,7 +273,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.bookings__checked
 WHERE
-  NOT LENGTH(_reject_reasons) = 0;
+  NOT LENGTH(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: bookings: duplicate primary_key (booking_id) values
 SELECT

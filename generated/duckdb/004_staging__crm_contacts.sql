@@ -147,7 +147,17 @@ SELECT
       END
     ],
     LAMBDA x : NOT x IS NULL
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_updated_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '220752000' SECOND
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     contact_id,
@@ -392,7 +402,9 @@ SELECT
   CAST(__t_updated_at AS TIMESTAMP) AS updated_at
 FROM cdpc_work.crm_contacts__checked
 WHERE
-  LENGTH(_reject_reasons) = 0;
+  LENGTH(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.crm_contacts_rejected;
 
@@ -419,7 +431,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.crm_contacts__checked
 WHERE
-  NOT LENGTH(_reject_reasons) = 0;
+  NOT LENGTH(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: crm_contacts: duplicate primary_key (contact_id) values
 SELECT

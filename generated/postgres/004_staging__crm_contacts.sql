@@ -147,7 +147,17 @@ SELECT
       END
     ] AS TEXT[]),
     NULL
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_updated_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '220752000 SECOND'
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     contact_id,
@@ -386,7 +396,9 @@ SELECT
   CAST(__t_updated_at AS TIMESTAMP) AS updated_at
 FROM cdpc_work.crm_contacts__checked
 WHERE
-  CARDINALITY(_reject_reasons) = 0;
+  CARDINALITY(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.crm_contacts_rejected;
 
@@ -413,7 +425,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.crm_contacts__checked
 WHERE
-  NOT CARDINALITY(_reject_reasons) = 0;
+  NOT CARDINALITY(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: crm_contacts: duplicate primary_key (contact_id) values
 SELECT

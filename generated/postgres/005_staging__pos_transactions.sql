@@ -151,7 +151,17 @@ SELECT
       END
     ] AS TEXT[]),
     NULL
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_occurred_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '220752000 SECOND'
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     transaction_id,
@@ -245,7 +255,9 @@ SELECT
   CAST(__t_occurred_at AS TIMESTAMP) AS occurred_at
 FROM cdpc_work.pos_transactions__checked
 WHERE
-  CARDINALITY(_reject_reasons) = 0;
+  CARDINALITY(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.pos_transactions_rejected;
 
@@ -265,7 +277,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.pos_transactions__checked
 WHERE
-  NOT CARDINALITY(_reject_reasons) = 0;
+  NOT CARDINALITY(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: pos_transactions: duplicate primary_key (transaction_id) values
 SELECT

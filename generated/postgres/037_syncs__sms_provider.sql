@@ -9,22 +9,15 @@ SELECT
   id_value
 FROM (
   SELECT
-    rp.profile_id,
-    v.id_value,
+    profile_id,
+    id_value,
     ROW_NUMBER() OVER (
-      PARTITION BY rp.profile_id
-      ORDER BY COUNT(*) DESC NULLS LAST, v.id_value COLLATE "C" ASC
+      PARTITION BY profile_id
+      ORDER BY records DESC NULLS LAST, id_value COLLATE "C" ASC
     ) AS rn
-  FROM cdpc_work.id_values AS v
-  JOIN cdpc_work.id_record_profile AS rp
-    ON rp.rid = v.rid
-  LEFT JOIN cdp_identity.customer_conflicts AS x
-    ON x.id_type = v.id_type AND x.id_value = v.id_value
+  FROM cdpc_work.id_profile_values
   WHERE
-    v.id_type = 'phone' AND x.id_type IS NULL
-  GROUP BY
-    rp.profile_id,
-    v.id_value
+    id_type = 'phone'
 ) AS c
 WHERE
   rn = 1;

@@ -102,7 +102,17 @@ SELECT
         THEN 'class_starts_at: not a timestamp'
       END
     ]
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_booked_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '63072000 SECOND'
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     booking_id,
@@ -240,7 +250,9 @@ SELECT
   __t_notes AS notes
 FROM cdpc_work.bookings__checked
 WHERE
-  ARRAY_SIZE(_reject_reasons) = 0;
+  ARRAY_SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.bookings_rejected;
 
@@ -260,7 +272,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.bookings__checked
 WHERE
-  NOT ARRAY_SIZE(_reject_reasons) = 0;
+  NOT ARRAY_SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: bookings: duplicate primary_key (booking_id) values
 SELECT

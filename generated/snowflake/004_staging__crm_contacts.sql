@@ -146,7 +146,17 @@ SELECT
         THEN 'updated_at: not a timestamp'
       END
     ]
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_updated_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '220752000 SECOND'
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     contact_id,
@@ -391,7 +401,9 @@ SELECT
   CAST(__t_updated_at AS TIMESTAMP) AS updated_at
 FROM cdpc_work.crm_contacts__checked
 WHERE
-  ARRAY_SIZE(_reject_reasons) = 0;
+  ARRAY_SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.crm_contacts_rejected;
 
@@ -418,7 +430,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.crm_contacts__checked
 WHERE
-  NOT ARRAY_SIZE(_reject_reasons) = 0;
+  NOT ARRAY_SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: crm_contacts: duplicate primary_key (contact_id) values
 SELECT

@@ -9,22 +9,15 @@ SELECT
   id_value
 FROM (
   SELECT
-    rp.profile_id,
-    v.id_value,
+    profile_id,
+    id_value,
     ROW_NUMBER() OVER (
-      PARTITION BY rp.profile_id
-      ORDER BY COUNT(*) DESC NULLS LAST, COLLATE(v.id_value, 'utf8') ASC
+      PARTITION BY profile_id
+      ORDER BY records DESC NULLS LAST, COLLATE(id_value, 'utf8') ASC
     ) AS rn
-  FROM cdpc_work.id_values AS v
-  JOIN cdpc_work.id_record_profile AS rp
-    ON rp.rid = v.rid
-  LEFT JOIN cdp_identity.customer_conflicts AS x
-    ON x.id_type = v.id_type AND x.id_value = v.id_value
+  FROM cdpc_work.id_profile_values
   WHERE
-    v.id_type = 'email' AND x.id_type IS NULL
-  GROUP BY
-    rp.profile_id,
-    v.id_value
+    id_type = 'email'
 ) AS c
 WHERE
   rn = 1;

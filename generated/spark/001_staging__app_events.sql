@@ -82,7 +82,17 @@ SELECT
       END
     ),
     x -> NOT x IS NULL
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_occurred_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '34128000' SECOND
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     event_id,
@@ -152,7 +162,9 @@ SELECT
   CAST(__t_occurred_at AS TIMESTAMP) AS occurred_at
 FROM cdpc_work.app_events__checked
 WHERE
-  SIZE(_reject_reasons) = 0;
+  SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.app_events_rejected;
 
@@ -168,7 +180,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.app_events__checked
 WHERE
-  NOT SIZE(_reject_reasons) = 0;
+  NOT SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: app_events: duplicate primary_key (event_id) values
 SELECT

@@ -103,7 +103,17 @@ SELECT
       END
     ),
     x -> NOT x IS NULL
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_booked_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '63072000' SECOND
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     booking_id,
@@ -235,7 +245,9 @@ SELECT
   __t_notes AS notes
 FROM cdpc_work.bookings__checked
 WHERE
-  SIZE(_reject_reasons) = 0;
+  SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.bookings_rejected;
 
@@ -255,7 +267,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.bookings__checked
 WHERE
-  NOT SIZE(_reject_reasons) = 0;
+  NOT SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: bookings: duplicate primary_key (booking_id) values
 SELECT

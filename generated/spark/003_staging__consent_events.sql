@@ -79,7 +79,17 @@ SELECT
       END
     ),
     x -> NOT x IS NULL
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_recorded_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '315360000' SECOND
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     consent_id,
@@ -152,7 +162,9 @@ SELECT
   CAST(__t_recorded_at AS TIMESTAMP) AS recorded_at
 FROM cdpc_work.consent_events__checked
 WHERE
-  SIZE(_reject_reasons) = 0;
+  SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.consent_events_rejected;
 
@@ -169,7 +181,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.consent_events__checked
 WHERE
-  NOT SIZE(_reject_reasons) = 0;
+  NOT SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: consent_events: duplicate primary_key (consent_id) values
 SELECT

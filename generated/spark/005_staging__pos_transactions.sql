@@ -151,7 +151,17 @@ SELECT
       END
     ),
     x -> NOT x IS NULL
-  ) AS _reject_reasons
+  ) AS _reject_reasons,
+  COALESCE(
+    (
+      __t_occurred_at < (
+        SELECT
+          as_of
+        FROM cdpc_work.run_context
+      ) - INTERVAL '220752000' SECOND
+    ),
+    FALSE
+  ) AS __expired
 FROM (
   SELECT
     transaction_id,
@@ -246,7 +256,9 @@ SELECT
   CAST(__t_occurred_at AS TIMESTAMP) AS occurred_at
 FROM cdpc_work.pos_transactions__checked
 WHERE
-  SIZE(_reject_reasons) = 0;
+  SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 DROP TABLE IF EXISTS cdp_staging.pos_transactions_rejected;
 
@@ -266,7 +278,9 @@ SELECT
   _reject_reasons
 FROM cdpc_work.pos_transactions__checked
 WHERE
-  NOT SIZE(_reject_reasons) = 0;
+  NOT SIZE(_reject_reasons) = 0 AND NOT COALESCE((
+    __expired
+  ), FALSE);
 
 -- cdpc:check CDP504 error expect <= 0: pos_transactions: duplicate primary_key (transaction_id) values
 SELECT

@@ -94,10 +94,25 @@ class Contract:
     fields: list[Field]
     primary_key: list[str]
     event_time: Optional[str] = None
+    retention: Optional[dt.timedelta] = None
 
 
-def stage(contract: Contract, rows: list[dict]):
-    """-> (staged rows as dicts of typed values, rejected rows as (dict of text, [reasons]))."""
+def expired(contract: Contract, typed: dict, as_of: Optional[dt.datetime]) -> bool:
+    """A row whose event_time is older than as-of minus retention; a NULL or uncastable
+    event_time has no age (docs/reference.md §2.2)."""
+    if contract.retention is None or as_of is None:
+        return False
+    value = typed.get(contract.event_time)
+    if value is None:
+        return False
+    if not isinstance(value, dt.datetime):  # a date is its midnight
+        value = dt.datetime(value.year, value.month, value.day)
+    return value < as_of - contract.retention
+
+
+def stage(contract: Contract, rows: list[dict], as_of: Optional[dt.datetime] = None):
+    """-> (staged rows as dicts of typed values, rejected rows as (dict of text, [reasons])).
+    An expired row is in neither, whatever rule it breaks."""
     staged, rejected = [], []
     for row in rows:
         typed, reasons = {}, []
@@ -121,6 +136,8 @@ def stage(contract: Contract, rows: list[dict]):
                 reasons.append(f"{f.name}: max")
             if f.pattern is not None and re.search(f.pattern, text) is None:
                 reasons.append(f"{f.name}: pattern")
+        if expired(contract, typed, as_of):
+            continue
         if reasons:
             rejected.append(({f.name: row.get(f.name) for f in contract.fields}, reasons))
         else:
@@ -323,13 +340,14 @@ def hashed_for(platform: str, id_type_normalizer: str, value: str) -> str:
     return sha256(value)
 
 
-def run_reference(project: Project, raw: dict[str, list[dict]]) -> dict[str, list[tuple]]:
+def run_reference(project: Project, raw: dict[str, list[dict]], as_of: Optional[dt.datetime] = None) -> dict[str, list[tuple]]:
     """raw: contract -> rows (dicts of text or None).  Returns table name -> list of row tuples
-    (staged tables as dicts-by-field tuples in field order; rejected as (texts..., n_reasons))."""
+    (staged tables as dicts-by-field tuples in field order; rejected as (texts..., n_reasons)).
+    `as_of`: the run's as-of time, which a contract's retention counts back from."""
     out: dict[str, Any] = {}
     staged: dict[str, list[dict]] = {}
     for name, c in project.contracts.items():
-        s, r = stage(c, raw.get(name, []))
+        s, r = stage(c, raw.get(name, []), as_of)
         staged[name] = s
         out[f"staged:{name}"] = [tuple(row[f.name] for f in c.fields) for row in s]
         out[f"rejected:{name}"] = r

@@ -36,6 +36,10 @@ class Publication:
     moves: list[tuple[str, str, str]] = field(default_factory=list)  # (private schema, schema, table)
     drops: list[tuple[str, str]] = field(default_factory=list)  # (schema, table)
     bookkeeping: list[str] = field(default_factory=list)
+    # cdpc's own views on the outputs (access definitions, run/access.py): dropped before the
+    # tables move (a table whose columns changed cannot be dropped under a view), made after
+    unpublish: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
 
 
 class Engine(Protocol):
@@ -48,6 +52,13 @@ class Engine(Protocol):
     # The warehouse's own catalog, by which a view in scratch_catalog names a relation of the
     # warehouse (a DuckDB view binds its names in its own catalog); None with no scratch_catalog.
     home_catalog: Optional[str]
+
+
+    # The engine has database roles: an access definition's grants are run, its role must exist
+    # (`missing_roles(roles)`), and what else it can read is audited (`readable_by(role,
+    # relations)`); both methods exist only on such an engine. Without roles the access views
+    # are written and no grant is run.
+    roles: bool
 
     def execute(self, sql: str) -> None: ...
 
@@ -74,6 +85,11 @@ class Engine(Protocol):
         ...
 
     def schemas(self) -> list[str]: ...
+
+    def adopt(self, schema: str, table: str) -> None:
+        """Make a table that an earlier process published readable here, when there is one
+        (Spark's catalog lives in its process: the table is registered from its folder)."""
+        ...
 
     def relations(self, schema: str) -> list[str]:
         """Tables and views of a schema (empty when it does not exist)."""

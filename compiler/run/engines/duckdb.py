@@ -48,6 +48,7 @@ SPILL_PREFIX = "cdpc-spill-"  # + pid + "-" + random: a run's spill folder in th
 
 class DuckDBEngine:
     dialect = "duckdb"
+    roles = False  # no GRANT: whoever opens the file reads everything (docs/privacy.md)
 
     def __init__(self, database: str | Path = ":memory:", wait: float = 0, memory_limit: Optional[int] = None):
         """`memory_limit` in bytes; None: `default_memory_limit()`."""
@@ -132,6 +133,9 @@ class DuckDBEngine:
         return [r[0] for r in self.rows("SELECT schema_name FROM information_schema.schemata "
                                         "WHERE catalog_name = current_database()")]
 
+    def adopt(self, schema: str, table: str) -> None:
+        """Nothing to do: the database file keeps its catalog."""
+
     def relations(self, schema: str) -> list[str]:
         s = schema.replace("'", "''")
         return [r[0] for r in self.rows("SELECT table_name FROM information_schema.tables "
@@ -149,12 +153,14 @@ class DuckDBEngine:
         the in-memory scratch catalog into the file (views bind by name: a user's view reads
         the new table)."""
         q = self.quote
-        statements = [f"CREATE SCHEMA IF NOT EXISTS {q(s)}" for s in sorted({m[1] for m in publication.moves})]
+        statements = [*publication.unpublish]
+        statements += [f"CREATE SCHEMA IF NOT EXISTS {q(s)}" for s in sorted({m[1] for m in publication.moves})]
         for private, schema, table in publication.moves:
             source = self._qualified(self.scratch_catalog, private, table)
             statements += [f"DROP TABLE IF EXISTS {q(schema)}.{q(table)}",
                            f"CREATE TABLE {q(schema)}.{q(table)} AS SELECT * FROM {source}"]
         statements += [f"DROP TABLE IF EXISTS {q(schema)}.{q(table)}" for schema, table in publication.drops]
+        statements += publication.views
         self.execute("BEGIN TRANSACTION")
         try:
             for statement in [*statements, *publication.bookkeeping]:

@@ -28,6 +28,9 @@ class PostgresEngine:
     dialect = "postgres"
     scratch_catalog = home_catalog = None  # a run's private schemas are in the database itself
 
+
+    roles = True
+
     def __init__(self, dsn: str | None = None):
         try:
             import psycopg
@@ -123,6 +126,9 @@ class PostgresEngine:
     def schemas(self) -> list[str]:
         return [r[0] for r in self.rows("SELECT nspname FROM pg_namespace")]
 
+    def adopt(self, schema: str, table: str) -> None:
+        """Nothing to do: the server keeps its catalog."""
+
     def relations(self, schema: str) -> list[str]:
         # every kind of relation: tables, views, materialized views, foreign tables, sequences
         return [r[0] for r in self.rows("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -138,13 +144,15 @@ class PostgresEngine:
         from the private schema (SET SCHEMA: no copy)."""
         self.execute("BEGIN")
         try:
+            for statement in publication.unpublish:
+                self._unpublish(statement)
             for schema in sorted({m[1] for m in publication.moves}):
                 self.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
             for private, schema, table in publication.moves:
                 self._publish_one(private, schema, table)
             for schema, table in publication.drops:
                 self._drop(schema, table)
-            for statement in publication.bookkeeping:
+            for statement in [*publication.views, *publication.bookkeeping]:
                 self.execute(statement)
             self.execute("COMMIT")
         except EngineError:
@@ -170,6 +178,31 @@ class PostgresEngine:
                 raise InTheWay(f"`{schema}.{table}` changed its columns or its definition was removed, and "
                                f"objects cdpc does not own depend on it ({exc})") from None
             raise
+
+    def _unpublish(self, statement: str) -> None:
+        """Drop one of cdpc's views (never CASCADE: what depends on it is not cdpc's)."""
+        try:
+            self.execute(statement)
+        except EngineError as exc:
+            if "depend" in str(exc):
+                raise InTheWay(f"objects cdpc does not own depend on one of its access views ({exc})") from None
+            raise
+
+    def missing_roles(self, roles: list[str]) -> list[str]:
+        """The roles of `roles` that the server does not know."""
+        known = {r[0] for r in self.rows("SELECT rolname FROM pg_catalog.pg_roles")}
+        return [role for role in roles if role not in known]
+
+    def readable_by(self, role: str, relations: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The relations of `relations` that `role` may SELECT from, whoever granted it (a member
+        of a role that may, PUBLIC, a superuser); relations that do not exist are left out."""
+        if not relations:
+            return []
+        pairs = ", ".join(f"({_literal(s)}, {_literal(t)})" for s, t in relations)
+        return [tuple(r) for r in self.rows(
+            "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE (n.nspname, c.relname) IN ({pairs}) AND has_schema_privilege({_literal(role)}, n.oid, 'USAGE') "
+            f"AND has_table_privilege({_literal(role)}, c.oid, 'SELECT') ORDER BY 1, 2")]
 
     def _columns(self, schema: str, table: str) -> list[tuple[str, str]]:
         return [tuple(r) for r in self.rows(

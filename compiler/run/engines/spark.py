@@ -71,6 +71,9 @@ class SparkEngine:
     dialect = "spark"
     scratch_catalog = home_catalog = None  # a run's private schemas are in the warehouse itself
 
+
+    roles = False  # Spark's own catalog has no GRANT (Databricks' Unity Catalog has: generated/spark)
+
     def __init__(self, master: Optional[str] = None, warehouse: Optional[Path] = None):
         self.master = master or "local[*]"
         self.warehouse = Path(warehouse if warehouse is not None else "spark-warehouse").resolve()
@@ -259,10 +262,22 @@ class SparkEngine:
         on_disk = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
         return sorted(known | on_disk)
 
+    def adopt(self, schema: str, table: str) -> None:
+        """Register `schema.table` from its folder when an earlier process left it there and this
+        session's catalog does not know it (its columns are read from the Parquet files)."""
+        catalog = self.session.catalog
+        known = catalog.databaseExists(schema) and catalog.tableExists(f"{schema}.{table}")
+        if not known and any(Path(self._table_path(schema, table)).glob("*.parquet")):
+            self._sql(f"CREATE DATABASE IF NOT EXISTS {_ident(schema)}")
+            self._sql(f"CREATE TABLE IF NOT EXISTS {_ident(schema)}.{_ident(table)} USING parquet "
+                      f"LOCATION '{self._table_path(schema, table)}'")
+
     def publish(self, publication: Publication) -> None:
         """Spark's Parquet tables have no transactions: the outputs are copied in one after
         the other, after every unit succeeded, so a failed run still leaves the previous
         outputs; a run killed while publishing leaves some tables new (docs/engines.md)."""
+        for statement in publication.unpublish:
+            self.execute(statement)
         for schema in sorted({m[1] for m in publication.moves}):
             self._sql(f"CREATE DATABASE IF NOT EXISTS {_ident(schema)}")
         for private, schema, table in publication.moves:
@@ -270,7 +285,7 @@ class SparkEngine:
             self.execute(f"CREATE TABLE {_ident(schema)}.{_ident(table)} AS SELECT * FROM {_ident(private)}.{_ident(table)}")
         for schema, table in publication.drops:
             self._drop(schema, table)
-        for statement in publication.bookkeeping:
+        for statement in [*publication.views, *publication.bookkeeping]:
             self.execute(statement)
 
     def _drop(self, schema: str, table: str) -> None:
