@@ -108,27 +108,26 @@ def _clean_hard_lines(source: Path, data: bytes, body: int, columns: tuple[str, 
     A line with no quote, no CR, valid UTF-8, not blank and of the header's width is a record
     of its own already in clean form (the line `_plain_line` keeps), unless a quote left open
     before it takes it in. Such "easy" lines are told apart at C speed and copied as bytes;
-    each "hard" line (every other one) and the records after it are read by the reader itself
-    (`_records`, `_clean_line`) until a record starts on an easy line with no line left to
-    read again: from there the easy lines are copied. The output is byte for byte what
-    reading every line gives (tests/test_raw_sources.py compares the two). A file with no hard
-    line whose header is exactly the columns is linked, not copied: a plain name, engines read
-    the path as given, never as a pattern."""
+    the record that starts on each "hard" line (every other one) is read by the reader itself
+    (`_records`, `_clean_line`), and the copying goes on after it (the next record starts
+    there: a stray quote's line is a record alone, the lines after it are read again). The
+    output is byte for byte what reading every line gives (tests/test_rawcsv.py compares the
+    two). A file with no hard line whose header is exactly the columns is linked, not copied:
+    a plain name, engines read the path as given, never as a pattern."""
     hard = _hard_lines(data, body, len(columns) - 1)
     if not hard and data[:body].rstrip(b"\n") == ",".join(columns).encode("utf-8"):
         target.symlink_to(source.resolve())
         return CleanCsv(target, columns, data.count(b"\n", body) + (not data.endswith(b"\n") and len(data) > body))
     result = CleanCsv(target, columns)
     lines = _Lines(data, body)
-    numbers = {number for number, _ in hard}
     with target.open("wb") as out:
         out.write(",".join(columns).encode("utf-8") + b"\n")
         for number, offset in hard:
             if offset < lines.offset:
-                continue  # read already, with the records of an earlier hard line
+                continue  # read already, in a record that spans lines
             _copy(out, data, lines.offset, offset, result)
             lines.offset, lines.number = offset, number
-            _read_hard(out, lines, numbers, len(columns), result)
+            _read_record(out, lines, len(columns), result)
         _copy(out, data, lines.offset, len(data), result)
     return result
 
@@ -181,18 +180,16 @@ class _Lines:
             len(first) + start - self.offset < MAX_RECORD_BYTES
 
 
-def _read_hard(out: BinaryIO, lines: _Lines, hard: set[int], width: int, result: CleanCsv) -> None:
-    """Read records as `_clean_every_line` does, from a hard line to where an easy one starts a record."""
+def _read_record(out: BinaryIO, lines: _Lines, width: int, result: CleanCsv) -> None:
+    """The record that starts at `lines`' position, read as `_clean_every_line` reads it."""
     picks = list(range(width))
-    for line, record in _records(lines, width):
-        cleaned, reason = _clean_line(record, width, picks, True)
-        if reason is not None:
-            result.malformed.append(Malformed(line, reason, _lenient_cells(record, picks)))
-        elif cleaned is not None:
-            out.write(cleaned.encode("utf-8") + b"\n")
-            result.rows += 1
-        if lines.number not in hard:
-            return
+    line, record = next(_records(lines, width))
+    cleaned, reason = _clean_line(record, width, picks, True)
+    if reason is not None:
+        result.malformed.append(Malformed(line, reason, _lenient_cells(record, picks)))
+    elif cleaned is not None:
+        out.write(cleaned.encode("utf-8") + b"\n")
+        result.rows += 1
 
 
 def _copy(out: BinaryIO, data: bytes, start: int, end: int, result: CleanCsv) -> None:
