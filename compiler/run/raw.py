@@ -8,7 +8,8 @@ read through a view in the private schema that casts every declared column to te
 Either way the compiled staging SQL reads `<schema>.<table>` (generated/ does not depend on
 where a run's data comes from); the run renders its staging units again with that relation
 replaced by the private copy. The private schema is named `cdpc_run_<pid>_<random>`, is
-dropped when the run ends, failed or not, and a next run drops any that a killed run left.
+dropped once staging has read it (and when the run ends, failed or not), and a next run
+drops any that a killed run left.
 Where the engine has a catalog for private schemas (`scratch_catalog`: DuckDB's in-memory
 database) it is there: no copy of the raw data is written to the database file, and a
 killed run's copy goes with its process. A run never creates, changes or drops the raw

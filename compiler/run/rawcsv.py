@@ -4,8 +4,11 @@ Engines' own CSV readers disagree on broken input (one aborts, one guesses, one 
 cdpc reads the file itself: bytes, one physical line at a time, decoded per record, so that
 one bad row is quarantined instead of failing the run. What comes out is a *clean* CSV that
 every engine loads with its plain CSV reader: a header of the contract's columns, then one
-line per well-formed record, NULL as an empty unquoted cell and every other value quoted.
-The malformed records are kept aside with their line number and a reason.
+line per well-formed record, NULL as an empty unquoted cell and every other value quoted
+(a line with no quote in it, kept as it is, says the same). The malformed records are kept
+aside with their line number and a reason. Nearly all lines of an export need no reading:
+those are found at C speed and copied, and only the others go through the reader
+(`_clean_hard_lines`), with the same result as reading every line (`_clean_every_line`).
 
 The format read: UTF-8 (a leading byte-order mark is dropped), a header row, `,` between
 cells, `"` quoting with `""` inside a quoted cell, `\\n` or `\\r\\n` line ends, a quoted cell
@@ -15,12 +18,15 @@ skipped.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import operator
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import accumulate, compress, repeat
 from pathlib import Path
-from typing import BinaryIO, Iterator, Optional
+from typing import BinaryIO, Callable, Iterable, Iterator, Optional
 
 BOM = b"\xef\xbb\xbf"
 # A quoted value spanning more lines than this is taken for an unbalanced quote: without a
@@ -63,59 +69,199 @@ def read_header(path: Path) -> list[str]:
 
 def clean_csv(source: Path, columns: tuple[str, ...], target: Path) -> CleanCsv:
     """Write the records of `source` that are well formed to `target`, keeping `columns` (by name)."""
-    already = _already_clean(source, columns, target)
-    if already is not None:
-        return already
-    with source.open("rb") as handle:
-        header = _header(handle.readline())
-        picks = [header.index(c) for c in columns]
-        all_columns = picks == list(range(len(header)))
-        commas = len(header) - 1
-        result = CleanCsv(target, columns)
-        with target.open("w", encoding="utf-8", newline="") as out:
-            out.write(",".join(columns) + "\n")
-            batch: list[str] = []
-            for line, record in _records(handle, len(header)):
-                cleaned = _plain_line(record, commas) if all_columns else None
-                if cleaned is not None:  # the common case, checked at C speed
-                    batch.append(cleaned)
-                    if len(batch) >= 10_000:
-                        _write(out, batch, result)
-                    continue
+    data = source.read_bytes()
+    first_end = data.find(b"\n") + 1 or len(data)
+    header = _header(data[:first_end])
+    picks = [header.index(c) for c in columns]
+    if picks != list(range(len(header))):
+        with source.open("rb") as handle:
+            handle.readline()
+            return _clean_every_line(handle, header, columns, target)
+    return _clean_hard_lines(source, data, first_end, columns, target)
+
+
+def _clean_every_line(lines: Iterable[bytes], header: list[str], columns: tuple[str, ...], target: Path) -> CleanCsv:
+    """The reader itself: every record of the file after its header row, one at a time."""
+    picks = [header.index(c) for c in columns]
+    all_columns = picks == list(range(len(header)))
+    commas = len(header) - 1
+    result = CleanCsv(target, columns)
+    with target.open("w", encoding="utf-8", newline="") as out:
+        out.write(",".join(columns) + "\n")
+        batch: list[str] = []
+        for line, record in _records(_Replay(enumerate(lines, start=2)), len(header)):
+            cleaned = _plain_line(record, commas) if all_columns else None
+            if cleaned is None:
                 cleaned, reason = _clean_line(record, len(header), picks, all_columns)
                 if reason is not None:
                     result.malformed.append(Malformed(line, reason, _lenient_cells(record, picks)))
-                elif cleaned is not None:
-                    batch.append(cleaned)
-                    if len(batch) >= 10_000:
-                        _write(out, batch, result)
-            _write(out, batch, result)
+                    continue
+            if cleaned is not None:
+                batch.append(cleaned)
+                if len(batch) >= 10_000:
+                    _write(out, batch, result)
+        _write(out, batch, result)
     return result
 
 
-def _already_clean(source: Path, columns: tuple[str, ...], target: Path) -> Optional[CleanCsv]:
-    """A file that is already in clean form needs no rewrite: its header is exactly `columns`
-    (no byte-order mark), it holds no quote and no CR, it is valid UTF-8 and every line has the
-    header's width (each checked at C speed, per line only for the comma count). Then `target`
-    is a link to it (a plain name: engines read the path as given, never as a pattern), and
-    rewriting 3M records in Python (~3 us each) is skipped. Anything else: None."""
-    data = source.read_bytes()
-    if b'"' in data or b"\r" in data:
-        return None
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if not lines or lines[0] != ",".join(columns).encode("utf-8"):
-        return None
-    commas = len(columns) - 1
-    if any(not line or line.count(b",") != commas for line in lines):
-        return None
+def _clean_hard_lines(source: Path, data: bytes, body: int, columns: tuple[str, ...], target: Path) -> CleanCsv:
+    """The same records as `_clean_every_line` when the file has the contract's columns in
+    order, reading in Python only the lines that need it.
+
+    A line with no quote, no CR, valid UTF-8, not blank and of the header's width is a record
+    of its own already in clean form (the line `_plain_line` keeps), unless a quote left open
+    before it takes it in. Such "easy" lines are told apart at C speed and copied as bytes;
+    the record that starts on each "hard" line (every other one) is read by the reader itself
+    (`_records`, `_clean_line`), and the copying goes on after it (the next record starts
+    there: a stray quote's line is a record alone, the lines after it are read again). The
+    output is byte for byte what reading every line gives (tests/test_rawcsv.py compares the
+    two). A file with no hard line whose header is exactly the columns is linked, not copied:
+    a plain name, engines read the path as given, never as a pattern."""
+    hard = _hard_lines(data, body, len(columns) - 1)
+    if not hard and data[:body].rstrip(b"\n") == ",".join(columns).encode("utf-8"):
+        target.symlink_to(source.resolve())
+        return CleanCsv(target, columns, data.count(b"\n", body) + (not data.endswith(b"\n") and len(data) > body))
+    result = CleanCsv(target, columns)
+    lines = _Lines(data, body)
+    with target.open("wb") as out:
+        out.write(",".join(columns).encode("utf-8") + b"\n")
+        for number, offset in hard:
+            if offset < lines.offset:
+                continue  # read already, in a record that spans lines
+            _copy(out, data, lines.offset, offset, result)
+            lines.offset, lines.number = offset, number
+            _read_record(out, lines, len(columns), result)
+        _copy(out, data, lines.offset, len(data), result)
+    return result
+
+
+class _Replay:
+    """The lines of a file as the reader takes them: (line number, bytes), the lines it puts
+    back read again first."""
+
+    def __init__(self, lines: Iterator[tuple[int, bytes]]):
+        self.lines, self.again = lines, deque()
+
+    def next(self) -> Optional[tuple[int, bytes]]:
+        return self.again.popleft() if self.again else next(self.lines, None)
+
+    def put_back(self, lines: list[tuple[int, bytes]]) -> None:
+        self.again.extendleft(reversed(lines))
+
+    def reaches_a_quote(self, first: bytes) -> bool:
+        return True  # only reading on tells
+
+
+class _Lines:
+    """The lines of a file held in memory, from `offset` on, as the reader takes them: a
+    line put back is read again by moving back to it (the lines put back are always the
+    last ones read)."""
+
+    def __init__(self, data: bytes, offset: int):
+        self.data, self.offset, self.number = data, offset, 2  # line 1 is the header
+
+    def next(self) -> Optional[tuple[int, bytes]]:
+        if self.offset >= len(self.data):
+            return None
+        end = self.data.find(b"\n", self.offset) + 1 or len(self.data)
+        line = (self.number, self.data[self.offset:end])
+        self.offset, self.number = end, self.number + 1
+        return line
+
+    def put_back(self, lines: list[tuple[int, bytes]]) -> None:
+        self.offset -= sum(len(raw) for _, raw in lines)
+        self.number = lines[0][0]
+
+    def reaches_a_quote(self, first: bytes) -> bool:
+        """Whether `_open_record`, given the line `first` just read, would read on as far as
+        the next line that holds a quote (a line without one never closes a record)."""
+        quote = self.data.find(b'"', self.offset)
+        if quote < 0:
+            return False
+        start = self.data.rfind(b"\n", self.offset, quote) + 1 or self.offset
+        return self.data.count(b"\n", self.offset, start) + 1 < MAX_RECORD_LINES and \
+            len(first) + start - self.offset < MAX_RECORD_BYTES
+
+
+def _read_record(out: BinaryIO, lines: _Lines, width: int, result: CleanCsv) -> None:
+    """The record that starts at `lines`' position, read as `_clean_every_line` reads it."""
+    picks = list(range(width))
+    line, record = next(_records(lines, width))
+    cleaned, reason = _clean_line(record, width, picks, True)
+    if reason is not None:
+        result.malformed.append(Malformed(line, reason, _lenient_cells(record, picks)))
+    elif cleaned is not None:
+        out.write(cleaned.encode("utf-8") + b"\n")
+        result.rows += 1
+
+
+def _copy(out: BinaryIO, data: bytes, start: int, end: int, result: CleanCsv) -> None:
+    """Easy lines, as they are (the last one given its line end)."""
+    if start >= end:
+        return
+    out.write(data[start:end])
+    result.rows += data.count(b"\n", start, end)
+    if data[end - 1] != 0x0A:
+        out.write(b"\n")
+        result.rows += 1
+
+
+_CHUNK = 1 << 24
+
+
+def _hard_lines(data: bytes, body: int, commas: int) -> list[tuple[int, int]]:
+    """(line number, offset) of every line after the header that is not easy, in file order."""
+    starts: set[int] = set()
+    for byte in (b'"', b"\r"):  # few lines have either: found by searching, not per line
+        at = data.find(byte, body)
+        while at >= 0:
+            starts.add(data.rfind(b"\n", body, at) + 1 or body)
+            at = data.find(byte, data.find(b"\n", at) + 1 or len(data))
+    start = body
+    while start < len(data):
+        end = data.find(b"\n", min(start + _CHUNK, len(data) - 1)) + 1 or len(data)
+        starts.update(_invalid_utf8(data, start, end))
+        rows = data[start:end].split(b"\n")
+        if data[end - 1] == 0x0A:
+            rows.pop()  # the chunk ends with a line end: nothing after it
+        sizes = list(map(len, rows))
+        odd = set(compress(range(len(rows)), map(commas.__ne__, map(bytes.count, rows, repeat(b",")))))
+        odd.update(compress(range(len(rows)), map(operator.not_, sizes)))  # blank lines
+        if odd:
+            offsets = list(accumulate(sizes, initial=0))
+            starts.update(start + offsets[i] + i for i in odd)  # + i: the line ends before line i
+        start = end
+    hard, number, previous = [], 2, body
+    for offset in sorted(starts):
+        number += data.count(b"\n", previous, offset)
+        hard.append((number, offset))
+        previous = offset
+    return hard
+
+
+def _invalid_utf8(data: bytes, start: int, end: int) -> list[int]:
+    """The offsets of the lines in data[start:end] that are not valid UTF-8, in one pass (a
+    multi-byte character never holds a line end: the lines decode when the chunk does)."""
+    found: list[int] = []
+
+    def skip(exc: UnicodeDecodeError) -> tuple[str, int]:
+        at = start + exc.start
+        found.append(data.rfind(b"\n", start, at) + 1 or start)
+        return "", (data.find(b"\n", at, end) + 1 or end) - start
+
+    codecs.register_error(_SKIP_LINE, lambda exc: skip(exc))
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    target.symlink_to(source.resolve())
-    return CleanCsv(target, columns, len(lines) - 1)
+        codecs.utf_8_decode(memoryview(data)[start:end], _SKIP_LINE, True)
+    finally:
+        codecs.register_error(_SKIP_LINE, _refuse)
+    return found
+
+
+_SKIP_LINE = "cdpc-rawcsv-skip-line"
+
+
+def _refuse(exc: UnicodeDecodeError) -> tuple[str, int]:
+    raise exc
 
 
 def _write(out, batch: list[str], result: CleanCsv) -> None:
@@ -147,33 +293,32 @@ def _header(first: bytes) -> list[str]:
     return names
 
 
-def _records(handle: BinaryIO, width: int) -> Iterator[tuple[int, bytes]]:
+def _records(lines: _Replay | _Lines, width: int) -> Iterator[tuple[int, bytes]]:
     """(first line number, bytes) per record: physical lines joined while a quote is open.
 
     A record that spans lines but turns out malformed is most likely a stray quote that
     swallowed the lines after it (a real multi-line value gives a record of the right width):
     only its first line is given up (as a one-line record, which then reads as malformed),
-    and the lines after it are read again."""
-    lines = enumerate(handle, start=2)  # line 1 is the header
-    again: deque[tuple[int, bytes]] = deque()
-    while (line := _next_line(again, lines)) is not None:
-        if line[1].count(b'"') % 2 == 0:
+    and the lines after it are put back, to be read again. A quote that cannot meet another
+    within the limits of `_open_record` is known not to close without reading on."""
+    while (line := lines.next()) is not None:
+        if line[1].count(b'"') % 2 == 0 or not lines.reaches_a_quote(line[1]):
             yield line  # the common case: the record is this one line
             continue
-        pending, closed = _open_record(line, again, lines)
+        pending, closed = _open_record(line, lines)
         record = b"".join(raw for _, raw in pending)
         if len(pending) > 1 and (not closed or _spans_badly(record, width)):
+            lines.put_back(pending[1:])
             yield pending[0]
-            again.extendleft(reversed(pending[1:]))
             continue
         yield pending[0][0], record
 
 
-def _open_record(first: tuple[int, bytes], again: deque, lines) -> tuple[list[tuple[int, bytes]], bool]:
+def _open_record(first: tuple[int, bytes], lines: _Replay | _Lines) -> tuple[list[tuple[int, bytes]], bool]:
     """The lines of a record whose first line leaves a quote open, and whether it closes."""
     pending, quotes, size = [first], first[1].count(b'"'), len(first[1])
     while len(pending) < MAX_RECORD_LINES and size < MAX_RECORD_BYTES:
-        line = _next_line(again, lines)
+        line = lines.next()
         if line is None:
             return pending, False
         pending.append(line)
@@ -182,10 +327,6 @@ def _open_record(first: tuple[int, bytes], again: deque, lines) -> tuple[list[tu
         if quotes % 2 == 0:
             return pending, True
     return pending, False
-
-
-def _next_line(again: deque, lines: Iterator[tuple[int, bytes]]) -> Optional[tuple[int, bytes]]:
-    return again.popleft() if again else next(lines, None)
 
 
 def _spans_badly(record: bytes, width: int) -> bool:

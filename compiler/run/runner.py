@@ -111,11 +111,14 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
     findings += sources.findings
     engine.forbid_file_access()  # before the first statement that holds a snippet
     seconds["load"] = time.perf_counter() - started
-    for unit in units[1:-1]:
+    last_staging = max((i for i, unit in enumerate(units) if unit.layer == "staging"), default=0)
+    for position, unit in enumerate(units[1:-1], start=1):
         progress(f"{unit.layer}: {unit.name}")
         began = time.perf_counter()
         _execute_unit(engine, unit, iterations)
         findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
+        if position == last_staging:
+            drop_sources(engine, sources)  # only staging reads the raw copies: their memory is free now
         seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
     stats = collect_stats(engine, defs, schemas.table)
     _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
