@@ -85,6 +85,10 @@ class Dialect:
     # roles to grant to (its access views are written without grants)
     grants: Optional[Grants] = None
     no_grants: str = "it has no database roles to grant to"  # why, when grants is None
+    # Run right after each CREATE TABLE ... AS by `cdpc run` ({table}: the new table); None: not
+    # needed. PostgreSQL plans a join of tables it has no statistics for as if they were tiny
+    # (autovacuum analyzes them only later): a nested loop over a map of millions of rows.
+    after_create: Optional[str] = None
 
     @property
     def executes(self) -> bool:
@@ -99,7 +103,7 @@ DIALECTS: dict[str, Dialect] = {
     "duckdb": Dialect("duckdb", engine="compiler.run.engines.duckdb",
                       no_grants="DuckDB has no roles: whoever opens the database file reads every table"),
     # text order and min/max of text use COLLATE "C" (code-point order)
-    "postgres": Dialect("postgres", engine="compiler.run.engines.postgres", overrides={
+    "postgres": Dialect("postgres", engine="compiler.run.engines.postgres", after_create="ANALYZE {table}", overrides={
         "SHA256_HEX": "ENCODE(SHA256(CONVERT_TO({0}, 'UTF8')), 'hex')",
         "REGEX_SEARCH": "{0} ~ {1}",
         "TEXT_ARRAY_COMPACT": "ARRAY_REMOVE(ARRAY[{*}]::TEXT[], NULL)",

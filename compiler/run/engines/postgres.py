@@ -10,14 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import socket
 from typing import Any, Optional
 
+from ...dialects import DIALECTS
 from ..rawcsv import CleanCsv
 from . import EngineError, InTheWay, Publication, WarehouseBusy, holder_text, waiting
 
 INSTALL_HINT = "install with pip install 'cdpc[postgres]'"
 _COPY_CHUNK = 1 << 20
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_CREATED = re.compile(rf"\s*CREATE\s+TABLE\s+({_NAME}(?:\.{_NAME})*)\s+AS\b", re.IGNORECASE)  # CREATE TABLE t AS ...
 
 
 def _ident(name: str) -> str:
@@ -56,6 +60,9 @@ class PostgresEngine:
         try:
             # without parameters psycopg sends the text as is (no %-placeholder processing)
             self.connection.execute(sql)
+            created = _CREATED.match(sql)
+            if created:  # statistics before the next statement plans on the new table
+                self.connection.execute(DIALECTS["postgres"].after_create.format(table=created.group(1)))
         except self._psycopg.Error as exc:
             raise EngineError(_first_line(exc)) from None
 
