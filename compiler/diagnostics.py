@@ -58,6 +58,9 @@ CODES: dict[str, str] = {
     "CDP223": "retention counts from an event_time that may be NULL",
     "CDP224": "access definition in a project without an identity",
     "CDP225": "access shows more sensitive data more clearly than less sensitive data",
+    "CDP226": "erasure source or field is not what the erasure needs",
+    "CDP227": "erasure source is read by another definition",
+    "CDP228": "erasure definition in a project without an identity",
 
 
     "CDP230": "test expects rows of a table the project does not have",

@@ -31,7 +31,7 @@ from sqlglot import exp
 
 from ..diagnostics import WARNING, Diagnostic, DiagnosticError, Location
 from ..dialects import DIALECTS, render
-from ..emit.plan import RenderedUnit, Unit, render_unit
+from ..emit.plan import RenderedUnit, Unit, mapped_step, render_unit
 from ..emit.sql import WORK, col
 from ..emit.staging import checked_table
 from ..model import Contract, Definitions
@@ -43,6 +43,7 @@ PRIVATE_PREFIX = "cdpc_run_"
 # `cdpc_run_reports` schema is never touched.
 _PRIVATE = re.compile(r"^cdpc_run_[0-9]+_[0-9a-f]{8}$")
 REASON = "_reject_reason"
+READS_RAW = ("staging", "erasure")  # the layers whose units read raw relations (the erasure: its requests)
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,7 @@ def read_private(units: list[Unit], rendered: list[RenderedUnit], dialect: str, 
     reads = sources.reads
     out = []
     for unit, done in zip(units, rendered):
-        if unit.layer != "staging":
+        if unit.layer not in READS_RAW:
             out.append(done)
             continue
         moved = _relocated(unit, reads, sources)
@@ -319,7 +320,7 @@ def _relocated(unit: Unit, reads: dict[tuple[str, str], str], sources: RunSource
             return _private_table(sources, reads[(node.db, node.name)])
         return node
 
-    steps = [step.transform(move) if isinstance(step, exp.Expression) else step for step in unit.steps]
+    steps = [mapped_step(step, lambda tree: tree.transform(move)) for step in unit.steps]
     return Unit(unit.layer, unit.kind, unit.name, steps, list(unit.checks))
 
 

@@ -21,7 +21,7 @@ from sqlglot import exp
 from ..render import plan_of
 from ..dialects import DIALECTS
 from ..diagnostics import Diagnostic, DiagnosticError, Location
-from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit, render_unit
+from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit, RenderedWhen, render_unit
 from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
 from ..gcpause import gc_paused
 from ..project import LoadedProject
@@ -129,9 +129,16 @@ def _access_units(project: LoadedProject, engine: Engine) -> list[RenderedUnit]:
 
 
 def _execute_unit(engine: Engine, unit: RenderedUnit, iterations: dict[str, int]) -> None:
-    for step in unit.steps:
+    _execute_steps(engine, unit, unit.steps, iterations)
+
+
+def _execute_steps(engine: Engine, unit: RenderedUnit, steps: list, iterations: dict[str, int]) -> None:
+    for step in steps:
         if isinstance(step, RenderedLoop):
             iterations[step.name] = _execute_loop(engine, unit, step)
+        elif isinstance(step, RenderedWhen):
+            if scalar(engine, step.condition):
+                _execute_steps(engine, unit, step.steps, iterations)
         else:
             _execute(engine, unit, step)
 
