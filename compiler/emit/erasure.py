@@ -1,7 +1,7 @@
 """Erasure: the records of erased profiles, and every row carrying one of their values, are
 removed before anything downstream reads them; identity is resolved again without them.
 
-The unit runs right after the identity's (docs/reference.md §2.10, docs/privacy.md §4):
+The unit runs right after the identity's (docs/reference.md §2.13, docs/privacy.md §4):
 
   er_requests  every request of the erasure source (read from its raw relation, never
                copied): its identifier type, its value normalized like that type, its time

@@ -1,10 +1,11 @@
-"""kind: erasure — a contract of erasure requests (one row per request) and the fields that say
-which identifier value to erase and since when.
+"""kind: erasure — the right to be forgotten: a contract of requests, one row per request.
+
+Its fields say which identifier value to erase and since when.
 
 A request names an identifier type of the identity and a value; the value is normalized like
 its type. A run erases the profile (resolved with every record) that holds it: none of its
 records, and no row carrying one of its values, appears in any table cdpc writes, and identity
-is resolved again without them (docs/reference.md §2.10, docs/privacy.md §4). Requests dated
+is resolved again without them (docs/reference.md §2.13, docs/privacy.md §4). Requests dated
 after the as-of time are ignored. The erasure source is read, never copied.
 """
 

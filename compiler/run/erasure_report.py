@@ -5,8 +5,8 @@ with --sources warehouse) and, for every request that applies at the as-of time 
 the latest published run's), counts:
 
   - in every table and view cdpc owns (the meta schema's `owned` registry), the rows holding
-    the request's normalized value in any column, as it is or once normalized like its type
-    (an email in another case, a phone in another format): all must be 0;
+    the request's normalized value in any column, as it is or, for an email or a phone, once
+    normalized like its type (in another case, in another format): all must be 0;
   - in every raw relation cdpc reads (the erasure source aside), the rows that still hold
     it: cdpc does not delete from sources it does not own; their owners purge them.
 
@@ -35,6 +35,9 @@ from .engines import Engine, EngineError
 from .owned import read_owned
 from .raw import find_raw_files
 from .runlog import read_runs
+
+
+SHAPED = ("email", "phone")  # normalizers that recognize their type's shape: safe to apply to any column
 
 
 @dataclass
@@ -183,8 +186,7 @@ def _raw_counts(engine: Engine, defs: Definitions, identity: Identity, contract:
     counts = []
     for request in requests:
         kind = identity.identifier(request.id_type).normalize
-        counts.append(sum(1 for row in rows if any(v is not None and (v == request.value or normalize_value(kind, v) == request.value)
-                                                   for v in row.values())))
+        counts.append(sum(1 for row in rows if any(_holds_value(kind, v, request) for v in row.values())))
     return counts
 
 
@@ -199,10 +201,7 @@ def _count_in(engine: Engine, identity: Identity, schema: str, name: str, reques
         return [0 for _ in requests]
     sums = []
     for request in requests:
-        holds = [exp.or_(exp.EQ(this=text(exp.column(c, quoted=True)), expression=lit(request.value)),
-                         exp.EQ(this=normalized(identity, request.id_type, exp.column(c, quoted=True)),
-                                expression=lit(request.value)))
-                 for c in columns]
+        holds = [_holds(identity, request, exp.column(c, quoted=True)) for c in columns]
         condition = exp.or_(*holds) if len(holds) > 1 else holds[0]
         sums.append(exp.Sum(this=exp.Case(ifs=[exp.If(this=condition, true=lit(1))], default=lit(0))))
     query = exp.select(*sums).from_(exp.table_(name, db=schema))
@@ -212,6 +211,23 @@ def _count_in(engine: Engine, identity: Identity, schema: str, name: str, reques
         raise DiagnosticError([Diagnostic("CDP911", f"cannot read {schema}.{name}: {str(exc).strip().splitlines()[0]}",
                                           Location(), "check that the role may read every table cdpc wrote")]) from None
     return [int(v or 0) for v in row]
+
+
+def _holds(identity: Identity, request: Request, column: exp.Expression) -> exp.Expression:
+    """The column's text is the value, or (an email or a phone) normalizes to it: an email in
+    another case, a phone in another format. Other types compare as written: a member number
+    normalized is upper case, and upper-casing every column would find an email in it."""
+    same = exp.EQ(this=text(column), expression=lit(request.value))
+    if identity.identifier(request.id_type).normalize not in SHAPED:
+        return same
+    return exp.or_(same, exp.EQ(this=normalized(identity, request.id_type, column.copy()), expression=lit(request.value)))
+
+
+def _holds_value(kind: str, value: Optional[str], request: Request) -> bool:
+    """`_holds`, for a raw file's cell."""
+    if value is None:
+        return False
+    return value == request.value or (kind in SHAPED and normalize_value(kind, value) == request.value)
 
 
 # ---- output ------------------------------------------------------------------------------------
