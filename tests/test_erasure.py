@@ -119,6 +119,9 @@ def test_the_erasure_source_is_read_never_copied(erased):
 def test_requests_after_the_as_of_time_or_of_no_identifier_type_are_ignored(erased):
     _, db, _, after = erased
     assert after.stats.requests == {"applied": 3, "future": 1, "ignored": 1}
+    warning = [f for f in after.findings if f.code == "CDP514"]
+    assert len(warning) == 1 and not warning[0].is_error and "1 request ignored" in warning[0].message
+    assert not after.failed
     with duckdb.connect(str(db), read_only=True) as con:
         assert tables_holding(con, ["dee@x.example"])  # r3 is dated after the as-of time
 

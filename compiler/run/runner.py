@@ -118,9 +118,24 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
         findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
         seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
     stats = collect_stats(engine, defs, schemas.table)
+    findings += _ignored_requests(defs, stats)
     _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
     seconds["total"] = time.perf_counter() - started
     return RunResult(as_of, stats, seconds, findings, iterations)
+
+
+def _ignored_requests(defs, stats: RunStats) -> list[Diagnostic]:
+    """CDP514 (a warning: bad data rows are never fatal): erasure requests that name no
+    identifier type of the identity, or whose value or time does not read."""
+    ignored = stats.requests.get("ignored", 0)
+    if not ignored:
+        return []
+    erasure = next(iter(defs.erasures.values()))
+    return [Diagnostic("CDP514", f"erasure `{erasure.name}`: {ignored} request{'s' if ignored != 1 else ''} ignored: "
+                       "the type is no identifier type of the identity, or the value or the time does not read",
+                       erasure.loc("source"), f"fix the rows of `{erasure.source}`: types are "
+                       f"{', '.join(defs.identity.types)}; values must normalize like their type",
+                       severity="warning")]
 
 
 def _access_units(project: LoadedProject, engine: Engine) -> list[RenderedUnit]:
