@@ -131,6 +131,8 @@ CODES: dict[str, str] = {
     "CDP908": "a sync's changes or history table is missing or out of date",
     "CDP909": "the engine ran out of memory",
     "CDP910": "an access definition's role does not exist in the warehouse",
+    "CDP911": "erasure report cannot read what it reports on",
+    "CDP912": "erasure report on a project without an erasure",
 
 
     "CDP921": "no such sync",
