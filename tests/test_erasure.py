@@ -255,3 +255,25 @@ def test_an_erasure_without_an_identity_is_an_error(tmp_path):
     found = _diagnostics(tmp_path, files)
     assert [d.code for d in found] == ["CDP228"]
     assert found[0].location.line == 2
+
+
+def test_the_runs_copy_of_the_requests_is_dropped_once_the_erasure_has_read_them(project: Path, tmp_path: Path):
+    """With --sources files the request log is loaded, like every raw file, into the run's
+    private schema: it is dropped right after the erasure unit, before any later layer runs."""
+    statements: list[str] = []
+
+    class Recording(DuckDBEngine):
+        def execute(self, sql: str) -> None:
+            statements.append(sql)
+            super().execute(sql)
+
+    write_data(project / "data")
+    engine = Recording(tmp_path / "rec.duckdb")
+    try:
+        run_project(require_valid(project), engine, project / "data", AS_OF)
+    finally:
+        engine.close()
+    dropped = [i for i, s in enumerate(statements) if s.startswith("DROP TABLE IF EXISTS") and s.endswith(".requests")]
+    made = [i for i, s in enumerate(statements) if s.startswith("CREATE TABLE") and "customer_erasures" in s]
+    attributes = [i for i, s in enumerate(statements) if "attr__spend" in s]
+    assert len(dropped) == 1 and made[0] < dropped[0] < min(attributes), [statements[i] for i in dropped]

@@ -279,6 +279,21 @@ def _text_view(engine, sources: RunSources, relation: WarehouseRelation) -> str:
     return view.sql(dialect=engine.dialect)
 
 
+def drop_read(engine, sources: RunSources, contracts: frozenset[str]) -> None:
+    """The private copies of `contracts` go now, before the run ends (the erasure requests,
+    once the erasure unit has read them: the run keeps no copy of them any longer than that)."""
+    for raw in sources.files:
+        if raw.contract in contracts:
+            for name in (raw.contract, sources.quarantine.get(raw.contract)):
+                if name:
+                    engine.execute(exp.Drop(tables=[_private_table(sources, name)], kind="TABLE", exists=True)
+                                   .sql(dialect=engine.dialect))
+    for relation in sources.relations:
+        if relation.contract in contracts:
+            engine.execute(exp.Drop(tables=[_private_table(sources, relation.contract)], kind="VIEW", exists=True)
+                           .sql(dialect=engine.dialect))
+
+
 def drop_sources(engine, sources: RunSources) -> None:
     """The run's private schema and local scratch go, whatever happened; a failure here is not
     the run's: the next run removes the schema."""

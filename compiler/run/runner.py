@@ -31,7 +31,7 @@ from .engines import Engine, EngineError, scalar
 from .examples import duplicated_values
 from .private import RunSchemas, moved, relocated
 from .publish import drop_private, prepare, publish
-from .raw import RunSources, drop_sources, find_sources, load_sources, read_private
+from .raw import RunSources, drop_read, drop_sources, find_sources, load_sources, read_private
 from .runlog import RunRecord, now, record_failure
 from .stats import RunStats, collect_stats
 from .testhook import arm_kill_hook
@@ -115,6 +115,8 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
         progress(f"{unit.layer}: {unit.name}")
         began = time.perf_counter()
         _execute_unit(engine, unit, iterations)
+        if unit.layer == "erasure":  # read, never copied: the run's copy of the requests goes now
+            drop_read(engine, sources, defs.erasure_sources)
         findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
         seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
     stats = collect_stats(engine, defs, schemas.table)
