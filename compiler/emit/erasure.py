@@ -29,7 +29,7 @@ from sqlglot import exp
 from ..dialects import portable
 from ..graph import Lineage
 from ..model import Contract, Definitions, Erasure, Identity
-from .identity import _column, _finish_value, _prepare, identity_unit, record_key
+from .identity import identifier_column, identifier_value, identity_unit, record_key
 from .plan import Loop, Unit, When
 from .sql import (WORK, alias, and_, as_of_timestamp, asc, codepoint, col, create_table_as, insert_into, lit, row_number, table, text,
                   union_all, work)
@@ -94,7 +94,7 @@ def _requests(defs: Definitions, identity: Identity, erasure: Erasure) -> exp.Se
     known = [(rank, t) for rank, t in enumerate(identity.types, 1)]
     rank = exp.Case(ifs=[exp.If(this=exp.EQ(this=raw_type.copy(), expression=lit(t)), true=lit(r)) for r, t in known])
     normalized = exp.Case(ifs=[exp.If(this=exp.EQ(this=raw_type.copy(), expression=lit(t)),
-                                      true=_finish_value(identity, t, _prepare(identity, t, value.copy())))
+                                      true=identifier_value(identity, t, value.copy()))
                                for _, t in known])
     requested = typed_value(col(erasure.time_field), contract.fields[erasure.time_field])
     if contract.fields[erasure.time_field].base_type == "date":  # a date is its midnight
@@ -124,7 +124,7 @@ def _erase(defs: Definitions, lineage: Lineage, identity: Identity) -> list:
     hits = [exp.select(col("rid", "q"), col("source", "r"), col("record_key", "r"), copy=False)
             .from_(work("id_rows", "r"), copy=False)
             .join(work("er_applied", "q"), on=and_(exp.EQ(this=col("t", "q"), expression=lit(rank)),
-                                                    exp.EQ(this=col("id_value", "q"), expression=col(_column(t), "r"))),
+                                                    exp.EQ(this=col("id_value", "q"), expression=col(identifier_column(t), "r"))),
                   copy=False)
             for rank, t in enumerate(identity.types, 1)]
     steps += create_table_as(WORK, "er_hit", union_all(hits))
@@ -136,10 +136,10 @@ def _erase(defs: Definitions, lineage: Lineage, identity: Identity) -> list:
                              .from_(work("er_profile", "p"), copy=False)
                              .join(id_map.copy(), on=exp.EQ(this=col("profile_id", "m"), expression=col("profile_id", "p")),
                                    copy=False))
-    held = [exp.select(col("rid", "e"), alias(lit(rank), "t"), alias(col(_column(t), "r"), "id_value"), copy=False)
+    held = [exp.select(col("rid", "e"), alias(lit(rank), "t"), alias(col(identifier_column(t), "r"), "id_value"), copy=False)
             .from_(work("id_rows", "r"), copy=False)
             .join(work("er_record", "e"), on=_same_record("e", "r"), copy=False)
-            .where(exp.Not(this=col(_column(t), "r").is_(exp.null())), copy=False)
+            .where(exp.Not(this=col(identifier_column(t), "r").is_(exp.null())), copy=False)
             for rank, t in enumerate(identity.types, 1)]
     requested = exp.select(col("rid"), col("t"), col("id_value"), copy=False).from_(work("er_applied"), copy=False)
     pairs = exp.select(col("rid"), col("t"), col("id_value"), copy=False).distinct(copy=False) \
@@ -178,7 +178,7 @@ def _scrub(defs: Definitions, identity: Identity, contract: Contract, staged: bo
     for rank, t in enumerate(identity.types, 1):
         if t not in mapping:
             continue
-        value = _finish_value(identity, t, _prepare(identity, t, col(mapping[t], "s")))
+        value = identifier_value(identity, t, col(mapping[t], "s"))
         matches.append(exp.select(col("rid", "p"), col(ROW, "s"), copy=False).from_(work(numbered, "s"), copy=False)
                        .join(work("er_pair", "p"), on=and_(exp.EQ(this=col("t", "p"), expression=lit(rank)),
                                                            exp.EQ(this=col("id_value", "p"), expression=value)), copy=False))
