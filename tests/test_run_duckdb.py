@@ -21,7 +21,7 @@ SECTION_4 = {
     "cdp_staging": {"app_events", "app_events_rejected", "bookings", "bookings_rejected", "consent_events",
                     "consent_events_rejected", "crm_contacts", "crm_contacts_rejected", "pos_transactions",
                     "pos_transactions_rejected"},
-    "cdp_identity": {"customer_map", "customer_conflicts", "customer_erasures"},  # the erasure dsar (§2.13)
+    "cdp_identity": {"customer_map", "customer_conflicts", "customer_erasures"},  # the erasure dsar (reference.md §2.13)
     "cdp": {"customer_profiles", "customer_consent"},
     # what cdpc made, so that it replaces and drops nothing else; the runs (reference.md §5)
     "cdpc_meta": {"owned", "runs", "run_syncs"},
