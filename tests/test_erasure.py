@@ -277,3 +277,22 @@ def test_the_runs_copy_of_the_requests_is_dropped_once_the_erasure_has_read_them
     made = [i for i, s in enumerate(statements) if s.startswith("CREATE TABLE") and "customer_erasures" in s]
     attributes = [i for i, s in enumerate(statements) if "attr__spend" in s]
     assert len(dropped) == 1 and made[0] < dropped[0] < min(attributes), [statements[i] for i in dropped]
+
+
+def test_erasure_report_reads_the_requests_in_the_warehouse_as_from_files(project: Path, tmp_path: Path):
+    """--sources warehouse: the request log and the raw relations where they are; the same report."""
+    db = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE SCHEMA raw")
+        for name in ("crm", "orders", "requests"):
+            con.execute(f"CREATE TABLE raw.{name} AS SELECT * FROM read_csv('{project / 'data' / f'raw.{name}.csv'}', "
+                        "all_varchar = true)")
+    ran = cdpc("run", "--project", str(project), "--db", str(db), "--sources", "warehouse", "--as-of", AS_OF_TEXT)
+    assert ran.exit_code == 0, ran.output
+    warehouse = cdpc("erasure-report", "--project", str(project), "--db", str(db), "--sources", "warehouse",
+                     "--format", "json")
+    files = cdpc("erasure-report", "--project", str(project), "--db", str(db), "--format", "json")
+    assert warehouse.exit_code == 0 and files.exit_code == 0, warehouse.output
+    assert json.loads(warehouse.output) == json.loads(files.output)
+    email = next(r for r in json.loads(files.output)["requests"] if r["id_type"] == "email")
+    assert email["raw_relations"] == {"raw.crm": 1, "raw.orders": 2}

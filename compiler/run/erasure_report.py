@@ -157,7 +157,7 @@ def _read_rows(engine: Engine, defs: Definitions, contract: Contract, sources: s
         query = exp.select(*(exp.alias_(text(exp.column(n, quoted=True)), n, quoted=True) for n in names)) \
             .from_(exp.table_(contract.relation_table, db=contract.relation_schema))
         return [dict(zip(names, (None if v is None else str(v) for v in row)))
-                for row in engine.rows(render(query, DIALECTS[engine.dialect], lower_needed=False))]
+                for row in engine.rows(render(query, DIALECTS[engine.dialect], lower_needed=True))]
     only = Definitions(defs.project, collections={"contract": {contract.name: contract}})
     files, problems = find_raw_files(only, data_dir)
     if problems:
