@@ -61,6 +61,7 @@ CODES: dict[str, str] = {
     "CDP226": "erasure source or field is not what the erasure needs",
     "CDP227": "erasure source is read by another definition",
     "CDP228": "erasure definition in a project without an identity",
+    "CDP229": "more than one erasure definition",
 
 
     "CDP230": "test expects rows of a table the project does not have",

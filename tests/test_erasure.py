@@ -249,6 +249,21 @@ def test_an_erasure_source_that_an_attribute_reads_is_an_error(tmp_path):
     assert any(d.code == "CDP227" and "attribute `requests_made`" in d.message for d in found), found
 
 
+def test_a_second_erasure_definition_is_an_error(tmp_path):
+    second = PROJECT["definitions/erasure.yaml"] + """
+        ---
+        kind: erasure
+        name: later
+        version: 1.0.0
+        source: requests
+        type_field: id_type
+        value_field: id_value
+        time_field: requested_at
+    """
+    found = _diagnostics(tmp_path, _with(**{"definitions/erasure.yaml": second}))
+    assert [d.code for d in found] == ["CDP229"] and "another erasure definition, `forget`" in found[0].message
+
+
 def test_an_erasure_without_an_identity_is_an_error(tmp_path):
     files = {k: v for k, v in PROJECT.items() if k in ("definitions/project.yaml", "definitions/erasure.yaml")}
     files["definitions/contracts.yaml"] = PROJECT["definitions/contracts.yaml"]

@@ -52,7 +52,7 @@ def source_of_its_own(ctx: Context) -> Iterator[Diagnostic]:
         nodes = [node_id("contract", contract.name), *(f"field:{contract.name}.{f}" for f in contract.fields)]
         readers = sorted({graph.nodes[d]["kind"] + " `" + graph.nodes[d]["name"] + "`"
                           for n in nodes if n in graph for d in graph.successors(n)
-                          if graph.nodes[d]["kind"] not in ("field",) and d != node_id("erasure", erasure.name)})
+                          if graph.nodes[d]["kind"] not in ("field", "erasure")})  # two erasures: CDP229
         if readers:
             yield error("CDP227", f"erasure `{erasure.name}` reads contract `{contract.name}`, which "
                         f"{', '.join(readers)} also read{'s' if len(readers) == 1 else ''}",
@@ -60,4 +60,12 @@ def source_of_its_own(ctx: Context) -> Iterator[Diagnostic]:
                         "them, so no other definition can read them")
 
 
-RULES = (needs_identity, source_and_fields, source_of_its_own)
+def only_one(ctx: Context) -> Iterator[Diagnostic]:
+    """One request log per project: its requests are the ones `<identity>_erasures` proves."""
+    for erasure in sorted(ctx.defs.erasures.values(), key=lambda e: e.name)[1:]:
+        first = min(ctx.defs.erasures)
+        yield error("CDP229", f"erasure `{erasure.name}`: the project has another erasure definition, `{first}`",
+                    erasure.loc("name"), f"keep one erasure definition: put every request in the contract of `{first}`")
+
+
+RULES = (needs_identity, source_and_fields, source_of_its_own, only_one)
