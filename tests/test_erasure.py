@@ -311,3 +311,17 @@ def test_erasure_report_reads_the_requests_in_the_warehouse_as_from_files(projec
     assert json.loads(warehouse.output) == json.loads(files.output)
     email = next(r for r in json.loads(files.output)["requests"] if r["id_type"] == "email")
     assert email["raw_relations"] == {"raw.crm": 1, "raw.orders": 2}
+
+
+def test_the_erasures_table_is_owned_and_goes_with_its_definition(project: Path, tmp_path: Path):
+    db = tmp_path / "own.duckdb"
+    _run(project, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        owned = con.execute(f"SELECT definition FROM {META}.owned WHERE table_name = 'customer_erasures'").fetchall()
+    assert owned == [("erasure:forget",)]
+    (project / "definitions/erasure.yaml").unlink()  # the requests become a contract nothing reads
+    result = _run(project, db)
+    assert f"{IDENTITY}.customer_erasures" in result.dropped
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert "customer_erasures" not in tables and "requests" in tables  # staged again: no erasure reads it
