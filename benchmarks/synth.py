@@ -89,6 +89,16 @@ from pathlib import Path
 
 ANCHOR = _dt.datetime(2026, 11, 20, 0, 0, 0)
 
+# The erasure request log (docs/privacy.md §4). The gentle shape (the sample in data/) has
+# three requests about members of that sample: an email in other case and spaces, a phone
+# in another format, and one dated after the anchor; the export shape has none.
+REQUESTS: dict[str, list[str]] = {"raw.erasure_requests": ["request_id", "id_type", "id_value", "requested_at"]}
+GENTLE_REQUESTS = [
+    ["DSAR-0001", "email", " EWilliams.21@Outlook.com", "2026-11-02 10:15:00"],
+    ["DSAR-0002", "phone", "(341) 934-1767", "2026-11-12 16:40:00"],
+    ["DSAR-0003", "email", "bkim.3@proton.me", "2026-11-25 09:00:00"],
+]
+
 # Column order of every file = field order of the contract.
 COLUMNS: dict[str, list[str]] = {
     "raw.crm_contacts": [
@@ -893,6 +903,10 @@ def write_dataset(out_dir: Path, members: int, seed: int = 7, records_per_member
     for rel, w in W.items():
         w.close()
         counts[rel] = w.count
+    for rel, columns in REQUESTS.items():
+        requests = _Writer(out_dir / f"{rel}.csv", columns)
+        requests.rows.extend([] if export else GENTLE_REQUESTS)
+        requests.close()
     return counts
 
 

@@ -445,6 +445,41 @@ def diff_(destination: str, segment: str, from_run: int, to_run: int, fmt: str, 
     return 0
 
 
+@cli.command("erasure-report")
+@click.option("--sources", type=click.Choice(("files", "warehouse")), default="files", show_default=True,
+              help="Read the erasure requests from --data, or from their relation in the database.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Raw files DIR/<schema>.<table>.{csv,parquet}.  [default: <project>/data]")
+@click.option("--as-of", "as_of", metavar="TIMESTAMP",
+              help="Which requests apply (those made by then).  [default: the latest published run's as-of]")
+@format_option
+@engine_options
+@project_option
+def erasure_report_(sources: str, data_dir: Optional[Path], as_of: Optional[str], fmt: str, db: Optional[Path],
+                    engine: str, dsn: Optional[str], master: Optional[str], warehouse: Optional[Path], wait: float,
+                    project_dir: Path) -> int:
+    """Show, per erasure request, that no table cdpc writes holds its value.
+
+    Re-reads the erasure source and, for each request made by the as-of time,
+    counts the rows holding its value (as written or normalized like its type)
+    in every table and view cdpc owns (the meta schema's `owned`): all must be
+    0. It then lists the raw relations cdpc reads that still hold the value:
+    cdpc does not delete from sources it does not own, their owners purge them.
+    A request is shown by its type and the SHA-256 of its value, never the value.
+    Changes nothing. Exit 1 when a table cdpc writes holds a value. Takes the
+    engine options of `cdpc run`. See docs/commands/erasure-report.md.
+    """
+    from .run.erasure_report import erasure_report, report_json, report_text
+
+    project = _require_runnable(project_dir, engine)
+    moment = parse_as_of(as_of) if as_of else None
+    report = _with_engine(engine, dict(db=db, dsn=dsn, master=master, warehouse=warehouse, wait=wait),
+                          lambda e: erasure_report(project.definitions, e, moment, sources,
+                                                   data_dir or project.root / "data"))
+    click.echo(report_json(report) if fmt == "json" else report_text(report), nl=False)
+    return 0 if report.clean else 1
+
+
 @cli.command("test")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @project_option

@@ -58,6 +58,10 @@ CODES: dict[str, str] = {
     "CDP223": "retention counts from an event_time that may be NULL",
     "CDP224": "access definition in a project without an identity",
     "CDP225": "access shows more sensitive data more clearly than less sensitive data",
+    "CDP226": "erasure source or field is not what the erasure needs",
+    "CDP227": "erasure source is read by another definition",
+    "CDP228": "erasure definition in a project without an identity",
+    "CDP229": "more than one erasure definition",
 
 
     "CDP230": "test expects rows of a table the project does not have",
@@ -95,6 +99,7 @@ CODES: dict[str, str] = {
     "CDP511": "raw relation missing from the warehouse",
     "CDP512": "malformed raw rows quarantined",
     "CDP513": "an access role can read more than its views",
+    "CDP514": "erasure requests ignored",
     "CDP515": "meta schema is an output schema or one cdpc uses for scratch work",
     "CDP530": "sync held: its change was not published",
 
@@ -127,6 +132,8 @@ CODES: dict[str, str] = {
     "CDP908": "a sync's changes or history table is missing or out of date",
     "CDP909": "the engine ran out of memory",
     "CDP910": "an access definition's role does not exist in the warehouse",
+    "CDP911": "erasure report cannot read what it reports on",
+    "CDP912": "erasure report on a project without an erasure",
 
 
     "CDP921": "no such sync",

@@ -127,6 +127,10 @@ NOTES: dict[str, str] = {
     "Sync.max_remove": "a run holds the sync (publishes none of it) when more than this share of its published "
                        "audience would leave it; 0 to 1 (reference.md §5.4)",
     "access.role": "the database role the views are granted to; it must exist on an engine with roles (PostgreSQL)",
+    "erasure.source": "the contract of the requests, one row per request; no other definition may read it, and cdpc never stages it",
+    "erasure.type_field": "the field holding the request's identifier type, as the identity names it (`email`, `phone`, ...)",
+    "erasure.value_field": "the field holding the value to erase, as written; it is normalized like its type",
+    "erasure.time_field": "the field (a date or a timestamp) saying when the request was made; requests after the as-of time are ignored",
     "access.see": "how the role sees a column of each classification: `clear`, `hashed` (sha256 hex) or `hidden` (NULL)",
     "See.public": "how `public` columns are shown",
     "See.internal": "how `internal` columns are shown (a column that reads no field is internal)",
@@ -167,12 +171,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "contract": ("bookings",), "identity": ("customer",),
     "attribute": ("spend_365d", "engagement_tier", "primary_email"), "segment": ("winback_7d_inactive",),
     "consent": ("marketing",), "destination": ("meta_ads",), "access": ("marketing_analyst",), "test": ("winback_seven_day_edge",),
+    "erasure": ("dsar",),
 }
 AS_WRITTEN = {"test"}  # shown as their file is written (rows of timestamps read badly once dumped again)
 REFERENCE_SECTIONS = {"project": "21-project", "contract": "22-contract", "identity": "23-identity",
                       "attribute": "24-attribute", "segment": "25-segment", "consent": "26-consent",
                       "destination": "27-destination", "approvals": "28-approvals", "access": "211-access",
-                      "test": "212-test"}
+                      "test": "212-test", "erasure": "213-erasure"}
 
 
 # --------------------------------------------------------------------------- kind pages
@@ -404,6 +409,9 @@ def _shapes(defs) -> dict[tuple[str, str], str]:
         identity, entity = defs.identity.name, defs.project.entity
         shapes[(s.identity, f"{identity}_map")] = "`<identity>.<identity>_map`: every staged record of every identity source, with its profile"
         shapes[(s.identity, f"{identity}_conflicts")] = "`<identity>.<identity>_conflicts`: the rejected identifier values, with the reason"
+        if defs.erasures:
+            shapes[(s.identity, f"{identity}_erasures")] = ("`<identity>.<identity>_erasures`: one row per erasure request "
+                                                            "applied, its value only as a SHA-256")
         shapes[(s.profiles, f"{entity}_profiles")] = "`<profiles>.<entity>_profiles`: one row per profile, one column per attribute"
         shapes[(s.profiles, f"{entity}_consent")] = "`<profiles>.<entity>_consent`: one row per profile and purpose"
         for name in defs.segments:

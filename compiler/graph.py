@@ -336,6 +336,15 @@ def identity_edges(b: _Builder, identity) -> None:
             b.link(field_id(source, column), me, LINEAGE)
 
 
+def erasure_edges(b: _Builder, erasure) -> None:
+    """The requests it reads: their type, value and time fields. It changes which records
+    the identity resolves, but adds no value to any output."""
+    me = node_id("erasure", erasure.name)
+    b.link(node_id("contract", erasure.source), me, SOURCE)
+    for column in (erasure.type_field, erasure.value_field, erasure.time_field):
+        b.link(field_id(erasure.source, column), me, LINEAGE)
+
+
 def attribute_edges(b: _Builder, attribute) -> None:
     me = node_id("attribute", attribute.name)
     b.profile(me)

@@ -35,6 +35,7 @@ import datetime as dt
 import hashlib
 import random
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -362,7 +363,16 @@ def plant(src: Path, dest: Path) -> Canaries:
             for row_no, row in enumerate(rows, 1):
                 row[i] = replace(contract, column, kind, row[i], row_no)
         _write(dest / f"{relation}.csv", header, rows)
+    copy_unplanted(src, dest)
     return canaries
+
+
+def copy_unplanted(src: Path, dest: Path) -> None:
+    """The raw files nothing is planted in (the erasure requests: read, never copied by a
+    run), as they are: a run needs every contract's file."""
+    for path in sorted(src.glob("*.csv")):
+        if path.stem not in PLAN:
+            shutil.copyfile(path, dest / path.name)
 
 
 def plant_variant(planted: Path, dest: Path, *, keep_suppression: bool, seed: int = 11) -> None:
@@ -395,6 +405,7 @@ def plant_variant(planted: Path, dest: Path, *, keep_suppression: bool, seed: in
                     row[notes] = f"canary-phi-medicalnotes-{80000 + n:05d} heart condition"
         rng.shuffle(rows)
         _write(dest / f"{relation}.csv", header, rows)
+    copy_unplanted(planted, dest)
 
 
 # --------------------------------------------------------------------------- reading a run's tables

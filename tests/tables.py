@@ -23,8 +23,11 @@ def spec_tables(defs) -> list[tuple[str, str]]:
     s = defs.project.schemas
     tables = []
     for name in sorted(defs.contracts):
-        tables += [(s.staging, name), (s.staging, f"{name}_rejected")]
+        if name not in defs.erasure_sources:  # read, never staged (reference.md §2.13)
+            tables += [(s.staging, name), (s.staging, f"{name}_rejected")]
     if defs.identity is not None:
+        if defs.erasures:
+            tables.append((s.identity, f"{defs.identity.name}_erasures"))
         tables += [(s.identity, f"{defs.identity.name}_map"), (s.identity, f"{defs.identity.name}_conflicts"),
                    (s.profiles, f"{defs.project.entity}_profiles"), (s.profiles, f"{defs.project.entity}_consent")]
         tables += [(s.audiences, name) for name in sorted(defs.segments)]

@@ -54,7 +54,7 @@ def test_every_sql_file_parses_back_in_its_own_dialect(reference_outputs):
 def test_one_file_per_definition_and_layer_in_run_order(reference_outputs):
     duckdb_files = [p.split("/", 1)[1] for p in reference_outputs if p.startswith("duckdb/")]
     layers = [name.split("_", 1)[1].split("__")[0] for name in duckdb_files]
-    order = ["setup", "staging", "identity", "attributes", "consent", "profiles", "segments", "syncs", "access", "cleanup"]
+    order = ["setup", "staging", "identity", "erasure", "attributes", "consent", "profiles", "segments", "syncs", "access", "cleanup"]
     assert layers == sorted(layers, key=order.index), "files are numbered in run order, layer by layer"
     assert any(name.endswith("_identity__customer.sql") for name in duckdb_files)
 

@@ -41,7 +41,7 @@ def test_a_new_project_validates_runs_passes_its_tests_and_check(tmp_path):
     created = cdpc_subprocess("init", str(root))
     assert created.returncode == 0, created.stderr
     assert created.stdout.splitlines() == [
-        f"created project `acme_shop` in {root}: 47 files", "next:", f"  cd {root}",
+        f"created project `acme_shop` in {root}: 48 files", "next:", f"  cd {root}",
         "  cdpc run --as-of 2026-11-20", "  cdpc test", "  cdpc check"]
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert [f for f in files if not f.startswith(("generated/", "schemas/"))] == EXPECTED_FILES

@@ -162,7 +162,7 @@ def test_an_emit_only_target_has_no_engine(toys):
 
 def test_the_lists_of_kinds_derive_from_the_registry():
     assert tuple(KINDS) == tuple(REGISTRY)
-    assert definition_kinds() == ("project", "contract", "identity", "attribute", "consent", "segment", "destination", "access")
+    assert definition_kinds() == ("project", "contract", "identity", "erasure", "attribute", "consent", "segment", "destination", "access")
     assert set(approvable_kinds()) == set(APPROVABLE)
     # by kind, never one field per kind: `failed` is the names, by kind, of documents that failed to model
     assert {f.name for f in Definitions.__dataclass_fields__.values()} == {"project", "approvals", "collections", "failed"}

@@ -25,7 +25,8 @@ def plan_builders(defs: Definitions, lineage: Lineage) -> list[Callable[[], Unit
 
     Kinds come in registry order, each kind's definitions upstream first, each built by the
     emitter its registry entry names; the profiles table comes before the first kind that
-    reads it. Without an identity there are no profiles: only the kinds that need none."""
+    reads it. An erasure's source has no unit: it is read, never copied (emit/erasure.py).
+    Without an identity there are no profiles: only the kinds that need none."""
     builders: list[Callable[[], Unit]] = [lambda: _setup_unit(defs)]
     has_identity = defs.identity is not None
     profiles = has_identity
@@ -36,7 +37,8 @@ def plan_builders(defs: Definitions, lineage: Lineage) -> list[Callable[[], Unit
             builders.append(partial(profiles_unit, defs))
             profiles = False
         emitter, named = kind.emitter(), defs.by_kind(kind.name)
-        builders += [partial(emitter, defs, lineage, named[name]) for name in lineage.order(kind.name)]
+        builders += [partial(emitter, defs, lineage, named[name]) for name in lineage.order(kind.name)
+                     if not (kind.name == "contract" and name in defs.erasure_sources)]
     if profiles:
         builders.append(partial(profiles_unit, defs))
     builders.append(lambda: _cleanup_unit(defs))

@@ -28,10 +28,12 @@ from sqlglot import exp
 
 from ..graph import Lineage
 from ..model import Definitions, Destination, Sync
-from .sql import alias, and_, coalesce, col, data_type, lit, or_, replace_table, union_all
+from ..dialects import portable
+from .sql import alias, and_, coalesce, col, data_type, is_true, lit, or_, replace_table, union_all
 from .syncs import sent_field, sync_table
 
 OPS = ("add", "remove", "update")
+Erased = tuple[frozenset[str], frozenset[str]]  # (SHA-256 of the erased values, erased profile ids)
 # what each mode sends (docs/reference.md §5.2)
 MODE_OPS: dict[str, tuple[str, ...]] = {"mirror": OPS, "upsert": ("add", "update"), "append": ("add",)}
 # columns the changes and history tables add to the sync's own (no sent column may be named so)
@@ -66,6 +68,27 @@ class SyncShape:
     mode: str
     max_remove: float
     columns: tuple[tuple[str, exp.DataType], ...]
+    hashed: frozenset[str] = frozenset()  # the columns sent as a SHA-256, not as the value
+
+    def erased(self, hashes: frozenset[str], profile_ids: frozenset[str], qualifier: Optional[str] = None,
+               present: Optional[frozenset[str]] = None) -> Optional[exp.Expression]:
+        """True for a row of a member whom an erasure removed (docs/privacy.md §4): their
+        profile id, or a text column holding an erased value clear (its SHA-256 is one of
+        `hashes`) or hashed. None when nobody was erased. `present`: the columns the table has."""
+        if not hashes and not profile_ids:
+            return None
+        found: list[exp.Expression] = []
+        if profile_ids:
+            found.append(exp.In(this=col("profile_id", qualifier), expressions=[lit(p) for p in sorted(profile_ids)]))
+        if hashes:
+            digests = [lit(h) for h in sorted(hashes)]
+            for name, kind in self.columns:
+                if kind.this != exp.DataType.Type.TEXT or (present is not None and name not in present):
+                    continue
+                value = col(name, qualifier)
+                form = value if name in self.hashed else portable("SHA256_HEX", value)
+                found.append(exp.In(this=form, expressions=[d.copy() for d in digests]))
+        return is_true(or_(*found) if len(found) > 1 else found[0])  # a NULL column is no erased value
 
     @property
     def names(self) -> list[str]:
@@ -86,24 +109,32 @@ def sync_shape(defs: Definitions, lineage: Lineage, destination: Destination, sy
     """The sync table's columns as emit/syncs.py makes them: identifiers are text; a field has
     its attribute's type, or text when it is sent hashed."""
     columns = [(id_type, data_type("string")) for id_type in destination.identifiers]
+    hashed_columns = set(destination.identifiers) if destination.hash == "sha256" else set()
     for field in destination.fields:
         hashed = sent_field(defs, lineage.pii_attributes, destination, field)[1]
         columns.append((field, data_type("string" if hashed else defs.attributes[field].type)))
-    return SyncShape(destination.name, sync.segment, sync.mode, sync.max_remove, tuple(columns))
+        if hashed:
+            hashed_columns.add(field)
+    return SyncShape(destination.name, sync.segment, sync.mode, sync.max_remove, tuple(columns), frozenset(hashed_columns))
 
 
 def change_steps(shape: SyncShape, new: exp.Table, history: Optional[exp.Table], history_columns: frozenset[str],
-                 run_id: int, diff: exp.Table, changes: exp.Table, new_history: exp.Table) -> list[exp.Expression]:
+                 run_id: int, diff: exp.Table, changes: exp.Table, new_history: exp.Table,
+                 erased: Erased = (frozenset(), frozenset())) -> list[exp.Expression]:
     """Statements that make `diff`, `changes` and `new_history` from the audience `new` and the
     published `history` (None: nothing was published yet). `history_columns` are the columns
     the published history has: a sent column it lacks (a field added since) reads as NULL
     there, so every member gets an update carrying it; one it has and the sync no longer
-    sends is left out of the new history."""
+    sends is left out of the new history. `erased`: (value hashes, profile ids) of the members an
+    erasure removed: their `remove` rows carry no clear value (every column not sent hashed is
+    NULL) and their rows of the history are deleted, past ones included."""
+    hashes, profile_ids = erased
     previous = _current(shape, history, history_columns) if history is not None else None
     steps = replace_table(diff, difference(shape, _all(shape, new), previous))
-    steps += replace_table(changes, _changes(shape, diff, run_id))
+    steps += replace_table(changes, _changes(shape, diff, run_id, shape.erased(hashes, profile_ids)))
+    kept = shape.erased(hashes, profile_ids, "h", history_columns) if history is not None else None
     steps += replace_table(new_history,
-                             _history(shape, diff, history, history_columns, run_id))
+                           _history(shape, diff, history, history_columns, run_id, kept))
     return steps
 
 
@@ -156,8 +187,15 @@ def _aligned(shape: SyncShape, history_columns: frozenset[str], qualifier: Optio
             for name, kind in shape.columns]
 
 
-def _changes(shape: SyncShape, diff: exp.Table, run_id: int) -> exp.Select:
-    query = (exp.select(alias(_run(run_id), "run_id"), col("op"), col("profile_id"), *(col(c) for c in shape.names),
+def _changes(shape: SyncShape, diff: exp.Table, run_id: int, erased: Optional[exp.Expression] = None) -> exp.Select:
+    values: list[exp.Expression] = [col(c) for c in shape.names]
+    if erased is not None:  # an erased member's removal: only the hashed columns stay
+        gone = and_(exp.EQ(this=col("op"), expression=lit("remove")), erased)
+        values = [col(name) if name in shape.hashed else
+                  alias(exp.Case(ifs=[exp.If(this=gone.copy(), true=exp.Cast(this=exp.Null(), to=kind.copy()))],
+                                 default=col(name)), name)
+                  for name, kind in shape.columns]
+    query = (exp.select(alias(_run(run_id), "run_id"), col("op"), col("profile_id"), *values,
                         copy=False).from_(diff.copy(), copy=False))
     ops = MODE_OPS[shape.mode]
     if ops != OPS:
@@ -166,7 +204,7 @@ def _changes(shape: SyncShape, diff: exp.Table, run_id: int) -> exp.Select:
 
 
 def _history(shape: SyncShape, diff: exp.Table, history: Optional[exp.Table], history_columns: frozenset[str],
-             run_id: int) -> exp.Query:
+             run_id: int, erased: Optional[exp.Expression] = None) -> exp.Query:
     """The published history with the rows of removed and updated members closed at this run,
     and a new open row for each added or updated member."""
     opened = (exp.select(col("profile_id"), *(col(c) for c in shape.names), alias(_run(run_id), "valid_from_run"),
@@ -184,6 +222,8 @@ def _history(shape: SyncShape, diff: exp.Table, history: Optional[exp.Table], hi
             .join(leaving.subquery("d", copy=False), join_type="left", on=and_(
                 exp.EQ(this=col("profile_id", "d"), expression=col("profile_id", "h")),
                 col("valid_to_run", "h").is_(exp.null())), copy=False))
+    if erased is not None:  # an erased member's rows go, past ones included
+        kept = kept.where(exp.Not(this=erased), copy=False)
     return union_all([kept, opened])
 
 

@@ -71,6 +71,17 @@ def _column(id_type: str) -> str:
     return f"id__{id_type}"
 
 
+def identifier_column(id_type: str) -> str:
+    """id_rows' column of a type's normalized values (emit/erasure.py reads it)."""
+    return _column(id_type)
+
+
+def identifier_value(identity: Identity, id_type: str, value: exp.Expression) -> exp.Expression:
+    """A raw value normalized exactly as id_rows holds it: NULL when it is no value of the type
+    (a bad shape, empty, blocklisted)."""
+    return _finish_value(identity, id_type, _prepare(identity, id_type, value))
+
+
 def _key(id_type: str) -> str:
     return f"k__{id_type}"
 

@@ -49,7 +49,7 @@ def staging_unit(defs: Definitions, lineage: Lineage, contract: Contract) -> Uni
     # the typed values in a subquery: the rules read them, and PostgreSQL and BigQuery do not
     # resolve a column alias of the same SELECT list (a lateral alias)
     typed_query = (exp.select(*(col(n) for n, _ in fields),
-                              *(alias(_typed_value(col(n), f), typed_name(n)) for n, f in fields), copy=False)
+                              *(alias(typed_value(col(n), f), typed_name(n)) for n, f in fields), copy=False)
                    .from_(table(contract.relation_schema, contract.relation_table), copy=False))
     checked_query = (
         exp.select(*(col(n) for n, _ in fields),
@@ -91,7 +91,7 @@ def _no_reason() -> exp.Expression:
     return portable("ARRAY_IS_EMPTY", col("_reject_reasons"))
 
 
-def _typed_value(raw: exp.Expression, field: ContractField) -> exp.Expression:
+def typed_value(raw: exp.Expression, field: ContractField) -> exp.Expression:
     """The value cast to the field's type, or NULL when the text is not castable."""
     base = field.base_type
     if base == "string":

@@ -15,6 +15,7 @@ from .base import Definition, Versioned
 from .consent import Consent
 from .contract import Contract, ContractField, parse_field_type
 from .destination import Destination, Sync
+from .erasure import Erasure
 from .identity import Identity
 from .kinds import REGISTRY, Kind, approvable_kinds, definition_kinds, kinds
 from .project import Project
@@ -82,6 +83,11 @@ class Definitions:
         return next(iter(self.identities.values()), None)
 
     @property
+    def erasure_sources(self) -> frozenset[str]:
+        """The contracts that erasure definitions read: cdpc stages none of them."""
+        return frozenset(e.source for e in self.erasures.values())
+
+    @property
     def purposes(self) -> dict[str, tuple[Consent, list[str]]]:
         """purpose name -> (its consent definition, its channels)."""
         return {p: (c, spec.channels) for c in self.consents.values() for p, spec in c.purposes.items()}
@@ -92,6 +98,6 @@ KIND_ORDER = definition_kinds()
 
 __all__ = [
     "Access", "Approval", "Approvals", "Attribute", "Consent", "Contract", "ContractField", "Definition",
-    "Definitions", "Destination", "Identity", "KINDS", "KIND_ORDER", "Kind", "Pick", "Project", "REGISTRY", "Segment",
+    "Definitions", "Destination", "Erasure", "Identity", "KINDS", "KIND_ORDER", "Kind", "Pick", "Project", "REGISTRY", "Segment",
     "Sync", "Test", "Versioned", "approvable_kinds", "definition_kinds", "kinds", "parse_field_type",
 ]

@@ -28,6 +28,7 @@ from .identity import Identity
 from .project import Project
 from .segment import Segment
 from .test import Test
+from .erasure import Erasure
 from .access import Access  # last: pydantic's JSON Schema of a date union follows the order models are built
 
 
@@ -80,6 +81,9 @@ REGISTRY: dict[str, Kind] = {kind.name: kind for kind in (
          emit="compiler.emit.staging:staging_unit", validate="compiler.validate.contracts"),
     Kind("identity", Identity, "identities", lineage="compiler.graph:identity_edges",
          emit="compiler.emit.identity:identity_unit", validate="compiler.validate.identity"),
+    # right after the identity: it resolves identity again without the erased records (emit/erasure.py)
+    Kind("erasure", Erasure, "erasures", lineage="compiler.graph:erasure_edges",
+         emit="compiler.emit.erasure:erasure_unit", needs_identity=True, validate="compiler.validate.erasure"),
     Kind("attribute", Attribute, "attributes", lineage="compiler.graph:attribute_edges",
          emit="compiler.emit.attributes:attribute_unit", needs_identity=True, validate="compiler.validate.attributes"),
     Kind("consent", Consent, "consents", lineage="compiler.graph:consent_edges",

@@ -32,7 +32,7 @@ from .owned import OwnedTable
 from .private import RunSchemas
 from .publish import Prepared
 from .runlog import RunRecord, SyncRecord, insert_statements, now
-from .stats import RunStats
+from .stats import Erased, RunStats
 
 
 @dataclass
@@ -99,7 +99,7 @@ def activate(engine: Engine, project: LoadedProject, prepared: Prepared, stats: 
         progress(f"changes: {shape.table}")
         new = private_table(schemas, audiences, shape.table)
         outcome = SyncOutcome(shape, stats.syncs.get(shape.table, 0))
-        counts = compute_changes(engine, shape, audiences, new, schemas)
+        counts = compute_changes(engine, shape, audiences, new, schemas, stats.erasure)
         outcome.adds, outcome.removes, outcome.updates = (counts.get(op, 0) for op in ("add", "remove", "update"))
         outcome.held = hold_reason(defs, outcome, stats.segments.get(shape.segment, 0))
         result.outcomes.append(outcome)
@@ -107,9 +107,10 @@ def activate(engine: Engine, project: LoadedProject, prepared: Prepared, stats: 
 
 
 def compute_changes(engine: Engine, shape: SyncShape, audiences: str, new: exp.Table,
-                    schemas: RunSchemas) -> dict[str, int]:
+                    schemas: RunSchemas, erased: Optional[Erased] = None) -> dict[str, int]:
     """Make the sync's diff, changes and history in the private audiences schema from the
-    audience `new` and the published history; the diff's rows per op."""
+    audience `new` and the published history; the diff's rows per op. `erased`: whom this
+    run's erasure removed (their removals carry no clear value, their history goes)."""
     history = history_table(shape.destination, shape.segment)
     engine.adopt(audiences, history)
     columns = engine.relation_columns(audiences, history)
@@ -117,9 +118,10 @@ def compute_changes(engine: Engine, shape: SyncShape, audiences: str, new: exp.T
     diff = private_table(schemas, audiences, diff_table(shape.destination, shape.segment))
     steps = change_steps(shape, new, published, frozenset(c.lower() for c in columns or ()), schemas.run_id, diff,
                          private_table(schemas, audiences, changes_table(shape.destination, shape.segment)),
-                         private_table(schemas, audiences, history))
-    for step in steps:
-        execute(engine, shape, render(step, DIALECTS[engine.dialect], lower_needed=False))
+                         private_table(schemas, audiences, history),
+                         (erased.value_hashes, erased.profile_ids) if erased else (frozenset(), frozenset()))
+    for step in steps:  # the erased members are found by a portable SHA-256
+        execute(engine, shape, render(step, DIALECTS[engine.dialect], lower_needed=bool(erased)))
     count = (exp.select(exp.column("op"), exp.Count(this=exp.Star())).from_(diff.copy()).group_by(exp.column("op")))
     return {op: int(n) for op, n in engine.rows(render(count, DIALECTS[engine.dialect], lower_needed=False))}
 

@@ -21,7 +21,7 @@ from typing import Optional
 
 from sqlglot import exp
 
-from ..emit.plan import Loop, Unit
+from ..emit.plan import Unit, mapped_step
 from ..emit.sql import PRIVATE_PREFIX, WORK
 from ..model.project import OUTPUT_ROLES, Schemas
 
@@ -80,8 +80,7 @@ def relocated(units: list[Unit], schemas: RunSchemas) -> list[Unit]:
 
 
 def _relocated_unit(unit: Unit, schemas: RunSchemas) -> Unit:
-    steps = [Loop(s.name, [moved(t, schemas) for t in s.body], moved(s.until, schemas), s.max_iterations)
-             if isinstance(s, Loop) else moved(s, schemas) for s in unit.steps]
+    steps = [mapped_step(s, lambda tree: moved(tree, schemas)) for s in unit.steps]
     checks = [replace(c, query=moved(c.query, schemas)) for c in unit.checks]
     return Unit(unit.layer, unit.kind, unit.name, steps, checks)
 

@@ -32,7 +32,7 @@ from sqlglot import exp
 
 from ..diagnostics import WARNING, Diagnostic, DiagnosticError, Location
 from ..dialects import DIALECTS, render
-from ..emit.plan import RenderedUnit, Unit, render_unit
+from ..emit.plan import RenderedUnit, Unit, mapped_step, render_unit
 from ..emit.sql import WORK, col
 from ..emit.staging import checked_table
 from ..model import Contract, Definitions
@@ -47,6 +47,7 @@ PRIVATE_PREFIX = "cdpc_run_"
 # `cdpc_run_reports` schema is never touched.
 _PRIVATE = re.compile(r"^cdpc_run_[0-9]+_[0-9a-f]{8}$")
 REASON = "_reject_reason"
+READS_RAW = ("staging", "erasure")  # the layers whose units read raw relations (the erasure: its requests)
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,21 @@ def _text_view(engine, sources: RunSources, relation: WarehouseRelation) -> str:
     return view.sql(dialect=engine.dialect)
 
 
+def drop_read(engine, sources: RunSources, contracts: frozenset[str]) -> None:
+    """The private copies of `contracts` go now, before the run ends (the erasure requests,
+    once the erasure unit has read them: the run keeps no copy of them any longer than that)."""
+    for raw in sources.files:
+        if raw.contract in contracts:
+            for name in (raw.contract, sources.quarantine.get(raw.contract)):
+                if name:
+                    engine.execute(exp.Drop(tables=[_private_table(sources, name)], kind="TABLE", exists=True)
+                                   .sql(dialect=engine.dialect))
+    for relation in sources.relations:
+        if relation.contract in contracts:
+            engine.execute(exp.Drop(tables=[_private_table(sources, relation.contract)], kind="VIEW", exists=True)
+                           .sql(dialect=engine.dialect))
+
+
 def drop_sources(engine, sources: RunSources) -> None:
     """The run's private schema and local scratch go, whatever happened; a failure here is not
     the run's: the next run removes the schema."""
@@ -306,7 +322,7 @@ def read_private(units: list[Unit], rendered: list[RenderedUnit], dialect: str, 
     reads = sources.reads
     out = []
     for unit, done in zip(units, rendered):
-        if unit.layer != "staging":
+        if unit.layer not in READS_RAW:
             out.append(done)
             continue
         moved = _relocated(unit, reads, sources)
@@ -323,7 +339,7 @@ def _relocated(unit: Unit, reads: dict[tuple[str, str], str], sources: RunSource
             return _private_table(sources, reads[(node.db, node.name)])
         return node
 
-    steps = [step.transform(move) if isinstance(step, exp.Expression) else step for step in unit.steps]
+    steps = [mapped_step(step, lambda tree: tree.transform(move)) for step in unit.steps]
     return Unit(unit.layer, unit.kind, unit.name, steps, list(unit.checks))
 
 

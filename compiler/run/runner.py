@@ -21,7 +21,7 @@ from sqlglot import exp
 from ..render import plan_of
 from ..dialects import DIALECTS
 from ..diagnostics import Diagnostic, DiagnosticError, Location
-from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit, render_unit
+from ..emit.plan import RenderedCheck, RenderedLoop, RenderedUnit, RenderedWhen, render_unit
 from ..emit.sql import RUN_CONTEXT, WORK, create_table_as
 from ..gcpause import gc_paused
 from ..project import LoadedProject
@@ -31,7 +31,7 @@ from .engines import Engine, EngineError, scalar
 from .examples import duplicated_values
 from .private import RunSchemas, moved, relocated
 from .publish import drop_private, prepare, publish
-from .raw import RunSources, drop_sources, find_sources, load_sources, read_private
+from .raw import RunSources, drop_read, drop_sources, find_sources, load_sources, read_private
 from .runlog import RunRecord, now, record_failure
 from .stats import RunStats, collect_stats
 from .testhook import arm_kill_hook
@@ -116,14 +116,31 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
         progress(f"{unit.layer}: {unit.name}")
         began = time.perf_counter()
         _execute_unit(engine, unit, iterations)
+        if unit.layer == "erasure":  # read, never copied: the run's copy of the requests goes now
+            drop_read(engine, sources, defs.erasure_sources)
         findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
         if position == last_staging:
             drop_sources(engine, sources)  # only staging reads the raw copies: their memory is free now
         seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
     stats = collect_stats(engine, defs, schemas.table)
+    findings += _ignored_requests(defs, stats)
     _execute_unit(engine, units[-1], iterations)  # cleanup: the scratch schema
     seconds["total"] = time.perf_counter() - started
     return RunResult(as_of, stats, seconds, findings, iterations)
+
+
+def _ignored_requests(defs, stats: RunStats) -> list[Diagnostic]:
+    """CDP514 (a warning: bad data rows are never fatal): erasure requests that name no
+    identifier type of the identity, or whose value or time does not read."""
+    ignored = stats.requests.get("ignored", 0)
+    if not ignored:
+        return []
+    erasure = next(iter(defs.erasures.values()))
+    return [Diagnostic("CDP514", f"erasure `{erasure.name}`: {ignored} request{'s' if ignored != 1 else ''} ignored: "
+                       "the type is no identifier type of the identity, or the value or the time does not read",
+                       erasure.loc("source"), f"fix the rows of `{erasure.source}`: types are "
+                       f"{', '.join(defs.identity.types)}; values must normalize like their type",
+                       severity="warning")]
 
 
 def _access_units(project: LoadedProject, engine: Engine) -> list[RenderedUnit]:
@@ -132,9 +149,16 @@ def _access_units(project: LoadedProject, engine: Engine) -> list[RenderedUnit]:
 
 
 def _execute_unit(engine: Engine, unit: RenderedUnit, iterations: dict[str, int]) -> None:
-    for step in unit.steps:
+    _execute_steps(engine, unit, unit.steps, iterations)
+
+
+def _execute_steps(engine: Engine, unit: RenderedUnit, steps: list, iterations: dict[str, int]) -> None:
+    for step in steps:
         if isinstance(step, RenderedLoop):
             iterations[step.name] = _execute_loop(engine, unit, step)
+        elif isinstance(step, RenderedWhen):
+            if scalar(engine, step.condition):
+                _execute_steps(engine, unit, step.steps, iterations)
         else:
             _execute(engine, unit, step)
 

@@ -15,6 +15,14 @@ def print_summary(result: RunResult, engine: str, console: Console) -> None:
     for name in sorted(stats.staged):
         staging.add_row(name, _n(stats.staged[name]), _n(stats.rejected[name]), _n(stats.expired.get(name, 0)))
     console.print(staging)
+    if stats.requests:
+        # the erasure (docs/privacy.md §4): its requests, and the rows it removed per contract
+        erasure = _table("erasure", "count")
+        for status in ("applied", "future", "ignored"):
+            erasure.add_row(f"requests {status}", _n(stats.requests.get(status, 0)))
+        for name in sorted(stats.staged):
+            erasure.add_row(f"rows erased: {name}", _n(stats.erased.get(name, 0)))
+        console.print(erasure)
     if stats.records:
         identity = _table("identity", "count")
         identity.add_row("records", _n(stats.records))

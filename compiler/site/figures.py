@@ -106,6 +106,8 @@ class _Reader:
                 moment = dt.datetime.fromtimestamp(int(last) / 1000, dt.timezone.utc)
                 f.finished = f"{moment:%Y-%m-%d %H:%M} UTC"
         for name, contract in defs.contracts.items():
+            if name in defs.erasure_sources:  # read, never staged: no table to count
+                continue
             c = f.contracts[name] = ContractFigures()
             c.staged = self.count(s.staging, name)
             rejected = f"{name}_rejected"

@@ -155,7 +155,8 @@ class ProjectPages(Writer):
                    (", ".join(link(href_of(field_id(contract.name, n)), n) + (" (PHI)" if contract.fields[n].phi else "")
                               for n in flagged) or "—")]
             if self.run:
-                row.append(e(f.figures.contracts[contract.name].newest or "—"))
+                figures = f.figures.contracts.get(contract.name)  # none for an erasure's requests: never staged
+                row.append(e(figures.newest if figures and figures.newest else "—"))
             rows.append(row)
         head = ["Source", "Table", "Identifiers it carries", "Freshness", "Privacy classes", "Personal fields"]
         head += ["Newest row (last run)"] if self.run else []

@@ -4,7 +4,7 @@
     python data/week/generate.py OUT_DIR
 
 writes OUT_DIR/day1 ... OUT_DIR/day5, each a full set of `raw.<table>.csv` as the sources
-export them that day, for `cdpc run --data OUT_DIR/dayN --as-of <day N>` (docs/week.md).
+export them that day (the erasure request log empty: no member asks to be forgotten this week), for `cdpc run --data OUT_DIR/dayN --as-of <day N>` (docs/week.md).
 Day N's as-of time is midnight UTC at the end of the day, 2026-11-(19+N) 00:00:00: day 1 is
 the sample of data/ as it is, and every later day is the day before plus the 24 hours that
 led to its as-of time:
@@ -38,6 +38,9 @@ from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parent.parent  # data/
 TABLES = ("crm_contacts", "bookings", "pos_transactions", "app_events", "consent_events")
+# The erasure request log is empty all week: the week is about activation; the sample's
+# requests are the erasure scenario of docs/privacy.md §4, run on data/ itself.
+EMPTY = ("erasure_requests",)
 DAY1 = dt.datetime(2026, 11, 20)  # the sample's anchor: day 1's as-of time
 DAYS = 5
 SEED = 16
@@ -60,6 +63,7 @@ class Week:
 
     def __init__(self, sample: Path, seed: int = SEED):
         self.rng = random.Random(seed)
+        self.sample = sample
         self.columns: dict[str, list[str]] = {}
         self.rows: dict[str, list[dict[str, str]]] = {}
         for table in TABLES:
@@ -271,6 +275,9 @@ class Week:
 
     def write(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        for table in EMPTY:  # its header only
+            header = (self.sample / f"raw.{table}.csv").read_text(encoding="utf-8").splitlines()[0]
+            (folder / f"raw.{table}.csv").write_text(header + "\n", encoding="utf-8")
         for table in TABLES:
             rows = self.rows[table]
             if table == "pos_transactions" and self.day == 4:  # the broken export: every amount 0.00
