@@ -36,6 +36,8 @@ from .runlog import RunRecord, now, record_failure
 from .stats import RunStats, collect_stats
 from .testhook import arm_kill_hook
 
+RAW_READERS = ("staging", "erasure")  # the units that read the run's private copies of the raw sources
+
 
 @dataclass
 class RunResult:
@@ -111,7 +113,8 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
     findings += sources.findings
     engine.forbid_file_access()  # before the first statement that holds a snippet
     seconds["load"] = time.perf_counter() - started
-    last_staging = max((i for i, unit in enumerate(units) if unit.layer == "staging"), default=0)
+    # staging reads the raw copies, and the erasure (after identity) its request log
+    last_raw_reader = max((i for i, unit in enumerate(units) if unit.layer in RAW_READERS), default=0)
     for position, unit in enumerate(units[1:-1], start=1):
         progress(f"{unit.layer}: {unit.name}")
         began = time.perf_counter()
@@ -119,8 +122,8 @@ def _build(project: LoadedProject, engine: Engine, schemas: RunSchemas, sources:
         if unit.layer == "erasure":  # read, never copied: the run's copy of the requests goes now
             drop_read(engine, sources, defs.erasure_sources)
         findings += [f for check in unit.checks if (f := _run_check(engine, unit, check, defs)) is not None]
-        if position == last_staging:
-            drop_sources(engine, sources)  # only staging reads the raw copies: their memory is free now
+        if position == last_raw_reader:
+            drop_sources(engine, sources)  # nothing reads the raw copies any more: their memory is free now
         seconds[unit.layer] = seconds.get(unit.layer, 0.0) + time.perf_counter() - began
     stats = collect_stats(engine, defs, schemas.table)
     findings += _ignored_requests(defs, stats)
