@@ -100,6 +100,7 @@ CODES: dict[str, str] = {
     "CDP512": "malformed raw rows quarantined",
     "CDP513": "an access role can read more than its views",
     "CDP514": "erasure requests ignored",
+    "CDP516": "a sync published although it would be held: an erasure is never held",
     "CDP515": "meta schema is an output schema or one cdpc uses for scratch work",
     "CDP530": "sync held: its change was not published",
 

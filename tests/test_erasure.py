@@ -156,6 +156,24 @@ def test_an_erased_members_removal_carries_no_clear_value_and_their_history_goes
             assert held and not set(gone) & set(held)  # Bob's and Dee's rows only
 
 
+def test_an_erasure_is_never_held(project: Path, tmp_path: Path):
+    """A sync whose checks would hold it (here: more than max_remove of its audience leaves)
+    still publishes when erased members are in its published audience: otherwise their values
+    would stay in the audience, the history and the destination. CDP516 says so."""
+    path = project / "definitions" / "destinations.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("max_remove: 1}", "max_remove: 0.1}"), encoding="utf-8")
+    assert path.read_text(encoding="utf-8").count("max_remove: 0.1}") == 2
+    db = tmp_path / "erase.duckdb"
+    _run(project, db, REQUESTS_NONE)
+    after = _run(project, db)
+    codes = [f.code for f in after.findings]
+    assert "CDP530" not in codes and codes.count("CDP516") == 2, [str(f) for f in after.findings]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert tables_holding(con, ANN + CY) == {}
+        removes = con.execute(f"SELECT count(*) FROM {AUDIENCES}.sync__esp__named__changes WHERE op = 'remove'").fetchone()
+        assert removes == (2,)
+
+
 def test_without_requests_the_second_identity_pass_is_skipped(project: Path, tmp_path: Path):
     none = _run(project, tmp_path / "a.duckdb", REQUESTS_NONE)
     some = _run(project, tmp_path / "b.duckdb")

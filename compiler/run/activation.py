@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 from sqlglot import exp
 
-from ..diagnostics import Diagnostic, DiagnosticError, Location
+from ..diagnostics import WARNING, Diagnostic, DiagnosticError, Location
 from ..dialects import DIALECTS, render
 from ..emit.changes import (MODE_OPS, SyncShape, change_steps, changes_table, diff_table, held_table, history_table,
                             sync_shapes)
@@ -45,6 +45,8 @@ class SyncOutcome:
     removes: int = 0
     updates: int = 0
     held: str = ""  # why it is held; empty when it is published
+    erased: int = 0  # removals of members an erasure removed
+    not_held: str = ""  # why it would have been held, when an erasure publishes it anyway
 
     @property
     def before(self) -> int:
@@ -101,7 +103,12 @@ def activate(engine: Engine, project: LoadedProject, prepared: Prepared, stats: 
         outcome = SyncOutcome(shape, stats.syncs.get(shape.table, 0))
         counts = compute_changes(engine, shape, audiences, new, schemas, stats.erasure)
         outcome.adds, outcome.removes, outcome.updates = (counts.get(op, 0) for op in ("add", "remove", "update"))
-        outcome.held = hold_reason(defs, outcome, stats.segments.get(shape.segment, 0))
+        outcome.erased = counts.get(ERASED, 0)
+        reason = hold_reason(defs, outcome, stats.segments.get(shape.segment, 0))
+        if reason and outcome.erased:  # an erasure is never held: the published audience must lose them now
+            outcome.not_held = reason
+        else:
+            outcome.held = reason
         result.outcomes.append(outcome)
     return result
 
@@ -123,7 +130,16 @@ def compute_changes(engine: Engine, shape: SyncShape, audiences: str, new: exp.T
     for step in steps:  # the erased members are found by a portable SHA-256
         execute(engine, shape, render(step, DIALECTS[engine.dialect], lower_needed=bool(erased)))
     count = (exp.select(exp.column("op"), exp.Count(this=exp.Star())).from_(diff.copy()).group_by(exp.column("op")))
-    return {op: int(n) for op, n in engine.rows(render(count, DIALECTS[engine.dialect], lower_needed=False))}
+    counts = {op: int(n) for op, n in engine.rows(render(count, DIALECTS[engine.dialect], lower_needed=False))}
+    leaving = shape.erased(erased.value_hashes, erased.profile_ids) if erased else None
+    if leaving is not None:
+        removed = (exp.select(exp.Count(this=exp.Star())).from_(diff.copy())
+                   .where(exp.and_(exp.EQ(this=exp.column("op"), expression=exp.Literal.string("remove")), leaving)))
+        counts[ERASED] = int(engine.rows(render(removed, DIALECTS[engine.dialect], lower_needed=True))[0][0])
+    return counts
+
+
+ERASED = "erased"  # compute_changes' count of the removals of erased members
 
 
 def hold_reason(defs: Definitions, outcome: SyncOutcome, segment_size: int) -> str:
@@ -156,7 +172,20 @@ def held_findings(defs: Definitions, activation: Activation) -> list[Diagnostic]
             "changes and history are unchanged", destination.loc("syncs", index, "segment"),
             f"check the segment and the data behind it, then run again; or publish the held audience as it is "
             f"with `cdpc release {shape.destination} {shape.segment}`"))
+    for outcome in activation.outcomes:
+        if outcome.not_held:
+            shape = outcome.shape
+            destination = defs.destinations[shape.destination]
+            index = next(i for i, s in enumerate(destination.syncs) if s.segment == shape.segment)
+            findings.append(Diagnostic(
+                "CDP516", f"sync {shape.destination} -> {shape.segment} published although it would be held "
+                f"({outcome.not_held}): {outcome.erased} of its members were erased, and an erasure is never held",
+                destination.loc("syncs", index, "segment"), _NOT_HELD_HINT, severity=WARNING))
     return findings
+
+
+_NOT_HELD_HINT = ("nothing to do for the erasure; check the rest of this sync's changes as you would for a held "
+                  "sync, since they were published with the removals")
 
 
 def plan_publication(engine: Engine, project: LoadedProject, prepared: Prepared, activation: Activation,

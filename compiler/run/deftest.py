@@ -39,7 +39,7 @@ from ..coverage import PROFILE_ID, columns_named, table_of
 from ..dialects import DIALECTS, render
 from ..diagnostics import DiagnosticError, Location
 from ..emit.identity import blocked_values, record_identifiers
-from ..emit.plan import Loop, RenderedUnit, Unit
+from ..emit.plan import Loop, RenderedUnit, Unit, When
 from ..emit.sql import RUN_CONTEXT, WORK
 from ..emit.syncs import sync_table
 from ..model import Definitions, Test
@@ -145,8 +145,8 @@ def _statements(plan: list[Unit], units: list[RenderedUnit]) -> Optional[list[_S
     found = []
     for u, unit in enumerate(plan):
         for i, step in enumerate(unit.steps):
-            if isinstance(step, Loop):
-                touched = [_tables(s) for s in (*step.body, step.until)]
+            if isinstance(step, (Loop, When)):  # kept or left whole
+                touched = [_tables(s) for s in _trees(step)]
                 reads = None if any(r is None for _, r in touched) else frozenset().union(*(r for _, r in touched))
                 found.append(_Statement(u, i, frozenset().union(*(w for w, _ in touched)), reads, None))
             else:
@@ -155,6 +155,15 @@ def _statements(plan: list[Unit], units: list[RenderedUnit]) -> Optional[list[_S
                     and str(step.args.get("kind")).upper() == "TABLE" and len(writes) == 1 else None
                 found.append(_Statement(u, i, writes, reads, drop))
     return found
+
+
+def _trees(step) -> list[exp.Expression]:
+    """Every statement of a loop or a conditional group (their conditions included)."""
+    if isinstance(step, Loop):
+        return [*step.body, step.until]
+    if isinstance(step, When):
+        return [step.condition, *(tree for inner in step.steps for tree in _trees(inner))]
+    return [step]
 
 
 def _tables(statement: exp.Expression) -> tuple[frozenset[Table], Optional[frozenset[Table]]]:
