@@ -174,6 +174,22 @@ def test_an_erasure_is_never_held(project: Path, tmp_path: Path):
         assert removes == (2,)
 
 
+@pytest.mark.parametrize("mode", ["upsert", "append"])
+def test_an_erased_members_removal_is_sent_in_every_mode(project: Path, tmp_path: Path, mode: str):
+    """upsert and append syncs send no removals, except an erased member's: the destination
+    must drop them too."""
+    path = project / "definitions" / "destinations.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("mode: mirror", f"mode: {mode}"), encoding="utf-8")
+    db = tmp_path / "erase.duckdb"
+    _run(project, db, REQUESTS_NONE)
+    _run(project, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        ops = con.execute(f"SELECT op, email, phone FROM {AUDIENCES}.sync__esp__named__changes "
+                          "WHERE op = 'remove'").fetchall()
+        assert ops == [("remove", None, None)] * 2
+        assert tables_holding(con, ANN + CY) == {}
+
+
 def test_without_requests_the_second_identity_pass_is_skipped(project: Path, tmp_path: Path):
     none = _run(project, tmp_path / "a.duckdb", REQUESTS_NONE)
     some = _run(project, tmp_path / "b.duckdb")

@@ -189,6 +189,7 @@ def _aligned(shape: SyncShape, history_columns: frozenset[str], qualifier: Optio
 
 def _changes(shape: SyncShape, diff: exp.Table, run_id: int, erased: Optional[exp.Expression] = None) -> exp.Select:
     values: list[exp.Expression] = [col(c) for c in shape.names]
+    gone = None
     if erased is not None:  # an erased member's removal: only the hashed columns stay
         gone = and_(exp.EQ(this=col("op"), expression=lit("remove")), erased)
         values = [col(name) if name in shape.hashed else
@@ -198,8 +199,8 @@ def _changes(shape: SyncShape, diff: exp.Table, run_id: int, erased: Optional[ex
     query = (exp.select(alias(_run(run_id), "run_id"), col("op"), col("profile_id"), *values,
                         copy=False).from_(diff.copy(), copy=False))
     ops = MODE_OPS[shape.mode]
-    if ops != OPS:
-        query = query.where(_op_in(ops), copy=False)
+    if ops != OPS:  # an erased member's removal is sent in every mode: the destination must drop them too
+        query = query.where(_op_in(ops) if gone is None else or_(_op_in(ops), gone.copy()), copy=False)
     return query
 
 
