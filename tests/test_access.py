@@ -409,6 +409,8 @@ def _personal_values(dsn: str, project) -> set[str]:
     found = set()
     with psycopg.connect(dsn, autocommit=True) as admin:
         for contract in project.definitions.contracts.values():
+            if contract.name in project.definitions.erasure_sources:
+                continue  # read, never staged
             for name, spec in contract.fields.items():
                 if spec.pii and spec.base_type == "string" and spec.effective_classification == "confidential":
                     for (value,) in admin.execute(f"SELECT {name} FROM cdp_staging.{contract.name} WHERE {name} IS NOT NULL"):
