@@ -337,12 +337,26 @@ def identity_edges(b: _Builder, identity) -> None:
 
 
 def erasure_edges(b: _Builder, erasure) -> None:
-    """The requests it reads: their type, value and time fields. It changes which records
-    the identity resolves, but adds no value to any output."""
+    """The requests it reads: their type, value and time fields; and what it rewrites: every
+    field of each identity source, staged and rejected rows alike (it copies them whole,
+    without the erased ones), and the identity it resolves again (a `profile` edge). It
+    changes which records the identity resolves, but adds no value to any output, so nothing
+    reads from it: its reading PHI fields taints nothing downstream."""
     me = node_id("erasure", erasure.name)
     b.link(node_id("contract", erasure.source), me, SOURCE)
     for column in (erasure.type_field, erasure.value_field, erasure.time_field):
         b.link(field_id(erasure.source, column), me, LINEAGE)
+    identity = b.defs.identity
+    if identity is None:
+        return
+    b.profile(me)
+    for source in sorted(identity.sources):
+        contract = b.defs.contracts.get(source)
+        if contract is None:
+            continue
+        b.link(node_id("contract", source), me, SOURCE)
+        for column in contract.fields:
+            b.link(field_id(source, column), me, LINEAGE)
 
 
 def attribute_edges(b: _Builder, attribute) -> None:

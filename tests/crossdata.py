@@ -203,6 +203,14 @@ def raw_data(draw, max_rows: int = 10) -> dict[str, list[dict]]:
                                             st.sampled_from(["2026-11-01 09:00:00", "2026-11-01T09:00:00"])),
                                   *BAD_TIMESTAMPS),
         }, max_rows),
+        # a few erasure requests, mostly for one of the people (in some spelling), some after the as-of
+        "erasure_requests": st.lists(st.one_of(
+            st.tuples(st.just("email"), email), st.tuples(st.just("phone"), phone),
+            st.tuples(st.just("membership_id"), membership), st.tuples(st.just("device_id"), known("device", DEVICES)),
+            st.tuples(st.just("fax"), phone)).flatmap(lambda pair: st.fixed_dictionaries({
+                "id_type": st.just(pair[0]), "id_value": st.just(pair[1]),
+                "requested_at": _timestamp(days_before=30, days_after=3)})), max_size=2).map(
+            lambda rows: [{"request_id": f"R{i}", **row} for i, row in enumerate(rows)]),
     }))
 
 

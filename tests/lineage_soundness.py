@@ -25,7 +25,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
 from compiler.dialects import DIALECTS
-from compiler.emit.plan import RenderedLoop, Unit, render_unit
+from compiler.emit.plan import RenderedLoop, RenderedWhen, Unit, render_unit
 from compiler.emit.sql import RUN_CONTEXT, WORK
 from compiler.graph import node_id
 
@@ -162,6 +162,17 @@ class Tracer:
         self.tables = {f"{staging}.{c.name}".lower(): TableDeps({f: frozenset({(c.name, f, READ)}) for f in c.fields},
                                                                frozenset(), node_id("contract", c.name))
                        for c in defs.contracts.values()}
+        # the rejected rows are leaves too (the erasure rewrites them), their reasons read every field
+        for c in defs.contracts.values():
+            every = frozenset((c.name, f, READ) for f in c.fields)
+            self.tables[f"{staging}.{c.name}_rejected".lower()] = TableDeps(
+                {**{f: frozenset({(c.name, f, READ)}) for f in c.fields}, "_reject_reasons": every},
+                frozenset(), node_id("contract", c.name))
+        # the erasure reads its request log where it is, never staged: its raw relation is a leaf too
+        for name in getattr(defs, "erasure_sources", ()):
+            c = defs.contracts[name]
+            self.tables[c.relation.lower()] = TableDeps({f: frozenset({(c.name, f, READ)}) for f in c.fields},
+                                                        frozenset(), node_id("contract", c.name))
         self.written: list[Written] = []
 
     def run(self, units: list[Unit]) -> list[Written]:
@@ -173,7 +184,9 @@ class Tracer:
     def unit(self, unit: Unit, steps: list) -> None:
         reader = node_id(unit.kind, unit.name)
         for step in steps:
-            if isinstance(step, RenderedLoop):
+            if isinstance(step, RenderedWhen):  # may run or not: trace it as if it runs
+                self.unit(unit, step.steps)
+            elif isinstance(step, RenderedLoop):
                 self._loop(unit, reader, step)
             else:
                 self._statement(unit, reader, step)
@@ -198,8 +211,13 @@ class Tracer:
         deps = TableDeps(deps.columns, deps.rows | control, reader)
         if (isinstance(tree, exp.Insert) or accumulate) and key in self.tables:
             deps = self.tables[key].merge(deps)
-        self.tables[key] = deps
         self.written.append(Written(unit, key, deps))
+        if unit.layer == "erasure" and key in self.tables and not tree.this.name.lower().startswith("er_"):
+            # an erasure only removes rows (like retention's expiry): the staged and rejected rows
+            # and identity's tables it makes again keep what they hold; what it read to choose
+            # the rows is checked above against its own lineage
+            return
+        self.tables[key] = deps
 
     def query(self, query: exp.Expression, reader: str) -> TableDeps:
         qualified = qualify(query, schema=self._schema(query), dialect=self.target,

@@ -44,13 +44,13 @@ def test_check_runs_the_tests_and_prints_coverage_and_owners(tmp_path):
     assert "segment winback_7d_inactive" in report["coverage"]["covered"]
     assert "sync meta_ads.high_value_lapsed" in report["coverage"]["covered"]
     assert "attribute app_sessions_30d" in report["coverage"]["uncovered"]
-    assert report["owners"] == {"named": 15, "total": 15, "missing": []}
+    assert report["owners"] == {"named": 16, "total": 16, "missing": []}
     text = _check(root).stdout.splitlines()
     assert text[0].startswith(f"tests: {len(defs.tests)} passed, 0 failed (")
     assert text[1] == (f"test coverage: {measured.percent} of segments, attributes and syncs "
                        f"({len(measured.covered)} of {measured.total})")
     assert text[2].startswith("  not covered: segment at_risk_churn, segment new_members_onboarding, ")
-    assert text[3] == "owners: 15 of 15 contracts, segments and destinations name an owner (100%)"
+    assert text[3] == "owners: 16 of 16 contracts, segments and destinations name an owner (100%)"
     assert text[4] == "check passed: 0 errors, 0 warnings"
 
 
@@ -91,7 +91,7 @@ def test_missing_owners_are_warnings_then_errors_under_require_owner(tmp_path):
     assert result.exit_code == 0
     assert "definitions/contracts/app_events.yaml:5:7: CDP621 warning: contract `app_events` names no owner" in result.stdout
     assert "definitions/segments/vip_retention.yaml:2:7: CDP621 warning: segment `vip_retention` names no owner" in result.stdout
-    assert ("owners: 13 of 15 contracts, segments and destinations name an owner (86%); missing: contract app_events, "
+    assert ("owners: 14 of 16 contracts, segments and destinations name an owner (87%); missing: contract app_events, "
             "segment vip_retention") in result.stdout
     assert cdpc("validate", "--project", str(root)).output.endswith("no errors\n")  # governance: check's, not validate's
     project = root / "definitions" / "project.yaml"
