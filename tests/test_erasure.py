@@ -359,3 +359,22 @@ def test_the_erasures_table_is_owned_and_goes_with_its_definition(project: Path,
     with duckdb.connect(str(db), read_only=True) as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert "customer_erasures" not in tables and "requests" in tables  # staged again: no erasure reads it
+
+
+def test_erasure_report_before_any_run_says_so(project: Path, tmp_path: Path):
+    """CDP911: no published run, so no as-of to report at (exit 2, one located line, no traceback)."""
+    result = cdpc("erasure-report", "--project", str(project), "--db", str(tmp_path / "empty.duckdb"))
+    assert result.exit_code == 2, result.output
+    assert "CDP911" in result.output and "no published run" in result.output and "--as-of" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_erasure_report_without_an_erasure_definition_says_so(tmp_path: Path):
+    """CDP912: a project with no `kind: erasure` has nothing to report (exit 2, no traceback)."""
+    files = {name: text for name, text in PROJECT.items() if name != "definitions/erasure.yaml"}
+    root = write_files(tmp_path / "proj", files)
+    write_data(root / "data")
+    result = cdpc("erasure-report", "--project", str(root), "--db", str(tmp_path / "w.duckdb"))
+    assert result.exit_code == 2, result.output
+    assert "CDP912" in result.output and "no erasure definition" in result.output
+    assert "Traceback" not in result.output

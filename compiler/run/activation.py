@@ -165,23 +165,26 @@ def held_findings(defs: Definitions, activation: Activation) -> list[Diagnostic]
     findings = []
     for outcome in activation.held:
         shape = outcome.shape
-        destination = defs.destinations[shape.destination]
-        index = next(i for i, s in enumerate(destination.syncs) if s.segment == shape.segment)
         findings.append(Diagnostic(
             "CDP530", f"sync {shape.destination} -> {shape.segment} held: {outcome.held}; its published audience, "
-            "changes and history are unchanged", destination.loc("syncs", index, "segment"),
+            "changes and history are unchanged", _sync_location(defs, shape),
             f"check the segment and the data behind it, then run again; or publish the held audience as it is "
             f"with `cdpc release {shape.destination} {shape.segment}`"))
     for outcome in activation.outcomes:
         if outcome.not_held:
             shape = outcome.shape
-            destination = defs.destinations[shape.destination]
-            index = next(i for i, s in enumerate(destination.syncs) if s.segment == shape.segment)
             findings.append(Diagnostic(
                 "CDP516", f"sync {shape.destination} -> {shape.segment} published although it would be held "
                 f"({outcome.not_held}): {outcome.erased} of its members were erased, and an erasure is never held",
-                destination.loc("syncs", index, "segment"), _NOT_HELD_HINT, severity=WARNING))
+                _sync_location(defs, shape), _NOT_HELD_HINT, severity=WARNING))
     return findings
+
+
+def _sync_location(defs: Definitions, shape: SyncShape) -> Location:
+    """Where the sync's `segment:` is written in its destination."""
+    destination = defs.destinations[shape.destination]
+    index = next(i for i, s in enumerate(destination.syncs) if s.segment == shape.segment)
+    return destination.loc("syncs", index, "segment")
 
 
 _NOT_HELD_HINT = ("nothing to do for the erasure; check the rest of this sync's changes as you would for a held "
