@@ -82,25 +82,35 @@ def timed(function, repeat: int):
 
 
 def statements_of(units) -> int:
-    """The statements of rendered units (a loop's once: it runs at least once)."""
-    return sum(1 if isinstance(step, str) else len(step.body) + 1 for unit in units for step in unit.steps)
+    """The statements of rendered units (a loop's once, a conditional group's as if it ran)."""
+    from compiler.emit.plan import rendered_statements
+
+    return sum(1 for unit in units for _ in rendered_statements(unit.steps))
 
 
-def executed(tests, plan) -> int:
-    """The statements the tests execute: their share of the plan, and loading their rows."""
-    from compiler.run.deftest import _load
+def executed(project, tests) -> int:
+    """The statements the tests execute, counted as they run (a pass of identity with nothing
+    to link, or an erasure without requests, skips its statements): loading their rows, their
+    share of the plan, the conditions and loops' untils, and reading tables back."""
+    from compiler.run import deftest
+    from compiler.run.engines.duckdb import DuckDBEngine
 
-    class Counter:
-        quote = staticmethod(lambda name: '"' + name + '"')
-        count = 0
+    count = 0
+    execute, rows = DuckDBEngine.execute, DuckDBEngine.rows
 
-        def execute(self, sql: str) -> None:
-            self.count += 1
+    def counted(method):
+        def call(self, sql):
+            nonlocal count
+            count += 1
+            return method(self, sql)
+        return call
 
-    counter = Counter()
-    for test in tests:
-        _load(counter, plan, test)
-    return counter.count + sum(statements_of(plan.run_for(p for p, _ in t.expect.tables())) for t in tests)
+    DuckDBEngine.execute, DuckDBEngine.rows = counted(execute), counted(rows)
+    try:
+        deftest.run_tests(project, tests, workers=1)
+    finally:
+        DuckDBEngine.execute, DuckDBEngine.rows = execute, rows
+    return count
 
 
 def anchors(statements: int, repeat: int) -> list[tuple[str, float, float]]:
@@ -145,7 +155,7 @@ def measure(label: str, root: Path, repeat: int) -> list[str]:
     command = [sys.executable, "-m", "compiler.cli", "test", "--project", str(root)]
     cli_wall, cli_cpu, done = timed(lambda: subprocess.run(command, capture_output=True, text=True), repeat)
     assert done.returncode == 0, done.stdout + done.stderr
-    statements = executed(tests, plan)
+    statements = executed(project, tests)
     lines = [
         f"| {label} | compile once (DuckDB plan, {len(plan.units)} units, {statements_of(plan.units)} statements; "
         f"what each test runs) | {compile_wall:.2f} | {compile_cpu:.2f} |",

@@ -459,7 +459,9 @@ def _reference_plan():
 
 
 def _executed(units) -> list[str]:
-    return [s for u in units for step in u.steps for s in ([step] if isinstance(step, str) else [*step.body, step.until])]
+    from compiler.emit.plan import rendered_statements
+
+    return [s for u in units for s in rendered_statements(u.steps)]
 
 
 def test_the_statements_a_test_runs_depend_on_its_expected_tables_only():

@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from sqlglot import exp
 
 from reference.harness import project_doc, run, write_csv, write_yaml
 from reference.identity import IdentifierSpec, md5_hex, normalize, partition, resolve
@@ -414,3 +415,42 @@ def test_rows_sharing_a_key_are_one_record(name):
     assert sorted(rows) == sorted((s, k, p) for (s, k), p in profile_of.items())  # one row per record
     assert found == conflicts
     assert "CDP504" in {f.code for f in result.findings}
+
+
+# --------------------------------------------------------------------------- a pass with nothing to link
+
+def _run_with_iterations(identifiers, sources, records):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_identity_project(root, identifiers, sources, {}, records)
+        engine, result = run(root)
+        tables = {name: sorted(engine.rows(f"SELECT * FROM cdp_identity.customer_{name}"), key=repr)
+                  for name in ("map", "conflicts")}
+        engine.close()
+    return tables, result.iterations
+
+
+@settings(max_examples=int(25 * SCALE), **SETTINGS)
+@given(case=identity_case())
+def test_skipping_a_pass_without_links_changes_nothing(monkeypatch, case):
+    """A pass whose type links no two profiles skips everything after id_link (a conditional
+    group): the map and conflicts equal those of a run that forces every pass to run whole."""
+    identifiers, sources, blocklist, records, _ = case
+    from compiler.emit import identity as emitted
+
+    skipping, _ = _run_with_iterations(identifiers, sources, records)
+    with monkeypatch.context() as patched:
+        patched.setattr(emitted, "_links_found", lambda: exp.select(exp.Literal.number(1)))
+        forced, iterations = _run_with_iterations(identifiers, sources, records)
+    assert {f"components_{spec.type}" for spec in identifiers} <= set(iterations)  # every loop ran
+    assert skipping == forced
+
+
+def test_a_type_no_two_profiles_share_is_not_resolved():
+    """Devices that no two members share: the device pass finds no link and skips the rest."""
+    identifiers = ids(("member_no", "lower_trim", None), ("device", "none", None))
+    records = [("src0", "k1", {"member_no": "m1", "device": "d1"}), ("src0", "k2", {"member_no": "M1", "device": "d2"}),
+               ("src0", "k3", {"member_no": "m2", "device": "d3"})]
+    tables, iterations = _run_with_iterations(identifiers, {"src0": {"member_no": "f_m", "device": "f_d"}}, records)
+    assert "components_member_no" in iterations and "components_device" not in iterations, iterations
+    assert len({profile for _, _, profile in tables["map"]}) == 2

@@ -148,9 +148,17 @@ def _erase(defs: Definitions, lineage: Lineage, identity: Identity) -> list:
     for source in sorted(identity.sources):
         steps += _scrub(defs, identity, defs.contracts[source], staged=True)
         steps += _scrub(defs, identity, defs.contracts[source], staged=False)
-    again = identity_unit(defs, lineage, identity).steps
-    steps += [Loop(f"erasure_{s.name}", s.body, s.until, s.max_iterations) if isinstance(s, Loop) else s for s in again]
+    steps += [_again(s) for s in identity_unit(defs, lineage, identity).steps]
     return steps
+
+
+def _again(step):
+    """An identity step run a second time, its loops and groups named apart from the first run's."""
+    if isinstance(step, Loop):
+        return Loop(f"erasure_{step.name}", step.body, step.until, step.max_iterations)
+    if isinstance(step, When):
+        return When(f"erasure_{step.name}", step.condition, [_again(s) for s in step.steps])
+    return step
 
 
 def _same_record(left: str, right: str) -> exp.Expression:

@@ -32,7 +32,7 @@ from ..graph import Lineage
 from ..model import Contract, Definitions, Identity
 from ..normalize import normalize_value
 from .attributes import source_table
-from .plan import Loop, Unit
+from .plan import Loop, Unit, When
 from .sql import (WORK, alias, and_, asc, coalesce, codepoint, col, concat, create_table_as, insert_into, lit, row_number, table, text, union_all, work)
 
 _NULL_TEXT = exp.Cast(this=exp.Null(), to=exp.DataType.build("TEXT"))
@@ -262,14 +262,33 @@ def _is_null(expression: exp.Expression) -> exp.Expression:
 
 
 def _pass(identity: Identity, rank: int, id_type: str) -> list:
+    """id_link, then the rest of the pass only when some value of this type links two
+    profiles: without one the rest would leave id_profile, id_held and id_rejected as they
+    are (held is kept distinct, and only this pass rejects values of this type), so a pass
+    with nothing to link costs one count. Small data (a definition test) skips most passes."""
+    return [*_link(rank), When(f"links_{id_type}", _links_found(), _resolve(identity, rank, id_type))]
+
+
+def _links_found() -> exp.Select:
+    """How many (value, profile) links the pass found: the rest of it runs when there is one."""
+    return exp.select(exp.Count(this=exp.Star()), copy=False).from_(work("id_link"), copy=False)
+
+
+def _link(rank: int) -> list:
+    """id_link (v, pid): the values of type `rank` that two or more profiles hold."""
     t = lit(rank)
-    steps: list = []
     linking = (exp.select(col("vid"), copy=False).from_(work("id_held"), copy=False).where(exp.EQ(this=col("t"), expression=t.copy()), copy=False)
                .group_by(col("vid"), copy=False).having(exp.GT(this=exp.Count(this=exp.Star()), expression=lit(1)), copy=False))
-    steps += create_table_as(WORK, "id_link", exp.select(alias(col("vid", "h"), "v"), col("pid", "h"), copy=False)
-                             .from_(work("id_held", "h"), copy=False)
-                             .where(and_(exp.EQ(this=col("t", "h"), expression=t.copy()),
-                                         exp.In(this=col("vid", "h"), query=linking.subquery(copy=False))), copy=False))
+    return create_table_as(WORK, "id_link", exp.select(alias(col("vid", "h"), "v"), col("pid", "h"), copy=False)
+                           .from_(work("id_held", "h"), copy=False)
+                           .where(and_(exp.EQ(this=col("t", "h"), expression=t.copy()),
+                                       exp.In(this=col("vid", "h"), query=linking.subquery(copy=False))), copy=False))
+
+
+def _resolve(identity: Identity, rank: int, id_type: str) -> list:
+    """The pass after id_link: limits (2a), components (2b) and the merge."""
+    t = lit(rank)
+    steps: list = []
     steps += create_table_as(WORK, "id_reject_a", _over_limit(
         identity, group=col("v", "l"), source=exp.select(copy=False).from_(work("id_link", "l"), copy=False)
         .join(work("id_held", "h"), on=exp.EQ(this=col("pid", "h"), expression=col("pid", "l")), copy=False),

@@ -36,12 +36,11 @@ class When:
 
     name: str
     condition: exp.Expression
-    steps: list[Union[exp.Expression, Loop]]
+    steps: list[Union[exp.Expression, Loop, "When"]]
 
     def mapped(self, change) -> "When":
         """A copy with `change(tree)` applied to every statement of it."""
-        return When(self.name, change(self.condition), [s.mapped(change) if isinstance(s, Loop) else change(s)
-                                                        for s in self.steps])
+        return When(self.name, change(self.condition), [mapped_step(s, change) for s in self.steps])
 
 
 @dataclass
@@ -123,7 +122,7 @@ class RenderedLoop:
 class RenderedWhen:
     name: str
     condition: str
-    steps: list[Union[str, RenderedLoop]]
+    steps: list[Union[str, RenderedLoop, "RenderedWhen"]]
 
 
 @dataclass
@@ -158,6 +157,20 @@ class RenderedUnit:
             lines.append(f"-- cdpc:check {check.code} {check.severity} {bounds}: {check.message}")
             lines.append(check.query + ";\n")
         return "\n".join(lines).rstrip() + "\n"
+
+
+def rendered_statements(steps: list) -> Iterator[str]:
+    """Every statement of rendered steps: a loop's body and its until, a group's condition
+    and its steps (as if the group ran and each loop ran once)."""
+    for step in steps:
+        if isinstance(step, RenderedLoop):
+            yield from step.body
+            yield step.until
+        elif isinstance(step, RenderedWhen):
+            yield step.condition
+            yield from rendered_statements(step.steps)
+        else:
+            yield step
 
 
 def _step_lines(steps: list, lines: list[str]) -> None:

@@ -434,6 +434,11 @@ WHERE
       COUNT(*) > 1
   );
 
+-- cdpc:when links_membership_id (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
+
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
 CREATE TABLE cdpc_work.id_reject_a AS
@@ -672,6 +677,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when links_membership_id
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -692,6 +699,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when links_email (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -931,6 +943,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when links_email
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -951,6 +965,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when links_phone (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -1190,6 +1209,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when links_phone
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -1210,6 +1231,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when links_device_id (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -1448,6 +1474,8 @@ SELECT
   t,
   vid
 FROM cdpc_work.id_held_next;
+
+-- cdpc:end-when links_device_id
 
 DROP TABLE IF EXISTS cdpc_work.id_profile_key;
 

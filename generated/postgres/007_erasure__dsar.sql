@@ -2039,6 +2039,11 @@ WHERE
       COUNT(*) > 1
   );
 
+-- cdpc:when erasure_links_membership_id (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
+
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
 CREATE TABLE cdpc_work.id_reject_a AS
@@ -2277,6 +2282,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when erasure_links_membership_id
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -2297,6 +2304,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when erasure_links_email (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -2536,6 +2548,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when erasure_links_email
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -2556,6 +2570,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when erasure_links_phone (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -2795,6 +2814,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when erasure_links_phone
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -2815,6 +2836,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when erasure_links_device_id (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -3053,6 +3079,8 @@ SELECT
   t,
   vid
 FROM cdpc_work.id_held_next;
+
+-- cdpc:end-when erasure_links_device_id
 
 DROP TABLE IF EXISTS cdpc_work.id_profile_key;
 

@@ -2048,6 +2048,11 @@ WHERE
       COUNT(*) > 1
   );
 
+-- cdpc:when erasure_links_membership_id (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
+
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
 CREATE TABLE cdpc_work.id_reject_a AS
@@ -2286,6 +2291,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when erasure_links_membership_id
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -2306,6 +2313,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when erasure_links_email (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -2545,6 +2557,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when erasure_links_email
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -2565,6 +2579,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when erasure_links_phone (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -2804,6 +2823,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when erasure_links_phone
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -2824,6 +2845,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when erasure_links_device_id (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -3062,6 +3088,8 @@ SELECT
   t,
   vid
 FROM cdpc_work.id_held_next;
+
+-- cdpc:end-when erasure_links_device_id
 
 DROP TABLE IF EXISTS cdpc_work.id_profile_key;
 

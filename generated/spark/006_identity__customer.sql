@@ -438,6 +438,11 @@ WHERE
       COUNT(*) > 1
   );
 
+-- cdpc:when links_membership_id (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
+
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
 CREATE TABLE cdpc_work.id_reject_a AS
@@ -676,6 +681,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when links_membership_id
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -696,6 +703,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when links_email (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -935,6 +947,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when links_email
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -955,6 +969,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when links_phone (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -1194,6 +1213,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when links_phone
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -1214,6 +1235,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when links_device_id (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -1452,6 +1478,8 @@ SELECT
   t,
   vid
 FROM cdpc_work.id_held_next;
+
+-- cdpc:end-when links_device_id
 
 DROP TABLE IF EXISTS cdpc_work.id_profile_key;
 

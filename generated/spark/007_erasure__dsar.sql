@@ -2045,6 +2045,11 @@ WHERE
       COUNT(*) > 1
   );
 
+-- cdpc:when erasure_links_membership_id (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
+
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
 CREATE TABLE cdpc_work.id_reject_a AS
@@ -2283,6 +2288,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when erasure_links_membership_id
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -2303,6 +2310,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when erasure_links_email (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -2542,6 +2554,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when erasure_links_email
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -2562,6 +2576,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when erasure_links_phone (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -2801,6 +2820,8 @@ SELECT
   vid
 FROM cdpc_work.id_held_next;
 
+-- cdpc:end-when erasure_links_phone
+
 DROP TABLE IF EXISTS cdpc_work.id_link;
 
 CREATE TABLE cdpc_work.id_link AS
@@ -2821,6 +2842,11 @@ WHERE
     HAVING
       COUNT(*) > 1
   );
+
+-- cdpc:when erasure_links_device_id (the statements up to cdpc:end-when run only when the query after cdpc:when returns more than 0)
+SELECT
+  COUNT(*)
+FROM cdpc_work.id_link;
 
 DROP TABLE IF EXISTS cdpc_work.id_reject_a;
 
@@ -3059,6 +3085,8 @@ SELECT
   t,
   vid
 FROM cdpc_work.id_held_next;
+
+-- cdpc:end-when erasure_links_device_id
 
 DROP TABLE IF EXISTS cdpc_work.id_profile_key;
 
