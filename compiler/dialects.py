@@ -20,7 +20,16 @@ from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 
 PORTABLE_PREFIX = "CDPC_"
 
-# The generic spelling (DuckDB's), used by any target that does not override it.
+# A text already shaped `dddd-dd-dd...` names a day of the calendar, year 1 or later: the year,
+# the month and the day in that month, leap years included, in plain SQL every target runs.
+_YEAR, _MONTH, _DAY = ("CAST(SUBSTRING({0}, %d, %d) AS INT)" % part for part in ((1, 4), (6, 2), (9, 2)))
+_YMD_BY_PARTS = (
+    f"({_YEAR} >= 1 AND {_MONTH} BETWEEN 1 AND 12 AND {_DAY} BETWEEN 1 AND "
+    f"CASE WHEN {_MONTH} IN (4, 6, 9, 11) THEN 30 "
+    f"WHEN {_MONTH} = 2 THEN CASE WHEN (({_YEAR} % 4 = 0 AND {_YEAR} % 100 <> 0) OR {_YEAR} % 400 = 0) THEN 29 ELSE 28 END "
+    f"ELSE 31 END)")
+
+# The generic spelling (DuckDB's unless DuckDB overrides it), used by any target that does not override it.
 GENERIC: dict[str, str] = {
     # lowercase hex SHA-256 / MD5 of a text value (UTF-8 bytes)
     "SHA256_HEX": "SHA256({0})",
@@ -36,6 +45,8 @@ GENERIC: dict[str, str] = {
     "CODEPOINT": "{0}",
     # cast a value to text (record keys, hashing of fields)
     "TO_TEXT": "CAST({0} AS TEXT)",
+    # a text shaped `dddd-dd-dd...` names a day of the calendar (year 1 or later)
+    "YMD_IS_DATE": _YMD_BY_PARTS,
 }
 
 
@@ -100,8 +111,11 @@ class Dialect:
 
 DIALECTS: dict[str, Dialect] = {
     # DuckDB and Spark match names case-insensitively and have no length limit a cdpc name reaches
-    "duckdb": Dialect("duckdb", engine="compiler.run.engines.duckdb",
-                      no_grants="DuckDB has no roles: whoever opens the database file reads every table"),
+    # the date check by DuckDB's own date cast: a fifth of the text and half the planning of a
+    # staging statement with dates (DuckDB reads year 0 as 1 BC, hence the first test)
+    "duckdb": Dialect("duckdb", engine="compiler.run.engines.duckdb", overrides={
+        "YMD_IS_DATE": "(SUBSTRING({0}, 1, 4) <> '0000' AND NOT TRY_CAST(SUBSTRING({0}, 1, 10) AS DATE) IS NULL)",
+    }, no_grants="DuckDB has no roles: whoever opens the database file reads every table"),
     # text order and min/max of text use COLLATE "C" (code-point order)
     "postgres": Dialect("postgres", engine="compiler.run.engines.postgres", after_create="ANALYZE {table}", overrides={
         "SHA256_HEX": "ENCODE(SHA256(CONVERT_TO({0}, 'UTF8')), 'hex')",

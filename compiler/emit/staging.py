@@ -128,9 +128,9 @@ def _castable(raw: exp.Expression, field: ContractField) -> exp.Expression:
     if base == "double":
         return _search(raw, _DOUBLE_RE)
     if base == "date":
-        return _then(_search(raw, _DATE_RE), _valid_date(raw))
+        return _then(_search(raw, _DATE_RE), portable("YMD_IS_DATE", raw.copy()))
     if base == "timestamp":
-        return _then(_search(raw, _TIMESTAMP_RE), and_(_valid_date(raw), _valid_time(raw)))
+        return _then(_search(raw, _TIMESTAMP_RE), and_(portable("YMD_IS_DATE", raw.copy()), _valid_time(raw)))
     raise ValueError(base)
 
 
@@ -145,22 +145,6 @@ def _search(raw: exp.Expression, pattern: str) -> exp.Expression:
 
 def _part(raw: exp.Expression, start: int, length: int) -> exp.Expression:
     return cast(exp.Substring(this=raw.copy(), start=lit(start), length=lit(length)), "integer")
-
-
-def _valid_date(raw: exp.Expression) -> exp.Expression:
-    year, month, day = _part(raw, 1, 4), _part(raw, 6, 2), _part(raw, 9, 2)
-    leap = exp.Paren(this=or_(
-        and_(exp.EQ(this=exp.Mod(this=year.copy(), expression=lit(4)), expression=lit(0)),
-             exp.NEQ(this=exp.Mod(this=year.copy(), expression=lit(100)), expression=lit(0))),
-        exp.EQ(this=exp.Mod(this=year.copy(), expression=lit(400)), expression=lit(0))))
-    days = exp.Case(ifs=[
-        exp.If(this=exp.In(this=month.copy(), expressions=[lit(4), lit(6), lit(9), lit(11)]), true=lit(30)),
-        exp.If(this=exp.EQ(this=month.copy(), expression=lit(2)),
-               true=exp.Case(ifs=[exp.If(this=leap, true=lit(29))], default=lit(28))),
-    ], default=lit(31))
-    return and_(exp.GTE(this=year, expression=lit(1)),
-                exp.Between(this=month, low=lit(1), high=lit(12)),
-                exp.Between(this=day, low=lit(1), high=days))
 
 
 def _valid_time(raw: exp.Expression) -> exp.Expression:

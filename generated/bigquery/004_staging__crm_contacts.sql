@@ -192,25 +192,27 @@ FROM (
         (
           CASE
             WHEN REGEXP_CONTAINS(birth_date, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
-            THEN CAST(SUBSTRING(birth_date, 1, 4) AS INT64) >= 1
-            AND CAST(SUBSTRING(birth_date, 6, 2) AS INT64) BETWEEN 1 AND 12
-            AND CAST(SUBSTRING(birth_date, 9, 2) AS INT64) BETWEEN 1 AND CASE
-              WHEN CAST(SUBSTRING(birth_date, 6, 2) AS INT64) IN (4, 6, 9, 11)
-              THEN 30
-              WHEN CAST(SUBSTRING(birth_date, 6, 2) AS INT64) = 2
-              THEN CASE
-                WHEN (
-                  (
-                    MOD(CAST(SUBSTRING(birth_date, 1, 4) AS INT64), 4) = 0
-                    AND MOD(CAST(SUBSTRING(birth_date, 1, 4) AS INT64), 100) <> 0
+            THEN (
+              CAST(SUBSTRING(birth_date, 1, 4) AS INT64) >= 1
+              AND CAST(SUBSTRING(birth_date, 6, 2) AS INT64) BETWEEN 1 AND 12
+              AND CAST(SUBSTRING(birth_date, 9, 2) AS INT64) BETWEEN 1 AND CASE
+                WHEN CAST(SUBSTRING(birth_date, 6, 2) AS INT64) IN (4, 6, 9, 11)
+                THEN 30
+                WHEN CAST(SUBSTRING(birth_date, 6, 2) AS INT64) = 2
+                THEN CASE
+                  WHEN (
+                    (
+                      MOD(CAST(SUBSTRING(birth_date, 1, 4) AS INT64), 4) = 0
+                      AND MOD(CAST(SUBSTRING(birth_date, 1, 4) AS INT64), 100) <> 0
+                    )
+                    OR MOD(CAST(SUBSTRING(birth_date, 1, 4) AS INT64), 400) = 0
                   )
-                  OR MOD(CAST(SUBSTRING(birth_date, 1, 4) AS INT64), 400) = 0
-                )
-                THEN 29
-                ELSE 28
+                  THEN 29
+                  ELSE 28
+                END
+                ELSE 31
               END
-              ELSE 31
-            END
+            )
             ELSE FALSE
           END
         ),
@@ -226,25 +228,27 @@ FROM (
         (
           CASE
             WHEN REGEXP_CONTAINS(joined_on, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
-            THEN CAST(SUBSTRING(joined_on, 1, 4) AS INT64) >= 1
-            AND CAST(SUBSTRING(joined_on, 6, 2) AS INT64) BETWEEN 1 AND 12
-            AND CAST(SUBSTRING(joined_on, 9, 2) AS INT64) BETWEEN 1 AND CASE
-              WHEN CAST(SUBSTRING(joined_on, 6, 2) AS INT64) IN (4, 6, 9, 11)
-              THEN 30
-              WHEN CAST(SUBSTRING(joined_on, 6, 2) AS INT64) = 2
-              THEN CASE
-                WHEN (
-                  (
-                    MOD(CAST(SUBSTRING(joined_on, 1, 4) AS INT64), 4) = 0
-                    AND MOD(CAST(SUBSTRING(joined_on, 1, 4) AS INT64), 100) <> 0
+            THEN (
+              CAST(SUBSTRING(joined_on, 1, 4) AS INT64) >= 1
+              AND CAST(SUBSTRING(joined_on, 6, 2) AS INT64) BETWEEN 1 AND 12
+              AND CAST(SUBSTRING(joined_on, 9, 2) AS INT64) BETWEEN 1 AND CASE
+                WHEN CAST(SUBSTRING(joined_on, 6, 2) AS INT64) IN (4, 6, 9, 11)
+                THEN 30
+                WHEN CAST(SUBSTRING(joined_on, 6, 2) AS INT64) = 2
+                THEN CASE
+                  WHEN (
+                    (
+                      MOD(CAST(SUBSTRING(joined_on, 1, 4) AS INT64), 4) = 0
+                      AND MOD(CAST(SUBSTRING(joined_on, 1, 4) AS INT64), 100) <> 0
+                    )
+                    OR MOD(CAST(SUBSTRING(joined_on, 1, 4) AS INT64), 400) = 0
                   )
-                  OR MOD(CAST(SUBSTRING(joined_on, 1, 4) AS INT64), 400) = 0
-                )
-                THEN 29
-                ELSE 28
+                  THEN 29
+                  ELSE 28
+                END
+                ELSE 31
               END
-              ELSE 31
-            END
+            )
             ELSE FALSE
           END
         ),
@@ -257,25 +261,27 @@ FROM (
         (
           CASE
             WHEN REGEXP_CONTAINS(vacation_hold_until, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
-            THEN CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT64) >= 1
-            AND CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT64) BETWEEN 1 AND 12
-            AND CAST(SUBSTRING(vacation_hold_until, 9, 2) AS INT64) BETWEEN 1 AND CASE
-              WHEN CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT64) IN (4, 6, 9, 11)
-              THEN 30
-              WHEN CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT64) = 2
-              THEN CASE
-                WHEN (
-                  (
-                    MOD(CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT64), 4) = 0
-                    AND MOD(CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT64), 100) <> 0
+            THEN (
+              CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT64) >= 1
+              AND CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT64) BETWEEN 1 AND 12
+              AND CAST(SUBSTRING(vacation_hold_until, 9, 2) AS INT64) BETWEEN 1 AND CASE
+                WHEN CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT64) IN (4, 6, 9, 11)
+                THEN 30
+                WHEN CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT64) = 2
+                THEN CASE
+                  WHEN (
+                    (
+                      MOD(CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT64), 4) = 0
+                      AND MOD(CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT64), 100) <> 0
+                    )
+                    OR MOD(CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT64), 400) = 0
                   )
-                  OR MOD(CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT64), 400) = 0
-                )
-                THEN 29
-                ELSE 28
+                  THEN 29
+                  ELSE 28
+                END
+                ELSE 31
               END
-              ELSE 31
-            END
+            )
             ELSE FALSE
           END
         ),

@@ -116,25 +116,8 @@ FROM (
               '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$'
             )
             THEN (
-              CAST(SUBSTRING(recorded_at, 1, 4) AS INT) >= 1
-              AND CAST(SUBSTRING(recorded_at, 6, 2) AS INT) BETWEEN 1 AND 12
-              AND CAST(SUBSTRING(recorded_at, 9, 2) AS INT) BETWEEN 1 AND CASE
-                WHEN CAST(SUBSTRING(recorded_at, 6, 2) AS INT) IN (4, 6, 9, 11)
-                THEN 30
-                WHEN CAST(SUBSTRING(recorded_at, 6, 2) AS INT) = 2
-                THEN CASE
-                  WHEN (
-                    (
-                      CAST(SUBSTRING(recorded_at, 1, 4) AS INT) % 4 = 0
-                      AND CAST(SUBSTRING(recorded_at, 1, 4) AS INT) % 100 <> 0
-                    )
-                    OR CAST(SUBSTRING(recorded_at, 1, 4) AS INT) % 400 = 0
-                  )
-                  THEN 29
-                  ELSE 28
-                END
-                ELSE 31
-              END
+              SUBSTRING(recorded_at, 1, 4) <> '0000'
+              AND NOT TRY_CAST(SUBSTRING(recorded_at, 1, 10) AS DATE) IS NULL
             )
             AND (
               CAST(SUBSTRING(recorded_at, 12, 2) AS INT) <= 23

@@ -189,25 +189,10 @@ FROM (
         (
           CASE
             WHEN REGEXP_MATCHES(birth_date, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
-            THEN CAST(SUBSTRING(birth_date, 1, 4) AS INT) >= 1
-            AND CAST(SUBSTRING(birth_date, 6, 2) AS INT) BETWEEN 1 AND 12
-            AND CAST(SUBSTRING(birth_date, 9, 2) AS INT) BETWEEN 1 AND CASE
-              WHEN CAST(SUBSTRING(birth_date, 6, 2) AS INT) IN (4, 6, 9, 11)
-              THEN 30
-              WHEN CAST(SUBSTRING(birth_date, 6, 2) AS INT) = 2
-              THEN CASE
-                WHEN (
-                  (
-                    CAST(SUBSTRING(birth_date, 1, 4) AS INT) % 4 = 0
-                    AND CAST(SUBSTRING(birth_date, 1, 4) AS INT) % 100 <> 0
-                  )
-                  OR CAST(SUBSTRING(birth_date, 1, 4) AS INT) % 400 = 0
-                )
-                THEN 29
-                ELSE 28
-              END
-              ELSE 31
-            END
+            THEN (
+              SUBSTRING(birth_date, 1, 4) <> '0000'
+              AND NOT TRY_CAST(SUBSTRING(birth_date, 1, 10) AS DATE) IS NULL
+            )
             ELSE FALSE
           END
         ),
@@ -223,25 +208,10 @@ FROM (
         (
           CASE
             WHEN REGEXP_MATCHES(joined_on, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
-            THEN CAST(SUBSTRING(joined_on, 1, 4) AS INT) >= 1
-            AND CAST(SUBSTRING(joined_on, 6, 2) AS INT) BETWEEN 1 AND 12
-            AND CAST(SUBSTRING(joined_on, 9, 2) AS INT) BETWEEN 1 AND CASE
-              WHEN CAST(SUBSTRING(joined_on, 6, 2) AS INT) IN (4, 6, 9, 11)
-              THEN 30
-              WHEN CAST(SUBSTRING(joined_on, 6, 2) AS INT) = 2
-              THEN CASE
-                WHEN (
-                  (
-                    CAST(SUBSTRING(joined_on, 1, 4) AS INT) % 4 = 0
-                    AND CAST(SUBSTRING(joined_on, 1, 4) AS INT) % 100 <> 0
-                  )
-                  OR CAST(SUBSTRING(joined_on, 1, 4) AS INT) % 400 = 0
-                )
-                THEN 29
-                ELSE 28
-              END
-              ELSE 31
-            END
+            THEN (
+              SUBSTRING(joined_on, 1, 4) <> '0000'
+              AND NOT TRY_CAST(SUBSTRING(joined_on, 1, 10) AS DATE) IS NULL
+            )
             ELSE FALSE
           END
         ),
@@ -254,25 +224,10 @@ FROM (
         (
           CASE
             WHEN REGEXP_MATCHES(vacation_hold_until, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
-            THEN CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) >= 1
-            AND CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT) BETWEEN 1 AND 12
-            AND CAST(SUBSTRING(vacation_hold_until, 9, 2) AS INT) BETWEEN 1 AND CASE
-              WHEN CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT) IN (4, 6, 9, 11)
-              THEN 30
-              WHEN CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT) = 2
-              THEN CASE
-                WHEN (
-                  (
-                    CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) % 4 = 0
-                    AND CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) % 100 <> 0
-                  )
-                  OR CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) % 400 = 0
-                )
-                THEN 29
-                ELSE 28
-              END
-              ELSE 31
-            END
+            THEN (
+              SUBSTRING(vacation_hold_until, 1, 4) <> '0000'
+              AND NOT TRY_CAST(SUBSTRING(vacation_hold_until, 1, 10) AS DATE) IS NULL
+            )
             ELSE FALSE
           END
         ),
@@ -302,25 +257,8 @@ FROM (
               '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$'
             )
             THEN (
-              CAST(SUBSTRING(created_at, 1, 4) AS INT) >= 1
-              AND CAST(SUBSTRING(created_at, 6, 2) AS INT) BETWEEN 1 AND 12
-              AND CAST(SUBSTRING(created_at, 9, 2) AS INT) BETWEEN 1 AND CASE
-                WHEN CAST(SUBSTRING(created_at, 6, 2) AS INT) IN (4, 6, 9, 11)
-                THEN 30
-                WHEN CAST(SUBSTRING(created_at, 6, 2) AS INT) = 2
-                THEN CASE
-                  WHEN (
-                    (
-                      CAST(SUBSTRING(created_at, 1, 4) AS INT) % 4 = 0
-                      AND CAST(SUBSTRING(created_at, 1, 4) AS INT) % 100 <> 0
-                    )
-                    OR CAST(SUBSTRING(created_at, 1, 4) AS INT) % 400 = 0
-                  )
-                  THEN 29
-                  ELSE 28
-                END
-                ELSE 31
-              END
+              SUBSTRING(created_at, 1, 4) <> '0000'
+              AND NOT TRY_CAST(SUBSTRING(created_at, 1, 10) AS DATE) IS NULL
             )
             AND (
               CAST(SUBSTRING(created_at, 12, 2) AS INT) <= 23
@@ -343,25 +281,8 @@ FROM (
               '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$'
             )
             THEN (
-              CAST(SUBSTRING(updated_at, 1, 4) AS INT) >= 1
-              AND CAST(SUBSTRING(updated_at, 6, 2) AS INT) BETWEEN 1 AND 12
-              AND CAST(SUBSTRING(updated_at, 9, 2) AS INT) BETWEEN 1 AND CASE
-                WHEN CAST(SUBSTRING(updated_at, 6, 2) AS INT) IN (4, 6, 9, 11)
-                THEN 30
-                WHEN CAST(SUBSTRING(updated_at, 6, 2) AS INT) = 2
-                THEN CASE
-                  WHEN (
-                    (
-                      CAST(SUBSTRING(updated_at, 1, 4) AS INT) % 4 = 0
-                      AND CAST(SUBSTRING(updated_at, 1, 4) AS INT) % 100 <> 0
-                    )
-                    OR CAST(SUBSTRING(updated_at, 1, 4) AS INT) % 400 = 0
-                  )
-                  THEN 29
-                  ELSE 28
-                END
-                ELSE 31
-              END
+              SUBSTRING(updated_at, 1, 4) <> '0000'
+              AND NOT TRY_CAST(SUBSTRING(updated_at, 1, 10) AS DATE) IS NULL
             )
             AND (
               CAST(SUBSTRING(updated_at, 12, 2) AS INT) <= 23

@@ -189,25 +189,27 @@ FROM (
         (
           CASE
             WHEN birth_date RLIKE '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
-            THEN CAST(SUBSTRING(birth_date, 1, 4) AS INT) >= 1
-            AND CAST(SUBSTRING(birth_date, 6, 2) AS INT) BETWEEN 1 AND 12
-            AND CAST(SUBSTRING(birth_date, 9, 2) AS INT) BETWEEN 1 AND CASE
-              WHEN CAST(SUBSTRING(birth_date, 6, 2) AS INT) IN (4, 6, 9, 11)
-              THEN 30
-              WHEN CAST(SUBSTRING(birth_date, 6, 2) AS INT) = 2
-              THEN CASE
-                WHEN (
-                  (
-                    CAST(SUBSTRING(birth_date, 1, 4) AS INT) % 4 = 0
-                    AND CAST(SUBSTRING(birth_date, 1, 4) AS INT) % 100 <> 0
+            THEN (
+              CAST(SUBSTRING(birth_date, 1, 4) AS INT) >= 1
+              AND CAST(SUBSTRING(birth_date, 6, 2) AS INT) BETWEEN 1 AND 12
+              AND CAST(SUBSTRING(birth_date, 9, 2) AS INT) BETWEEN 1 AND CASE
+                WHEN CAST(SUBSTRING(birth_date, 6, 2) AS INT) IN (4, 6, 9, 11)
+                THEN 30
+                WHEN CAST(SUBSTRING(birth_date, 6, 2) AS INT) = 2
+                THEN CASE
+                  WHEN (
+                    (
+                      CAST(SUBSTRING(birth_date, 1, 4) AS INT) % 4 = 0
+                      AND CAST(SUBSTRING(birth_date, 1, 4) AS INT) % 100 <> 0
+                    )
+                    OR CAST(SUBSTRING(birth_date, 1, 4) AS INT) % 400 = 0
                   )
-                  OR CAST(SUBSTRING(birth_date, 1, 4) AS INT) % 400 = 0
-                )
-                THEN 29
-                ELSE 28
+                  THEN 29
+                  ELSE 28
+                END
+                ELSE 31
               END
-              ELSE 31
-            END
+            )
             ELSE FALSE
           END
         ),
@@ -223,25 +225,27 @@ FROM (
         (
           CASE
             WHEN joined_on RLIKE '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
-            THEN CAST(SUBSTRING(joined_on, 1, 4) AS INT) >= 1
-            AND CAST(SUBSTRING(joined_on, 6, 2) AS INT) BETWEEN 1 AND 12
-            AND CAST(SUBSTRING(joined_on, 9, 2) AS INT) BETWEEN 1 AND CASE
-              WHEN CAST(SUBSTRING(joined_on, 6, 2) AS INT) IN (4, 6, 9, 11)
-              THEN 30
-              WHEN CAST(SUBSTRING(joined_on, 6, 2) AS INT) = 2
-              THEN CASE
-                WHEN (
-                  (
-                    CAST(SUBSTRING(joined_on, 1, 4) AS INT) % 4 = 0
-                    AND CAST(SUBSTRING(joined_on, 1, 4) AS INT) % 100 <> 0
+            THEN (
+              CAST(SUBSTRING(joined_on, 1, 4) AS INT) >= 1
+              AND CAST(SUBSTRING(joined_on, 6, 2) AS INT) BETWEEN 1 AND 12
+              AND CAST(SUBSTRING(joined_on, 9, 2) AS INT) BETWEEN 1 AND CASE
+                WHEN CAST(SUBSTRING(joined_on, 6, 2) AS INT) IN (4, 6, 9, 11)
+                THEN 30
+                WHEN CAST(SUBSTRING(joined_on, 6, 2) AS INT) = 2
+                THEN CASE
+                  WHEN (
+                    (
+                      CAST(SUBSTRING(joined_on, 1, 4) AS INT) % 4 = 0
+                      AND CAST(SUBSTRING(joined_on, 1, 4) AS INT) % 100 <> 0
+                    )
+                    OR CAST(SUBSTRING(joined_on, 1, 4) AS INT) % 400 = 0
                   )
-                  OR CAST(SUBSTRING(joined_on, 1, 4) AS INT) % 400 = 0
-                )
-                THEN 29
-                ELSE 28
+                  THEN 29
+                  ELSE 28
+                END
+                ELSE 31
               END
-              ELSE 31
-            END
+            )
             ELSE FALSE
           END
         ),
@@ -254,25 +258,27 @@ FROM (
         (
           CASE
             WHEN vacation_hold_until RLIKE '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
-            THEN CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) >= 1
-            AND CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT) BETWEEN 1 AND 12
-            AND CAST(SUBSTRING(vacation_hold_until, 9, 2) AS INT) BETWEEN 1 AND CASE
-              WHEN CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT) IN (4, 6, 9, 11)
-              THEN 30
-              WHEN CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT) = 2
-              THEN CASE
-                WHEN (
-                  (
-                    CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) % 4 = 0
-                    AND CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) % 100 <> 0
+            THEN (
+              CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) >= 1
+              AND CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT) BETWEEN 1 AND 12
+              AND CAST(SUBSTRING(vacation_hold_until, 9, 2) AS INT) BETWEEN 1 AND CASE
+                WHEN CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT) IN (4, 6, 9, 11)
+                THEN 30
+                WHEN CAST(SUBSTRING(vacation_hold_until, 6, 2) AS INT) = 2
+                THEN CASE
+                  WHEN (
+                    (
+                      CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) % 4 = 0
+                      AND CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) % 100 <> 0
+                    )
+                    OR CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) % 400 = 0
                   )
-                  OR CAST(SUBSTRING(vacation_hold_until, 1, 4) AS INT) % 400 = 0
-                )
-                THEN 29
-                ELSE 28
+                  THEN 29
+                  ELSE 28
+                END
+                ELSE 31
               END
-              ELSE 31
-            END
+            )
             ELSE FALSE
           END
         ),
