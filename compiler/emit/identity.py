@@ -106,9 +106,13 @@ def _rows(defs: Definitions, identity: Identity) -> list[exp.Expression]:
                           .from_(table(staging, source, "s"), copy=False)
                           .join(shared.subquery("d", copy=False), join_type="left",
                                 on=exp.EQ(this=col("k", "d"), expression=record_key(contract, "s")), copy=False))
-    finished = [alias(_finish_value(identity, t, col(_column(t))), _column(t)) for t in identity.types]
-    query = (exp.select(col("source"), col("record_key"), col("dup"), *finished, copy=False)
-             .from_(union_all(per_source).subquery("prepared", copy=False), copy=False))
+    # each half of the normalizer at its own level, so that no value's expression is written twice
+    record = [col("source"), col("record_key"), col("dup")]
+    shaped = [alias(_shape(identity.identifier(t).normalize, col(_column(t))), _column(t)) for t in identity.types]
+    kept = [alias(_unless_blank_or_blocked(identity, t, col(_column(t))), _column(t)) for t in identity.types]
+    query = (exp.select(*(c.copy() for c in record), *kept, copy=False).from_(
+        exp.select(*record, *shaped, copy=False).from_(union_all(per_source).subquery("prepared", copy=False), copy=False)
+        .subquery("shaped", copy=False), copy=False))
     return create_table_as(WORK, "id_rows", query)
 
 
@@ -191,7 +195,11 @@ def _prepare(identity: Identity, id_type: str, value: exp.Expression) -> exp.Exp
 
 def _finish_value(identity: Identity, id_type: str, value: exp.Expression) -> exp.Expression:
     """Second half: validity (email shape, phone length), empty and blocklisted values become NULL."""
-    value = _shape(identity.identifier(id_type).normalize, value)
+    return _unless_blank_or_blocked(identity, id_type, _shape(identity.identifier(id_type).normalize, value))
+
+
+def _unless_blank_or_blocked(identity: Identity, id_type: str, value: exp.Expression) -> exp.Expression:
+    """A shaped value, NULL when it is empty or on the type's blocklist."""
     blocked = blocked_values(identity, id_type)
     empty = exp.EQ(this=value.copy(), expression=lit(""))
     condition = exp.or_(empty, exp.In(this=value.copy(), expressions=[lit(b) for b in blocked]), copy=False) if blocked else empty

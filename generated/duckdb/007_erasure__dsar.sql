@@ -1599,154 +1599,143 @@ SELECT
   dup,
   CASE WHEN id__membership_id = '' THEN CAST(NULL AS TEXT) ELSE id__membership_id END AS id__membership_id,
   CASE
-    WHEN CASE
-      WHEN LENGTH(id__email) - LENGTH(REPLACE(id__email, '@', '')) = 1
-      AND NOT id__email LIKE '@%'
-      AND NOT id__email LIKE '%@'
-      THEN id__email
-    END = ''
-    OR CASE
-      WHEN LENGTH(id__email) - LENGTH(REPLACE(id__email, '@', '')) = 1
-      AND NOT id__email LIKE '@%'
-      AND NOT id__email LIKE '%@'
-      THEN id__email
-    END IN (
+    WHEN id__email = ''
+    OR id__email IN (
       'noemail@fitclub.example',
       'none@none.com',
       'test@example.com',
       'test@fitclub.example'
     )
     THEN CAST(NULL AS TEXT)
-    ELSE CASE
-      WHEN LENGTH(id__email) - LENGTH(REPLACE(id__email, '@', '')) = 1
-      AND NOT id__email LIKE '@%'
-      AND NOT id__email LIKE '%@'
-      THEN id__email
-    END
+    ELSE id__email
   END AS id__email,
   CASE
-    WHEN CASE
-      WHEN LENGTH(id__phone) = 10
-      THEN '+1' || id__phone
-      WHEN LENGTH(id__phone) BETWEEN 8 AND 15
-      THEN '+' || id__phone
-    END = ''
-    OR CASE
-      WHEN LENGTH(id__phone) = 10
-      THEN '+1' || id__phone
-      WHEN LENGTH(id__phone) BETWEEN 8 AND 15
-      THEN '+' || id__phone
-    END IN ('+10000000000', '+11111111111', '+15555550100')
+    WHEN id__phone = '' OR id__phone IN ('+10000000000', '+11111111111', '+15555550100')
     THEN CAST(NULL AS TEXT)
-    ELSE CASE
-      WHEN LENGTH(id__phone) = 10
-      THEN '+1' || id__phone
-      WHEN LENGTH(id__phone) BETWEEN 8 AND 15
-      THEN '+' || id__phone
-    END
+    ELSE id__phone
   END AS id__phone,
   CASE WHEN id__device_id = '' THEN CAST(NULL AS TEXT) ELSE id__device_id END AS id__device_id
 FROM (
   SELECT
-    'crm_contacts' AS source,
-    COALESCE(CAST(s.contact_id AS TEXT), '') AS record_key,
-    CASE WHEN d.k IS NULL THEN 0 ELSE 1 END AS dup,
-    UPPER(TRIM(CAST(s.membership_id AS TEXT), ' ')) AS id__membership_id,
-    LOWER(TRIM(CAST(s.email AS TEXT), ' ')) AS id__email,
-    REGEXP_REPLACE(CAST(s.phone AS TEXT), '[^0-9]', '', 'g') AS id__phone,
-    CAST(NULL AS TEXT) AS id__device_id
-  FROM cdp_staging.crm_contacts AS s
-  LEFT JOIN (
+    source,
+    record_key,
+    dup,
+    id__membership_id AS id__membership_id,
+    CASE
+      WHEN LENGTH(id__email) - LENGTH(REPLACE(id__email, '@', '')) = 1
+      AND NOT id__email LIKE '@%'
+      AND NOT id__email LIKE '%@'
+      THEN id__email
+    END AS id__email,
+    CASE
+      WHEN LENGTH(id__phone) = 10
+      THEN '+1' || id__phone
+      WHEN LENGTH(id__phone) BETWEEN 8 AND 15
+      THEN '+' || id__phone
+    END AS id__phone,
+    id__device_id AS id__device_id
+  FROM (
     SELECT
-      COALESCE(CAST(contact_id AS TEXT), '') AS k
-    FROM cdp_staging.crm_contacts
-    GROUP BY
-      COALESCE(CAST(contact_id AS TEXT), '')
-    HAVING
-      COUNT(*) > 1
-  ) AS d
-    ON d.k = COALESCE(CAST(s.contact_id AS TEXT), '')
-  UNION ALL
-  SELECT
-    'bookings' AS source,
-    COALESCE(CAST(s.booking_id AS TEXT), '') AS record_key,
-    CASE WHEN d.k IS NULL THEN 0 ELSE 1 END AS dup,
-    UPPER(TRIM(CAST(s.membership_id AS TEXT), ' ')) AS id__membership_id,
-    LOWER(TRIM(CAST(s.email AS TEXT), ' ')) AS id__email,
-    CAST(NULL AS TEXT) AS id__phone,
-    CAST(NULL AS TEXT) AS id__device_id
-  FROM cdp_staging.bookings AS s
-  LEFT JOIN (
+      'crm_contacts' AS source,
+      COALESCE(CAST(s.contact_id AS TEXT), '') AS record_key,
+      CASE WHEN d.k IS NULL THEN 0 ELSE 1 END AS dup,
+      UPPER(TRIM(CAST(s.membership_id AS TEXT), ' ')) AS id__membership_id,
+      LOWER(TRIM(CAST(s.email AS TEXT), ' ')) AS id__email,
+      REGEXP_REPLACE(CAST(s.phone AS TEXT), '[^0-9]', '', 'g') AS id__phone,
+      CAST(NULL AS TEXT) AS id__device_id
+    FROM cdp_staging.crm_contacts AS s
+    LEFT JOIN (
+      SELECT
+        COALESCE(CAST(contact_id AS TEXT), '') AS k
+      FROM cdp_staging.crm_contacts
+      GROUP BY
+        COALESCE(CAST(contact_id AS TEXT), '')
+      HAVING
+        COUNT(*) > 1
+    ) AS d
+      ON d.k = COALESCE(CAST(s.contact_id AS TEXT), '')
+    UNION ALL
     SELECT
-      COALESCE(CAST(booking_id AS TEXT), '') AS k
-    FROM cdp_staging.bookings
-    GROUP BY
-      COALESCE(CAST(booking_id AS TEXT), '')
-    HAVING
-      COUNT(*) > 1
-  ) AS d
-    ON d.k = COALESCE(CAST(s.booking_id AS TEXT), '')
-  UNION ALL
-  SELECT
-    'pos_transactions' AS source,
-    COALESCE(CAST(s.transaction_id AS TEXT), '') AS record_key,
-    CASE WHEN d.k IS NULL THEN 0 ELSE 1 END AS dup,
-    CAST(NULL AS TEXT) AS id__membership_id,
-    LOWER(TRIM(CAST(s.email AS TEXT), ' ')) AS id__email,
-    REGEXP_REPLACE(CAST(s.phone AS TEXT), '[^0-9]', '', 'g') AS id__phone,
-    CAST(NULL AS TEXT) AS id__device_id
-  FROM cdp_staging.pos_transactions AS s
-  LEFT JOIN (
+      'bookings' AS source,
+      COALESCE(CAST(s.booking_id AS TEXT), '') AS record_key,
+      CASE WHEN d.k IS NULL THEN 0 ELSE 1 END AS dup,
+      UPPER(TRIM(CAST(s.membership_id AS TEXT), ' ')) AS id__membership_id,
+      LOWER(TRIM(CAST(s.email AS TEXT), ' ')) AS id__email,
+      CAST(NULL AS TEXT) AS id__phone,
+      CAST(NULL AS TEXT) AS id__device_id
+    FROM cdp_staging.bookings AS s
+    LEFT JOIN (
+      SELECT
+        COALESCE(CAST(booking_id AS TEXT), '') AS k
+      FROM cdp_staging.bookings
+      GROUP BY
+        COALESCE(CAST(booking_id AS TEXT), '')
+      HAVING
+        COUNT(*) > 1
+    ) AS d
+      ON d.k = COALESCE(CAST(s.booking_id AS TEXT), '')
+    UNION ALL
     SELECT
-      COALESCE(CAST(transaction_id AS TEXT), '') AS k
-    FROM cdp_staging.pos_transactions
-    GROUP BY
-      COALESCE(CAST(transaction_id AS TEXT), '')
-    HAVING
-      COUNT(*) > 1
-  ) AS d
-    ON d.k = COALESCE(CAST(s.transaction_id AS TEXT), '')
-  UNION ALL
-  SELECT
-    'app_events' AS source,
-    COALESCE(CAST(s.event_id AS TEXT), '') AS record_key,
-    CASE WHEN d.k IS NULL THEN 0 ELSE 1 END AS dup,
-    UPPER(TRIM(CAST(s.member_ref AS TEXT), ' ')) AS id__membership_id,
-    CAST(NULL AS TEXT) AS id__email,
-    CAST(NULL AS TEXT) AS id__phone,
-    CAST(s.device_id AS TEXT) AS id__device_id
-  FROM cdp_staging.app_events AS s
-  LEFT JOIN (
+      'pos_transactions' AS source,
+      COALESCE(CAST(s.transaction_id AS TEXT), '') AS record_key,
+      CASE WHEN d.k IS NULL THEN 0 ELSE 1 END AS dup,
+      CAST(NULL AS TEXT) AS id__membership_id,
+      LOWER(TRIM(CAST(s.email AS TEXT), ' ')) AS id__email,
+      REGEXP_REPLACE(CAST(s.phone AS TEXT), '[^0-9]', '', 'g') AS id__phone,
+      CAST(NULL AS TEXT) AS id__device_id
+    FROM cdp_staging.pos_transactions AS s
+    LEFT JOIN (
+      SELECT
+        COALESCE(CAST(transaction_id AS TEXT), '') AS k
+      FROM cdp_staging.pos_transactions
+      GROUP BY
+        COALESCE(CAST(transaction_id AS TEXT), '')
+      HAVING
+        COUNT(*) > 1
+    ) AS d
+      ON d.k = COALESCE(CAST(s.transaction_id AS TEXT), '')
+    UNION ALL
     SELECT
-      COALESCE(CAST(event_id AS TEXT), '') AS k
-    FROM cdp_staging.app_events
-    GROUP BY
-      COALESCE(CAST(event_id AS TEXT), '')
-    HAVING
-      COUNT(*) > 1
-  ) AS d
-    ON d.k = COALESCE(CAST(s.event_id AS TEXT), '')
-  UNION ALL
-  SELECT
-    'consent_events' AS source,
-    COALESCE(CAST(s.consent_id AS TEXT), '') AS record_key,
-    CASE WHEN d.k IS NULL THEN 0 ELSE 1 END AS dup,
-    UPPER(TRIM(CAST(s.membership_id AS TEXT), ' ')) AS id__membership_id,
-    LOWER(TRIM(CAST(s.email AS TEXT), ' ')) AS id__email,
-    REGEXP_REPLACE(CAST(s.phone AS TEXT), '[^0-9]', '', 'g') AS id__phone,
-    CAST(NULL AS TEXT) AS id__device_id
-  FROM cdp_staging.consent_events AS s
-  LEFT JOIN (
+      'app_events' AS source,
+      COALESCE(CAST(s.event_id AS TEXT), '') AS record_key,
+      CASE WHEN d.k IS NULL THEN 0 ELSE 1 END AS dup,
+      UPPER(TRIM(CAST(s.member_ref AS TEXT), ' ')) AS id__membership_id,
+      CAST(NULL AS TEXT) AS id__email,
+      CAST(NULL AS TEXT) AS id__phone,
+      CAST(s.device_id AS TEXT) AS id__device_id
+    FROM cdp_staging.app_events AS s
+    LEFT JOIN (
+      SELECT
+        COALESCE(CAST(event_id AS TEXT), '') AS k
+      FROM cdp_staging.app_events
+      GROUP BY
+        COALESCE(CAST(event_id AS TEXT), '')
+      HAVING
+        COUNT(*) > 1
+    ) AS d
+      ON d.k = COALESCE(CAST(s.event_id AS TEXT), '')
+    UNION ALL
     SELECT
-      COALESCE(CAST(consent_id AS TEXT), '') AS k
-    FROM cdp_staging.consent_events
-    GROUP BY
-      COALESCE(CAST(consent_id AS TEXT), '')
-    HAVING
-      COUNT(*) > 1
-  ) AS d
-    ON d.k = COALESCE(CAST(s.consent_id AS TEXT), '')
-) AS prepared;
+      'consent_events' AS source,
+      COALESCE(CAST(s.consent_id AS TEXT), '') AS record_key,
+      CASE WHEN d.k IS NULL THEN 0 ELSE 1 END AS dup,
+      UPPER(TRIM(CAST(s.membership_id AS TEXT), ' ')) AS id__membership_id,
+      LOWER(TRIM(CAST(s.email AS TEXT), ' ')) AS id__email,
+      REGEXP_REPLACE(CAST(s.phone AS TEXT), '[^0-9]', '', 'g') AS id__phone,
+      CAST(NULL AS TEXT) AS id__device_id
+    FROM cdp_staging.consent_events AS s
+    LEFT JOIN (
+      SELECT
+        COALESCE(CAST(consent_id AS TEXT), '') AS k
+      FROM cdp_staging.consent_events
+      GROUP BY
+        COALESCE(CAST(consent_id AS TEXT), '')
+      HAVING
+        COUNT(*) > 1
+    ) AS d
+      ON d.k = COALESCE(CAST(s.consent_id AS TEXT), '')
+  ) AS prepared
+) AS shaped;
 
 DROP TABLE IF EXISTS cdpc_work.id_nodes;
 
