@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -27,7 +28,7 @@ from compiler.run.runner import run_project
 from crossdata import AS_OF, raw_data, write_raw
 from engine_projects import EDGE_PROJECT, SMALL_PROJECT
 from helpers import ROOT, write_files
-from tables import differences, snapshot, spec_tables
+from tables import access_views, differences, read_table, snapshot, spec_tables
 
 ENGINES = ("duckdb", "postgres", "spark")
 REFERENCE = require_valid(ROOT)
@@ -71,12 +72,17 @@ def engines(duckdb_and_postgres, spark_engine):
     return {**duckdb_and_postgres, "spark": lambda: spark_engine}
 
 
-def run_on(engine, project, data_dir: Path, as_of: dt.datetime = AS_OF, sources: str = "files", before=None):
+def run_on(engine, project, data_dir: Path, as_of: dt.datetime = AS_OF, sources: str = "files", before=None,
+           views: bool = False):
+    """The run's result and its tables (with `views`, the access definitions' views too)."""
     forget_earlier_runs(engine, project.definitions)
     if before is not None:
         before(engine)
     result = run_project(project, engine, data_dir, as_of, sources_mode=sources)
-    return result, snapshot(engine, project.definitions)
+    tables = snapshot(engine, project.definitions)
+    if views:
+        tables |= {f"{s}.{v}": read_table(engine, s, v) for s, v in access_views(project.definitions)}
+    return result, tables
 
 
 def forget_earlier_runs(engine, defs) -> None:
@@ -90,12 +96,12 @@ def forget_earlier_runs(engine, defs) -> None:
 
 
 def run_everywhere(engines: dict, project, data_dir: Path, names=ENGINES, as_of: dt.datetime = AS_OF,
-                   sources: str = "files", before=None) -> dict:
+                   sources: str = "files", before=None, views: bool = False) -> dict:
     outcome = {}
     for name in names:
         engine = engines[name]()
         try:
-            outcome[name] = run_on(engine, project, data_dir, as_of, sources, before)
+            outcome[name] = run_on(engine, project, data_dir, as_of, sources, before, views)
         finally:
             if name == "duckdb":
                 engine.close()
@@ -125,7 +131,29 @@ def assert_same_everywhere(outcome: dict) -> None:
 
 @pytest.fixture(scope="module")
 def reference_runs(engines):
-    return run_everywhere(engines, REFERENCE, ROOT / "data", as_of=dt.datetime(2026, 11, 20))
+    return run_everywhere(engines, REFERENCE, ROOT / "data", as_of=dt.datetime(2026, 11, 20), views=True)
+
+
+REFERENCE_VIEWS = [f"{s}.{v}" for s, v in access_views(REFERENCE.definitions)]
+
+
+@pytest.mark.parametrize("engine", ["postgres", "spark"])
+def test_reference_access_views_are_the_same_as_on_duckdb(reference_runs, engine):
+    """Every access definition's views (docs/privacy.md): hashed, hidden and clear columns
+    alike on every engine. Spark has no roles: it writes the views and runs no grant."""
+    base, other = reference_runs["duckdb"][1], reference_runs[engine][1]
+    assert REFERENCE_VIEWS and all(view in base and view in other for view in REFERENCE_VIEWS)
+    problems = differences({v: base[v] for v in REFERENCE_VIEWS}, {v: other[v] for v in REFERENCE_VIEWS}, ("duckdb", engine))
+    assert not problems, "\n".join(problems)
+
+
+def test_reference_access_views_hash_and_hide_on_spark(reference_runs):
+    tables = reference_runs["spark"][1]
+    analyst = tables["cdp__marketing_analyst.customer_profiles"]
+    names = [name for name, _ in analyst.columns]
+    rows = [dict(zip(names, row)) for row in analyst.rows.elements()]
+    assert rows and all(re.fullmatch(r"[0-9a-f]{64}", row["profile_id"]) and row["has_medical_flag"] is None for row in rows)
+    assert sum(tables["cdp__data_steward.customer_profiles"].rows.values()) == sum(tables["cdp.customer_profiles"].rows.values())
 
 
 @pytest.mark.parametrize("engine", ["postgres", "spark"])
