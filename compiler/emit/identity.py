@@ -13,7 +13,8 @@ The resolution of docs/reference.md §2.3 runs on a compact graph with integer k
 Then one pass per identifier type in priority order, on integers:
   held     the (profile, value) pairs not rejected so far, kept collapsed per profile:
            after each pass merged profiles share one row per value
-  link     values of this type held by two or more profiles
+  link     values of this type held by two or more profiles (none: the rest of the pass
+           would change nothing and is skipped, a `When`)
   2a       a linking value is rejected when the union of its profiles would hold more
            than max_per_profile values of some type
   2b       connected components through the surviving values (label propagation: a
